@@ -1,0 +1,109 @@
+"""Command line: trp prepare-data | train | decompose | finetune | evaluate (see --help)."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_config
+
+
+def _common_data(p):
+    p.add_argument("--data", required=True, help="prepared CIFAR-10 arrays (.npz) from `trp prepare-data`")
+
+
+def cmd_prepare_data(a):
+    from .data import prepare
+
+    print(json.dumps(prepare(a.archive, a.out, a.download_dir), indent=1))
+
+
+def cmd_train(a):
+    from .run import train_run
+
+    cfg = load_config(a.config, a.set)
+    m = train_run(cfg, a.data, a.out, progress=not a.no_progress)
+    print(json.dumps({k: m[k] for k in ("accuracy", "speedup") if k in m}))
+
+
+def cmd_decompose(a):
+    from .tools import decompose_checkpoint
+
+    ranks = json.loads(Path(a.ranks).read_text())["ranks"] if a.ranks else None
+    m = decompose_checkpoint(a.checkpoint, a.scheme, a.e, a.data, a.out, rule=a.rule, threshold=a.threshold,
+                             ranks=ranks, test_subset=a.test_subset)
+    print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
+
+
+def cmd_finetune(a):
+    from .tools import finetune
+
+    m = finetune(a.checkpoint, load_config(a.config, a.set), a.data, a.out, progress=not a.no_progress)
+    print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
+
+
+def cmd_evaluate(a):
+    from .tools import evaluate_checkpoint
+
+    print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, a.test_subset)))
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="trp", description=__doc__)
+    sub = ap.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("prepare-data", help="verify CIFAR-10 by content and write it as one .npz")
+    p.add_argument("--archive", help="local cifar-10-python.tar.gz (default: download the official archive)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--download-dir", default="data/raw")
+    p.set_defaults(func=cmd_prepare_data)
+
+    p = sub.add_parser("train", help="train (baseline | trp | nuclear), then decompose and evaluate")
+    p.add_argument("--config", help="YAML run config (keys: see trp.config.TrainConfig)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys")
+    _common_data(p)
+    p.add_argument("--out", required=True, help="run directory (resumes from its last.pt)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("decompose", help="TSVD a trained dense network into the low-rank network, no fine-tuning")
+    p.add_argument("--checkpoint", required=True, help="model.pt written by `trp train`")
+    p.add_argument("--scheme", required=True, choices=["channel", "spatial"])
+    p.add_argument("--e", type=float, default=0.02, help="energy threshold of Eq. (4)")
+    p.add_argument("--rule", default="energy", choices=["energy", "absolute"])
+    p.add_argument("--threshold", type=float, default=0.05, help="singular-value threshold of --rule absolute")
+    p.add_argument("--ranks", help="JSON with {'ranks': {layer: rank}} (e.g. from `trp allocate`); overrides --e")
+    p.add_argument("--test-subset", type=int)
+    _common_data(p)
+    p.add_argument("--out", required=True, help="directory for decomposed.pt and metrics.json")
+    p.set_defaults(func=cmd_decompose)
+
+    p = sub.add_parser("finetune", help="fine-tune a decomposed network (decomposed.pt)")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--config")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    _common_data(p)
+    p.add_argument("--out", required=True)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("evaluate", help="test accuracy of a model.pt or decomposed.pt")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--test-subset", type=int)
+    _common_data(p)
+    p.set_defaults(func=cmd_evaluate)
+    return ap
+
+
+def main(argv=None) -> int:
+    from .data import DataError
+
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (ConfigError, DataError, FileNotFoundError, KeyError, ValueError) as e:
+        print(f"trp {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+"""What a result needs to be cited: commit, versions, device, config hash, data fingerprint."""
+import hashlib
+import json
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import torch
+
+PACKAGES = ("trp", "torch", "torchvision", "numpy", "scipy", "snakemake", "dvc")
+
+
+def git_commit() -> dict:
+    root = Path(__file__).resolve().parents[2]
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def versions() -> dict:
+    out = {}
+    for p in PACKAGES:
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = None
+    out["python"] = platform.python_version()
+    return out
+
+
+def device_name(device: torch.device | str) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu}, {torch.get_num_threads()} threads"
+
+
+def config_hash(config: dict) -> str:
+    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def record(config: dict, device, data_fingerprint: str | None, seed: int | None = None, **extra) -> dict:
+    return {**git_commit(), "versions": versions(), "device": device_name(device), "seed": seed,
+            "config_hash": config_hash(config), "data_fingerprint": data_fingerprint,
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}

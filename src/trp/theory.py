@@ -1,0 +1,83 @@
+"""The quantities of the paper's rank-convergence analysis (Sec. 3.4), as small pure functions.
+
+Everything is computed in float64 and returned as Python numbers. Matrices may be torch tensors
+or anything `torch.as_tensor` accepts; 4-D conv weights are matricized first when `scheme` is
+given. Used by the property tests and by the training logger (is Theorem 2's condition met
+between two successive TSVDs, and did the rank fall as it promises?).
+"""
+import math
+
+import torch
+
+from .lowrank.energy import energy_rank
+from .lowrank.matricize import to_matrix
+
+
+def _matrix(A, scheme: str | None = None) -> torch.Tensor:
+    A = torch.as_tensor(A).detach().to(torch.float64)
+    if scheme is not None:
+        A = to_matrix(A, scheme)
+    if A.dim() != 2:
+        raise ValueError(f"expected a matrix (or a 4-D weight with a scheme), got shape {tuple(A.shape)}")
+    return A
+
+
+def singular_values(A, scheme: str | None = None) -> torch.Tensor:
+    """Descending singular values of A (Eq. 3), float64."""
+    return torch.linalg.svdvals(_matrix(A, scheme))
+
+
+def frobenius(A, scheme: str | None = None) -> float:
+    """||A||_F."""
+    return float(torch.linalg.matrix_norm(_matrix(A, scheme)))
+
+
+def tail_energy(singular_values, k: int) -> float:
+    # Eq. (8) right-hand side: sqrt(sum_{j>k} s_j^2), the error of the best rank-k approximation.
+    s = torch.as_tensor(singular_values).detach().to(torch.float64)
+    if k < 0:
+        raise ValueError(f"k must be >= 0, got {k}")
+    return float(s[k:].square().sum().sqrt())
+
+
+def mirsky_gap(A, E) -> tuple[float, float]:
+    # Eq. (7), Mirsky's theorem: lhs = sqrt(sum_i |s~_i - s_i|^2) <= rhs = ||E||_F, A~ = A + E.
+    A, E = _matrix(A), _matrix(E)
+    s, s_pert = torch.linalg.svdvals(A), torch.linalg.svdvals(A + E)
+    return float((s_pert - s).square().sum().sqrt()), float(torch.linalg.matrix_norm(E))
+
+
+def corollary1_chain(A, B, k: int) -> tuple[float, float, float]:
+    # Eq. (8): ||B - A||_F >= sqrt(sum_i |phi_i - s_i|^2) >= sqrt(sum_{j>k} s_j^2) for rank(B) <= k.
+    A, B = _matrix(A), _matrix(B)
+    s, phi = torch.linalg.svdvals(A), torch.linalg.svdvals(B)
+    return (float(torch.linalg.matrix_norm(B - A)), float((phi - s).square().sum().sqrt()), tail_energy(s, k))
+
+
+def theorem2_bound_holds(displacement_ratio: float, e: float) -> bool:
+    # Theorem 2 / Eq. (12): ||W^{t+m} - T^z||_F / ||W^{t+m}||_F < sqrt(e) implies rank(T^{z+1}) <= rank(T^z).
+    return bool(displacement_ratio < math.sqrt(e))
+
+
+def theorem2_quantities(W_next, T_prev, k_prev: int, e: float, scheme: str | None = None) -> dict:
+    # Eq. (9)-(12): W_next = W^{t+m}, T_prev = T^z = TSVD(W^t; e) of rank k_prev.
+    """displacement = ||W_next - T_prev||_F / ||W_next||_F (the accumulated SGD step, Eq. 11's
+    left side over ||W^{t+m}||_F), tail_ratio = tail energy of W_next beyond k_prev over
+    ||W_next||_F (Eq. 12's left side; <= displacement by Corollary 1 when rank(T_prev) <= k_prev),
+    sqrt_e, bound_holds (displacement < sqrt(e)), rank_next = energy rank of W_next (Eq. 4),
+    which is <= k_prev whenever tail_ratio < sqrt(e), in particular whenever bound_holds."""
+    W, T = _matrix(W_next, scheme), _matrix(T_prev, scheme)
+    if W.shape != T.shape:
+        raise ValueError(f"W_next and T_prev differ in shape: {tuple(W.shape)} vs {tuple(T.shape)}")
+    norm = float(torch.linalg.matrix_norm(W))
+    s = torch.linalg.svdvals(W)
+    displacement = float(torch.linalg.matrix_norm(W - T)) / norm if norm > 0 else math.inf
+    tail_ratio = tail_energy(s, k_prev) / norm if norm > 0 else math.inf
+    return {
+        "displacement": displacement,
+        "tail_ratio": tail_ratio,
+        "sqrt_e": math.sqrt(e),
+        "bound_holds": theorem2_bound_holds(displacement, e),
+        "rank_prev": int(k_prev),
+        "rank_next": energy_rank(s, e),
+    }

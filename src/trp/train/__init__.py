@@ -1,0 +1,4 @@
+from .loop import evaluate, fit
+from .regularizer import RankRegularizer
+
+__all__ = ["RankRegularizer", "evaluate", "fit"]

@@ -1,0 +1,83 @@
+"""TRP (Eq. 2) and the nuclear-norm sub-gradient (Eq. 6) as hooks around a plain SGD step,
+with the Theorem-2 quantities logged at every projection."""
+import math
+from typing import Callable
+
+import torch
+
+from ..lowrank import ConvSite, add_nuclear_subgradient, energy_ratios, project_sites
+from ..lowrank.nuclear import add_to_grad
+from ..lowrank.matricize import from_matrix
+
+
+class RankRegularizer:
+    """Projects the sites' weights to D(W) every `m` steps (method "trp") and adds
+    lam * U_r V_r^T to their gradients (lam > 0) every step or only on projection steps.
+
+    `allocate`, if given, maps the sites' singular values to per-layer ranks (budgeted TRP);
+    otherwise ranks come from the energy rule at `e`. `log` receives one record per site per
+    projection (the Theorem-2 quantities)."""
+
+    def __init__(self, sites: list[ConvSite], scheme: str, project: bool, e: float, m: int, lam: float,
+                 nuclear_cadence: str = "every_step", allocate: Callable | None = None,
+                 log: Callable[[dict], None] | None = None):
+        self.sites, self.scheme, self.do_project = sites, scheme, project
+        self.e, self.m, self.lam, self.cadence = e, m, lam, nuclear_cadence
+        self.allocate, self.log = allocate, log
+        self.previous: dict[str, tuple[torch.Tensor, int]] = {}  # T^z and its rank, per site
+        self.projections = 0
+        self._last = None
+
+    def before_forward(self, step: int, global_step: int) -> None:
+        """Eq. (2): on steps with step % m == 0 the weights are replaced by T^z = D(W^t)."""
+        self._last = None
+        if not self.do_project or step % self.m:
+            return
+        weights = {s.name: s.conv.weight.detach().clone() for s in self.sites}
+        ranks = self.allocate(self.sites) if self.allocate else None
+        self._last = project_sites(self.sites, self.e, self.scheme, ranks=ranks)
+        self.projections += 1
+        for site, p in zip(self.sites, self._last):
+            self._record(site, p, weights[site.name], global_step)
+
+    def _record(self, site: ConvSite, p, w_before: torch.Tensor, global_step: int) -> None:
+        rank = p.rank
+        T = site.conv.weight.detach().clone()
+        prev = self.previous.get(site.name)
+        self.previous[site.name] = (T, rank)
+        if self.log is None:
+            return
+        s = p.singular_values.double()
+        norm = s.square().sum().sqrt().item()
+        rec = {"projection": self.projections, "step": global_step, "layer": site.name, "rank_after": rank,
+               "saves_macs": p.saves_macs, "full_rank": site.full_rank,
+               "sqrt_e": math.sqrt(self.e), "energy_ratios": energy_ratios(s[:rank]).tolist()}
+        if prev is not None:
+            T_prev, rank_prev = prev
+            # Eq. (11)-(12): ||W^{t+m} - T^z||_F / ||W^{t+m}||_F, the measured form of mG/||W||_F,
+            # and the discarded tail energy beyond rank(T^z) relative to ||W^{t+m}||_F.
+            disp = (w_before.double() - T_prev.double()).norm().item() / max(norm, 1e-300)
+            tail = s[rank_prev:].square().sum().sqrt().item() / max(norm, 1e-300)
+            rec.update(rank_before=rank_prev, displacement=disp, tail_ratio=tail,
+                       bound_holds=disp < math.sqrt(self.e), rank_rose=rank > rank_prev)
+        self.log(rec)
+
+    def after_backward(self) -> None:
+        """Eq. (6): grad += lam * U_r V_r^T, every step (paper) or on projection steps only,
+        then from the same truncated SVD (authors' code)."""
+        if self.lam == 0:
+            return
+        if self.cadence == "every_step":
+            add_nuclear_subgradient([s.conv.weight for s in self.sites], self.lam, self.scheme)
+        elif self._last is not None:
+            for site, p in zip(self.sites, self._last):
+                g = from_matrix(p.U[:, :p.rank] @ p.Vh[:p.rank], site.conv.weight.shape, self.scheme)
+                add_to_grad(site.conv.weight, g, self.lam)
+
+    def state_dict(self) -> dict:
+        return {"projections": self.projections,
+                "previous": {n: {"weight": T, "rank": r} for n, (T, r) in self.previous.items()}}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.projections = state["projections"]
+        self.previous = {n: (v["weight"], v["rank"]) for n, v in state["previous"].items()}

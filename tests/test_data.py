@@ -1,0 +1,174 @@
+"""CIFAR-10 archive reading, content verification, and the tensor loader."""
+import io
+import pickle
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trp.data import (MEAN, OFFICIAL_SHA256, STD, DataError, TensorLoader, fingerprint, load_archive,
+                      load_prepared, prepare, random_crop_flip, verify)
+
+REAL_ARCHIVE = Path(__file__).parents[2] / "shared/data/cifar-10-python.tar.gz"
+NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+
+
+def make_archive(path, n=10, skip=(), bad_labels=False):
+    """A tiny CIFAR-10 python-version tar.gz with n images per batch; returns the batches."""
+    rng = np.random.default_rng(0)
+    batches = {}
+    with tarfile.open(path, "w:gz") as tar:
+        for name in NAMES:
+            data = rng.integers(0, 256, (n, 3072), dtype=np.uint8)
+            labels = [int(v) for v in rng.integers(0, 10, n)]
+            if bad_labels:
+                labels[0] = 10
+            batches[name] = (data, labels)
+            if name in skip:
+                continue
+            raw = pickle.dumps({b"batch_label": name.encode(), b"labels": labels, b"data": data})
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(raw)
+            tar.addfile(info, io.BytesIO(raw))
+    return batches
+
+
+def test_load_archive(tmp_path):
+    batches = make_archive(tmp_path / "c.tar.gz")
+    a = load_archive(tmp_path / "c.tar.gz")
+    assert a["train_x"].shape == (50, 3, 32, 32) and a["train_x"].dtype == np.uint8
+    assert a["test_x"].shape == (10, 3, 32, 32) and a["train_y"].dtype == np.uint8
+    assert np.array_equal(a["train_x"][10:20].reshape(10, -1), batches["data_batch_2"][0])
+    assert a["test_y"].tolist() == batches["test_batch"][1]
+
+
+def test_truncated_archive_raises_and_is_kept(tmp_path):
+    p = tmp_path / "c.tar.gz"
+    make_archive(p, n=200)
+    p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])
+    with pytest.raises(DataError, match="c.tar.gz"):
+        load_archive(p)
+    assert p.exists()
+
+
+def test_not_gzip_raises(tmp_path):
+    p = tmp_path / "c.tar.gz"
+    p.write_bytes(b"not an archive" * 100)
+    with pytest.raises(DataError, match="corrupt"):
+        load_archive(p)
+
+
+def test_missing_member_raises(tmp_path):
+    make_archive(tmp_path / "c.tar.gz", skip=("data_batch_3",))
+    with pytest.raises(DataError, match="data_batch_3"):
+        load_archive(tmp_path / "c.tar.gz")
+
+
+def test_bad_labels_raise(tmp_path):
+    make_archive(tmp_path / "c.tar.gz", bad_labels=True)
+    with pytest.raises(DataError, match="labels outside"):
+        load_archive(tmp_path / "c.tar.gz")
+
+
+def test_verify_rejects_fake_content(tmp_path):
+    make_archive(tmp_path / "c.tar.gz")
+    a = load_archive(tmp_path / "c.tar.gz")
+    fp = fingerprint(a)
+    assert set(fp) == set(OFFICIAL_SHA256) | {"data_fingerprint"}
+    with pytest.raises(DataError, match="train_x, train_y, test_x, test_y"):
+        verify(a)
+
+
+def test_prepare_missing_archive_tells_how(tmp_path):
+    with pytest.raises(DataError, match="TRP_CIFAR_ARCHIVE"):
+        prepare(tmp_path / "nope.tar.gz", tmp_path / "out.npz", tmp_path)
+    assert not (tmp_path / "out.npz").exists()
+
+
+def test_prepare_rejects_fake_without_writing(tmp_path):
+    make_archive(tmp_path / "c.tar.gz")
+    with pytest.raises(DataError):
+        prepare(tmp_path / "c.tar.gz", tmp_path / "out.npz", tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.tar.gz"]
+
+
+def test_random_crop_flip_matches_per_image():
+    g = torch.Generator().manual_seed(1)
+    padded = torch.randint(0, 256, (16, 3, 40, 40), dtype=torch.uint8, generator=g)
+    dy, dx = torch.randint(0, 9, (2, 16), generator=g)
+    flip = torch.randint(0, 2, (16,), generator=g).bool()
+    out = random_crop_flip(padded, dy, dx, flip)
+    for i in range(16):
+        ref = padded[i, :, dy[i]:dy[i] + 32, dx[i]:dx[i] + 32]
+        assert torch.equal(out[i], ref.flip(-1) if flip[i] else ref)
+
+
+def toy(n=100):
+    g = torch.Generator().manual_seed(0)
+    return torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g), torch.arange(n)
+
+
+def test_train_loader_shapes_and_permutation():
+    x, y = toy()
+    loader = TensorLoader(x, y, 32, train=True, generator=torch.Generator().manual_seed(0))
+    assert len(loader) == 4
+    for _ in range(2):
+        batches = list(loader)
+        assert [len(b[1]) for b in batches] == [32, 32, 32, 4]
+        assert all(b[0].dtype == torch.float32 and b[0].shape[1:] == (3, 32, 32) for b in batches)
+        assert all(b[1].dtype == torch.int64 for b in batches)
+        seen = torch.cat([b[1] for b in batches])
+        assert sorted(seen.tolist()) == list(range(100))
+    dropped = TensorLoader(x, y, 32, train=True, drop_last=True, generator=torch.Generator())
+    assert len(dropped) == 3 and len(list(dropped)) == 3
+
+
+def test_train_loader_crops_come_from_padded_images():
+    x, y = toy(20)
+    loader = TensorLoader(x, y, 20, train=True, generator=torch.Generator().manual_seed(3))
+    xb, yb = next(iter(loader))
+    raw = xb * torch.tensor(STD).view(1, 3, 1, 1) + torch.tensor(MEAN).view(1, 3, 1, 1)
+    raw = (raw * 255).round().to(torch.uint8)
+    padded = torch.nn.functional.pad(x, (4, 4, 4, 4))
+    for img, lab in zip(raw, yb):
+        crops = padded[lab].unfold(1, 32, 1).unfold(2, 32, 1).permute(1, 2, 0, 3, 4).reshape(81, 3, 32, 32)
+        crops = torch.cat([crops, crops.flip(-1)])
+        assert (crops == img).flatten(1).all(1).any()
+
+
+def test_eval_loader_deterministic_and_unaugmented():
+    x, y = toy()
+    loader = TensorLoader(x.numpy(), y.numpy(), 30, train=False)
+    a, b = list(loader), list(loader)
+    assert all(torch.equal(p[0], q[0]) for p, q in zip(a, b))
+    xs = torch.cat([p[0] for p in a])
+    expect = (x.float() / 255 - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+    assert torch.allclose(xs, expect, atol=1e-5)
+    assert torch.equal(torch.cat([p[1] for p in a]), y)
+
+
+def test_same_seed_same_batches_and_resume():
+    x, y = toy()
+    gen = [torch.Generator().manual_seed(7) for _ in range(2)]
+    a, b = (list(TensorLoader(x, y, 32, train=True, generator=g)) for g in gen)
+    assert all(torch.equal(p[0], q[0]) and torch.equal(p[1], q[1]) for p, q in zip(a, b))
+    g = torch.Generator().manual_seed(7)
+    loader = TensorLoader(x, y, 32, train=True, generator=g)
+    list(loader)
+    state = g.get_state()
+    second = list(loader)
+    g2 = torch.Generator()
+    g2.set_state(state)
+    resumed = list(TensorLoader(x, y, 32, train=True, generator=g2))
+    assert all(torch.equal(p[0], q[0]) for p, q in zip(second, resumed))
+
+
+@pytest.mark.skipif(not REAL_ARCHIVE.is_file(), reason="real CIFAR-10 archive not present")
+def test_real_archive_fingerprint(tmp_path):
+    fp = prepare(REAL_ARCHIVE, tmp_path / "cifar10.npz", tmp_path)
+    assert all(fp[k] == v for k, v in OFFICIAL_SHA256.items())
+    a = load_prepared(tmp_path / "cifar10.npz")
+    assert a["train_x"].shape == (50000, 3, 32, 32) and a["test_y"].shape == (10000,)
+    assert np.bincount(a["train_y"]).tolist() == [5000] * 10
