@@ -1,4 +1,4 @@
-"""Command line: trp prepare-data | train | decompose | finetune | evaluate (see --help)."""
+"""Command line: trp prepare-data | train | decompose | finetune | evaluate | latency (see --help)."""
 import argparse
 import json
 import sys
@@ -11,6 +11,11 @@ def _common_data(p):
     p.add_argument("--data", required=True, help="prepared CIFAR-10 arrays (.npz) from `trp prepare-data`")
 
 
+def _outputs(p, what):
+    p.add_argument("--out", required=True, help=f"directory for metrics.json{what}")
+    p.add_argument("--checkpoints", help="directory for the .pt files (default: --out)")
+
+
 def cmd_prepare_data(a):
     from .data import prepare
 
@@ -21,7 +26,7 @@ def cmd_train(a):
     from .run import train_run
 
     cfg = load_config(a.config, a.set)
-    m = train_run(cfg, a.data, a.out, progress=not a.no_progress)
+    m = train_run(cfg, a.data, a.out, a.checkpoints, progress=not a.no_progress)
     print(json.dumps({k: m[k] for k in ("accuracy", "speedup") if k in m}))
 
 
@@ -29,7 +34,7 @@ def cmd_decompose(a):
     from .tools import decompose_checkpoint
 
     ranks = json.loads(Path(a.ranks).read_text())["ranks"] if a.ranks else None
-    m = decompose_checkpoint(a.checkpoint, a.scheme, a.e, a.data, a.out, rule=a.rule, threshold=a.threshold,
+    m = decompose_checkpoint(a.checkpoint, a.scheme, a.e, a.data, a.out, a.checkpoints, rule=a.rule, threshold=a.threshold,
                              ranks=ranks, test_subset=a.test_subset)
     print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
 
@@ -37,7 +42,7 @@ def cmd_decompose(a):
 def cmd_finetune(a):
     from .tools import finetune
 
-    m = finetune(a.checkpoint, load_config(a.config, a.set), a.data, a.out, progress=not a.no_progress)
+    m = finetune(a.checkpoint, load_config(a.config, a.set), a.data, a.out, a.checkpoints, progress=not a.no_progress)
     print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
 
 
@@ -45,6 +50,15 @@ def cmd_evaluate(a):
     from .tools import evaluate_checkpoint
 
     print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, a.test_subset)))
+
+
+def cmd_latency(a):
+    from .tools import latency_report
+
+    pairs = dict(item.split("=", 1) for item in a.checkpoint)
+    report = latency_report(pairs, a.batch_sizes, a.min_run_time, a.out)
+    for v in report["variants"]:
+        print(v["label"], [round(r["median_ms_per_image"], 3) for r in v["rows"]], "ms/image")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -60,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="YAML run config (keys: see trp.config.TrainConfig)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys")
     _common_data(p)
-    p.add_argument("--out", required=True, help="run directory (resumes from its last.pt)")
+    _outputs(p, ", ranklog.jsonl (checkpoints: last.pt, resumed from; model.pt; decomposed.pt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -73,7 +87,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ranks", help="JSON with {'ranks': {layer: rank}} (e.g. from `trp allocate`); overrides --e")
     p.add_argument("--test-subset", type=int)
     _common_data(p)
-    p.add_argument("--out", required=True, help="directory for decomposed.pt and metrics.json")
+    _outputs(p, " (checkpoints: decomposed.pt)")
     p.set_defaults(func=cmd_decompose)
 
     p = sub.add_parser("finetune", help="fine-tune a decomposed network (decomposed.pt)")
@@ -81,7 +95,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--config")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     _common_data(p)
-    p.add_argument("--out", required=True)
+    _outputs(p, " (checkpoints: last.pt, finetuned.pt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_finetune)
 
@@ -90,6 +104,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--test-subset", type=int)
     _common_data(p)
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("latency", help="measured inference time of a baseline and decomposed networks (Table 4)")
+    p.add_argument("--checkpoint", nargs="+", required=True, metavar="LABEL=PATH",
+                   help="baseline=model.pt and any number of LABEL=decomposed.pt")
+    p.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 128])
+    p.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per model and batch size")
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_latency)
     return ap
 
 

@@ -31,6 +31,7 @@ class TrainConfig:
     rank_rule: str = "energy"           # final ranks: energy (paper, Eq. 4) | absolute (authors' code)
     rank_threshold: float = 0.05        # singular-value threshold of rank_rule "absolute"
     epochs: int = 164
+    max_steps: int | None = None        # stop after this many SGD steps (e.g. Fig. 2: 40 projections x m)
     lr: float = 0.1
     milestones: list[int] = field(default_factory=lambda: [82, 122])
     gamma: float = 0.1
@@ -73,7 +74,7 @@ class TrainConfig:
              f"milestones must be increasing positive epochs, got {self.milestones!r}")
         need(self.precision in ("fp32", "bf16"), f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         need(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}")
-        for key in ("train_subset", "test_subset"):
+        for key in ("train_subset", "test_subset", "max_steps"):
             v = getattr(self, key)
             need(v is None or (isinstance(v, int) and v > 0), f"{key} must be a positive integer or null, got {v!r}")
 

@@ -62,10 +62,12 @@ def build_model(cfg: TrainConfig, device):
     return model, sites
 
 
-def train_run(cfg: TrainConfig, data_npz, out_dir, progress: bool = True, allocate=None) -> dict:
-    """Train per `cfg` into `out_dir` (resuming from out_dir/last.pt), write model.pt,
-    ranklog.jsonl, decomposed.pt (TRP / nuclear methods) and metrics.json; return the metrics."""
+def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool = True, allocate=None) -> dict:
+    """Train per `cfg`: metrics.json and ranklog.jsonl go to `out_dir`; last.pt (resumed from
+    if present), model.pt and decomposed.pt (TRP / nuclear methods) to `ckpt_dir` (default
+    out_dir). Returns the metrics."""
     out = Path(out_dir)
+    ckpt = Path(ckpt_dir or out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     device = resolve_device(cfg.device)
@@ -74,17 +76,18 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, progress: bool = True, alloca
     train_loader, test_loader, data_fp = load_data(cfg, data_npz, device, generator)
     model, sites = build_model(cfg, device)
     log = RankLog(out / "ranklog.jsonl")
-    if not (out / "last.pt").exists():
+    if not (ckpt / "last.pt").exists():
         log.path.unlink(missing_ok=True)
+    log.path.touch()  # an empty log for runs that never project
     reg = None
     if cfg.method != "baseline":
         reg = RankRegularizer(sites, cfg.scheme, cfg.method == "trp", cfg.e, cfg.m, cfg.lam, cfg.nuclear_cadence,
                               allocate=allocate, log=log)
-    state = fit(model, cfg, train_loader, test_loader, generator, device, out, reg, progress, on_resume=log.truncate)
-    atomic_save({"arch": cfg.model, "state_dict": model.state_dict(), "config": cfg.to_dict()}, out / "model.pt")
+    state = fit(model, cfg, train_loader, test_loader, generator, device, ckpt, reg, progress, on_resume=log.truncate)
+    atomic_save({"arch": cfg.model, "state_dict": model.state_dict(), "config": cfg.to_dict()}, ckpt / "model.pt")
     metrics = {"schema": "trp.run/1", "config": cfg.to_dict()}
     size = models.input_size(cfg.model)
-    files = {"model_sha256": sha256_file(out / "model.pt")}
+    files = {"model_sha256": sha256_file(ckpt / "model.pt")}
     if cfg.method == "baseline":
         cost = model_cost(model, size)
         metrics.update(accuracy={"dense": evaluate(model, test_loader, device)["top1"]},
@@ -93,8 +96,8 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, progress: bool = True, alloca
         ranks, dense_layers = final_ranks(sites, cfg.scheme, cfg.e, cfg.rank_rule, cfg.rank_threshold,
                                           ranks=allocate(sites) if allocate else None)
         decomposed, report = decompose_and_measure(model, sites, cfg.scheme, ranks, dense_layers, size, test_loader, device)
-        save_decomposed(out / "decomposed.pt", decomposed, cfg.model, cfg.scheme, ranks, {"config": cfg.to_dict()})
-        files["decomposed_sha256"] = sha256_file(out / "decomposed.pt")
+        save_decomposed(ckpt / "decomposed.pt", decomposed, cfg.model, cfg.scheme, ranks, {"config": cfg.to_dict()})
+        files["decomposed_sha256"] = sha256_file(ckpt / "decomposed.pt")
         metrics.update(report)
     metrics["training"] = {"epochs": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],
                            "images_per_s": sum(h["images_per_s"] for h in state["history"]) / len(state["history"]),

@@ -8,6 +8,7 @@ FLOPs are 2 x these MACs). Speedup = dense MACs / decomposed MACs.
 import torch
 from torch import nn
 
+from .decompose import LowRankConv2d, conv_padding
 from .matricize import check_scheme, matrix_shape
 
 
@@ -33,7 +34,7 @@ def conv_macs(conv: nn.Conv2d, rank: int | None, scheme: str | None, out_hw, in_
     if scheme == "channel":
         return ho * wo * rank * (c * kh * kw + n)
     if in_hw is None:
-        sw, pw, dw = conv.stride[1], _pair(conv.padding)[1], conv.dilation[1]
+        sw, pw, dw = conv.stride[1], conv_padding(conv)[1], conv.dilation[1]
         wi = _largest_input(wo, kw, sw, pw, dw)
     else:
         wi = _pair(in_hw)[1]
@@ -59,8 +60,6 @@ def break_even_rank(conv: nn.Conv2d, scheme: str, out_hw, in_hw=None) -> int:
 def model_cost(model: nn.Module, input_size: tuple[int, ...]) -> dict:
     """Per-layer and total MACs and parameters, measured from one forward pass at `input_size`
     (C, H, W). Decomposed layers (LowRankConv2d) are reported under their original name."""
-    from .decompose import LowRankConv2d
-
     rows: dict[str, dict] = {}
     owners = {}
     for name, mod in model.named_modules():

@@ -17,7 +17,8 @@ class LowRankConv2d(nn.Sequential):
         return f"rank={self.rank}, scheme={self.scheme!r}"
 
 
-def _padding(conv: nn.Conv2d) -> tuple[int, int]:
+def conv_padding(conv: nn.Conv2d) -> tuple[int, int]:
+    """The conv's padding as two integers ('valid' and odd-kernel 'same' resolved)."""
     if isinstance(conv.padding, str):
         if conv.padding == "valid":
             return (0, 0)
@@ -37,10 +38,16 @@ def check_decomposable(conv: nn.Conv2d, scheme: str) -> None:
         raise ValueError("the spatial scheme needs zero padding (padding_mode='zeros')")
 
 
+def _svd_dtype(weight: torch.Tensor) -> torch.Tensor:
+    """SVDs run in float32, or in float64 for float64 weights."""
+    w = weight.detach()
+    return w if w.dtype in (torch.float32, torch.float64) else w.float()
+
+
 def factors(weight: torch.Tensor, rank: int, scheme: str, svd=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights of the two convs of a rank-`rank` decomposition; sqrt(S) goes to each factor."""
     n, c, kh, kw = weight.shape
-    U, S, Vh = svd if svd is not None else torch.linalg.svd(to_matrix(weight.detach().float(), scheme), full_matrices=False)
+    U, S, Vh = svd if svd is not None else torch.linalg.svd(to_matrix(_svd_dtype(weight), scheme), full_matrices=False)
     root = S[:rank].sqrt()
     left, right = U[:, :rank] * root, root[:, None] * Vh[:rank]  # (rows, r), (r, cols)
     if scheme == "channel":
@@ -56,7 +63,7 @@ def decompose_conv(conv: nn.Conv2d, rank: int, scheme: str, svd=None) -> LowRank
     if not 1 <= rank <= min(rows, cols):
         raise ValueError(f"rank must lie in [1, {min(rows, cols)}], got {rank}")
     n, c, kh, kw = conv.weight.shape
-    (sh, sw), (ph, pw), (dh, dw) = conv.stride, _padding(conv), conv.dilation
+    (sh, sw), (ph, pw), (dh, dw) = conv.stride, conv_padding(conv), conv.dilation
     kwargs = dict(device=conv.weight.device, dtype=conv.weight.dtype)
     if scheme == "channel":
         first = nn.Conv2d(c, rank, (kh, kw), conv.stride, (ph, pw), conv.dilation, bias=False,
@@ -81,7 +88,7 @@ def decompose_model(model: nn.Module, ranks: dict[str, int], scheme: str) -> nn.
     if unknown:
         raise KeyError(f"no such layers in the model: {unknown}")
     names = list(ranks)
-    svds = batched_svd([to_matrix(modules[n].weight.float(), scheme) for n in names])
+    svds = batched_svd([to_matrix(_svd_dtype(modules[n].weight), scheme) for n in names])
     for name, svd in zip(names, svds):
         parent, _, child = name.rpartition(".")
         owner = modules[parent] if parent else model

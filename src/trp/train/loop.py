@@ -58,10 +58,14 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
             on_resume(state["step"])
     model.train()
     for epoch in range(state["epoch"], cfg.epochs):
+        if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
+            break
         t0 = time.perf_counter()
         loss_sum = correct = seen = 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
         for i, (x, y) in enumerate(bar):
+            if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
+                break
             if regularizer is not None:
                 regularizer.before_forward(i if cfg.counter == "epoch" else state["step"], state["step"])
             with autocast(device, cfg.precision):

@@ -1,0 +1,29 @@
+# Regenerates the TRP paper's CIFAR-10 tables and figures. Profiles: config/paper.yaml (default,
+# needs a GPU), config/cpu.yaml (2 CPU cores, about 2 hours), config/smoke.yaml (minutes):
+#   snakemake --cores all [--configfile config/cpu.yaml]
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+configfile: "config/paper.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/basic.smk"
+include: "workflow/rules/runtime.smk"
+include: "workflow/rules/render.smk"
+
+
+onstart:
+    check_device()
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

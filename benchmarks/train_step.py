@@ -1,0 +1,88 @@
+"""Training step time of TRP and TRP+Nu relative to plain SGD, measured in one run.
+
+python benchmarks/train_step.py --models resnet20 resnet56 --out results/benchmarks/train_step_cpu.json
+Each variant trains on random CIFAR-shaped batches; variants are interleaved round-robin over
+several rounds and the median step time per variant is reported, with ratios to plain training.
+"""
+import argparse
+import json
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+from trp import models
+from trp.checkpoint import atomic_write_text
+from trp.lowrank import find_sites
+from trp.provenance import device_name, versions
+from trp.train import RankRegularizer
+from trp.train.loop import autocast
+
+VARIANTS = {"plain": dict(project=False, lam=0.0), "trp": dict(project=True, lam=0.0),
+            "trp+nu": dict(project=True, lam=3e-4)}
+
+
+def setup(name, scheme, variant, device, batch):
+    torch.manual_seed(0)
+    model = models.build(name).to(device, memory_format=torch.channels_last)
+    sites = find_sites(model, models.input_size(name), scheme, exclude=(models.stem(name),))
+    v = VARIANTS[variant]
+    reg = RankRegularizer(sites, scheme, v["project"], 0.02, 20, v["lam"]) if variant != "plain" else None
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch,), device=device)
+    return model, reg, opt, x, y
+
+
+def steps(state, n, start, precision, device):
+    model, reg, opt, x, y = state
+    t0 = time.perf_counter()
+    for i in range(start, start + n):
+        if reg is not None:
+            reg.before_forward(i, i)
+        with autocast(device, precision):
+            loss = F.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if reg is not None:
+            reg.after_backward()
+        opt.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return (time.perf_counter() - t0) / n
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", nargs="+", default=["resnet20", "resnet56"])
+    ap.add_argument("--schemes", nargs="+", default=["channel", "spatial"])
+    ap.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--steps", type=int, default=20, help="steps per round (one TRP period at m=20)")
+    ap.add_argument("--out", required=True)
+    a = ap.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    rows = []
+    for name in a.models:
+        for scheme in a.schemes:
+            states = {v: setup(name, scheme, v, device, a.batch) for v in VARIANTS}
+            for v, s in states.items():
+                steps(s, 3, 1, a.precision, device)  # warm-up (projection skipped: step 1..3)
+            times = {v: [] for v in VARIANTS}
+            for r in range(a.rounds):
+                for v, s in states.items():
+                    times[v].append(steps(s, a.steps, r * a.steps, a.precision, device))
+            med = {v: statistics.median(t) for v, t in times.items()}
+            row = {"model": name, "scheme": scheme, "batch": a.batch, "precision": a.precision,
+                   "step_s": med, "images_per_s": {v: a.batch / t for v, t in med.items()},
+                   "ratio_to_plain": {v: med[v] / med["plain"] for v in VARIANTS}}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    atomic_write_text(a.out, json.dumps({"device": device_name(device), "versions": versions(),
+                                         "m": 20, "lam": 3e-4, "e": 0.02, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+"""What every renderer shares: reading run outputs, the provenance footer, seed aggregation,
+and writing a table (.md/.tex/.csv) or a figure (.png/.pdf) with that footer."""
+import csv
+import json
+import math
+import textwrap
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+# ----------------------------------------------------------------------------- inputs
+
+def load_json(path):
+    return json.loads(Path(path).read_text())
+
+
+def load_jsonl(path) -> list[dict]:
+    return [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+
+
+def sibling_metrics(path) -> list[dict]:
+    """The metrics.json of the run directory holding `path` (a rank log), if there is one."""
+    p = Path(path).with_name("metrics.json")
+    return [load_json(p)] if p.exists() else []
+
+
+def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
+    """["a=x", "a=y", "b=z"] -> {"a": ["x", "y"], "b": ["z"]} (repeated labels = seeds)."""
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        label, _, path = item.partition(sep)
+        if not path:
+            raise SystemExit(f"expected LABEL{sep}PATH, got {item!r}")
+        out.setdefault(label, []).append(path)
+    return out
+
+
+def write_json(obj, out_prefix) -> Path:
+    path = Path(f"{out_prefix}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=1) + "\n")
+    return path
+
+
+# ----------------------------------------------------------------------------- provenance
+
+def provenance_footer(metrics_list: list[dict], profile: str) -> dict:
+    """The provenance of everything a table or figure is made of: the distinct git commits,
+    config hashes, data fingerprints, devices, seeds and checkpoint hashes (first 16 hex digits)
+    found in each input's "provenance" block, as "key: comma-separated values"."""
+    keys = ("commit", "config_hash", "data_fingerprint", "device", "seed", "checkpoints")
+    seen = {k: [] for k in keys}
+
+    def add(key, value):
+        if value is not None and str(value) not in seen[key]:
+            seen[key].append(str(value))
+
+    for m in metrics_list:
+        p = m.get("provenance", {})
+        if p.get("commit"):
+            add("commit", p["commit"][:12] + ("+dirty" if p.get("dirty") else ""))
+        for k in ("config_hash", "data_fingerprint", "device", "seed"):
+            add(k, p.get(k))
+        for k, v in sorted(p.items()):
+            if k.endswith("_sha256") and v:
+                add("checkpoints", f"{k.removesuffix('_sha256')}={v[:16]}")
+    return {"profile": profile, "inputs": str(len(metrics_list)),
+            **{k: ", ".join(v) if v else "n/a" for k, v in seen.items()}}
+
+
+def footer_lines(footer: dict) -> list[str]:
+    return [f"{k}: {v}" for k, v in footer.items()]
+
+
+# ----------------------------------------------------------------------------- numbers
+
+def mean_std(values) -> dict:
+    """Seed aggregation: mean, sample standard deviation (0 for a single seed) and n."""
+    values = [float(v) for v in values]
+    n = len(values)
+    mean = sum(values) / n
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return {"mean": mean, "std": std, "n": n}
+
+
+def fmt(value, digits: int = 2) -> str:
+    """A table cell: floats to `digits` decimals, mean_std dicts as "m ± s (n=k)", None as "–"."""
+    if value is None:
+        return "–"
+    if isinstance(value, dict):
+        if value["n"] == 1:
+            return f"{value['mean']:.{digits}f} (n=1)"
+        return f"{value['mean']:.{digits}f} ± {value['std']:.{digits}f} (n={value['n']})"
+    if isinstance(value, float):  # small values (ms per image) keep two significant digits
+        return f"{value:.{digits}f}" if value == 0 or abs(value) >= 0.1 else f"{value:.2g}"
+    return str(value)
+
+
+def diff(ours, paper) -> str | None:
+    """ours − paper as a signed string (ours may be a mean_std dict); None if either is missing."""
+    if ours is None or paper is None:
+        return None
+    return f"{(ours['mean'] if isinstance(ours, dict) else ours) - paper:+.2f}"
+
+
+# ----------------------------------------------------------------------------- tables
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#", "$": r"\$", "{": r"\{",
+        "}": r"\}", "±": r"$\pm$", "−": "-", "–": "--", "×": r"$\times$", "√": r"$\surd$", "≈": r"$\approx$"}
+
+
+def _tex(s: str) -> str:
+    return "".join(_TEX.get(c, c) for c in s)
+
+
+def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict) -> list[Path]:
+    """Write rows as {out_prefix}.md, .tex (booktabs) and .csv, each carrying the footer.
+
+    columns: keys, or (key, header) pairs. A row {"section": text} starts a labelled section.
+    In the csv a mean_std cell becomes three columns: KEY, KEY_std, KEY_n."""
+    cols = [c if isinstance(c, tuple) else (c, c) for c in columns]
+    out = Path(out_prefix)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = footer_lines(footer)
+
+    md = [f"**{title}**", "", "| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        cells = [f"**{r['section']}**"] + [""] * (len(cols) - 1) if "section" in r else [fmt(r.get(k)) for k, _ in cols]
+        md.append("| " + " | ".join(cells) + " |")
+    md += ["", "**Provenance.** " + "; ".join(lines) + "."]
+    out.with_suffix(".md").write_text("\n".join(md) + "\n")
+
+    tex = [f"% {_tex(title)}"] + [f"% {ln}" for ln in lines]
+    tex += [r"\begin{tabular}{" + "l" * len(cols) + "}", r"\toprule",
+            " & ".join(_tex(h) for _, h in cols) + r" \\", r"\midrule"]
+    for r in rows:
+        if "section" in r:
+            label = rf"\multicolumn{{{len(cols)}}}{{l}}{{\textit{{{_tex(r['section'])}}}}} \\"
+            tex += [r"\midrule"] * (tex[-1] != r"\midrule") + [label, r"\midrule"]
+        else:
+            tex.append(" & ".join(_tex(fmt(r.get(k))) for k, _ in cols) + r" \\")
+    tex += [r"\bottomrule", r"\end{tabular}",
+            r"\par\smallskip\noindent{\footnotesize Provenance: " + _tex("; ".join(lines)) + "}"]
+    out.with_suffix(".tex").write_text("\n".join(tex) + "\n")
+
+    split = {k for k, _ in cols if any(isinstance(r.get(k), dict) for r in rows)}
+    header = [x for k, h in cols for x in ([h, f"{h}_std", f"{h}_n"] if k in split else [h])]
+    with open(out.with_suffix(".csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for r in rows:
+            if "section" in r:
+                w.writerow([r["section"]] + [""] * (len(header) - 1))
+                continue
+            row = []
+            for k, _ in cols:
+                v = r.get(k)
+                if k in split:
+                    row += [v["mean"], v["std"], v["n"]] if isinstance(v, dict) else [v, "", ""]
+                else:
+                    row.append("" if v is None else v)
+            w.writerow(row)
+        f.writelines(f"# {ln}\n" for ln in lines)
+    return [out.with_suffix(s) for s in (".md", ".tex", ".csv")]
+
+
+# ----------------------------------------------------------------------------- figures
+
+def save_figure(fig, out_prefix, footer: dict) -> list[Path]:
+    """Write {out_prefix}.png (dpi 150) and .pdf with the footer as small text along the bottom."""
+    text = textwrap.fill("; ".join(footer_lines(footer)), 150)
+    n = text.count("\n") + 1
+    height = fig.get_figheight()
+    bottom = min(0.5, (n * 7.5 + 6) / 72 / height)  # 6 pt text, ~7.5 pt per line
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    fig.text(0.005, 0.005, text, fontsize=6, family="monospace", va="bottom", ha="left", color="0.3")
+    out = Path(out_prefix)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
+    fig.savefig(paths[0], dpi=150)
+    fig.savefig(paths[1])
+    plt.close(fig)
+    return paths

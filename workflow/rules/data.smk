@@ -1,0 +1,12 @@
+rule prepare_data:
+    output:
+        npz=DATA,
+        fingerprint="data/prepared/cifar10.json",
+    params:
+        archive=f"--archive {config['data']['archive']}" if config["data"]["archive"] else "",
+    log:
+        "data/prepared/prepare_data.log",
+    benchmark:
+        "data/prepared/prepare_data.benchmark.tsv"
+    shell:
+        "trp prepare-data {params.archive} --out {output.npz} --download-dir data/raw > {output.fingerprint} 2> {log}"
