@@ -73,8 +73,8 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
+    model, sites = build_model(cfg, device)  # unknown layer names fail here, before any work
     train_loader, test_loader, data_fp = load_data(cfg, data_npz, device, generator)
-    model, sites = build_model(cfg, device)
     log = RankLog(out / "ranklog.jsonl")
     if not (ckpt / "last.pt").exists():
         log.path.unlink(missing_ok=True)

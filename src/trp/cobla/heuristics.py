@@ -1,0 +1,138 @@
+"""Budget-tuned start points for COBLA's SQP, and the variables they agree on (which COBLA fixes).
+
+Each heuristic returns a `Start`: per-layer ranks (1..B) and dense flags meeting both budgets.
+- energy_start: the TSVD energy rule (Eq. 4 of TRP) with one threshold e for every layer, a rank
+  above break-even meaning "stay dense"; e is the smallest threshold (found by bisection over the
+  finitely many thresholds where some rank changes) whose ranks meet both budgets.
+- uniform_start: rank = max(1, floor(f * B_l)) per layer, f the largest such fraction that fits.
+- greedy_start: from rank 1 everywhere, repeatedly add the component (or dense switch) with the
+  most normalized energy per unit of normalized cost that still fits.
+"""
+import heapq
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import AllocationProblem
+
+
+@dataclass
+class Start:
+    name: str
+    ks: np.ndarray
+    dense: np.ndarray
+    z: np.ndarray
+    info: dict
+
+
+def _fits(problem, ks, dense, mb, pb) -> bool:
+    m, p = problem.config_cost(ks, dense)
+    return m <= mb and p <= pb
+
+
+def _tails(problem: AllocationProblem) -> np.ndarray:
+    """T[l, k] = energy discarded when keeping k components (0 in the padding)."""
+    F = max(L.full_rank for L in problem.layers)
+    T = np.zeros((len(problem.layers), F))
+    for i, e in enumerate(problem.energy):
+        T[i, :len(e)] = np.cumsum(e[::-1])[::-1]
+    return T
+
+
+def energy_config(problem: AllocationProblem, e: float, T=None) -> tuple[np.ndarray, np.ndarray]:
+    """Energy-rule ranks at threshold e (at least 1), dense where the rank exceeds break-even."""
+    T = _tails(problem) if T is None else T
+    r = np.maximum(1, (T > e).sum(1))
+    dense = r > problem.break_even
+    return np.where(dense, problem.break_even, r), dense
+
+
+def energy_start(problem: AllocationProblem, mac_budget=None, param_budget=None) -> Start:
+    mb, pb = problem.check_budgets(mac_budget, param_budget)
+    T = _tails(problem)
+    cands = np.unique(np.concatenate([[0.0], T[(T > 0) & (T < 1)]]))
+    lo, hi = 0, len(cands) - 1  # cost is non-increasing in e; cands[hi] gives rank <= 1 everywhere
+    # at the largest threshold every rank is 1, which check_budgets found feasible
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _fits(problem, *energy_config(problem, cands[mid], T), mb, pb):
+            hi = mid
+        else:
+            lo = mid + 1
+    ks, dense = energy_config(problem, cands[lo], T)
+    return Start("energy", ks, dense, problem.selection(ks, dense), {"e": float(cands[lo])})
+
+
+def uniform_start(problem: AllocationProblem, mac_budget=None, param_budget=None) -> Start:
+    mb, pb = problem.check_budgets(mac_budget, param_budget)
+    B = problem.break_even
+    cands = np.unique(np.concatenate([np.arange(1, b + 1) / b for b in B] + [[0.0]]))
+    no_dense = np.zeros(len(B), bool)
+
+    def ks(f):
+        return np.maximum(1, np.floor(f * B + 1e-12).astype(int))
+
+    lo, hi = 0, len(cands) - 1  # largest feasible f; cands[0] = 0 gives rank 1 everywhere
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _fits(problem, ks(cands[mid]), no_dense, mb, pb):
+            lo = mid
+        else:
+            hi = mid - 1
+    k = ks(cands[lo])
+    return Start("uniform", k, no_dense, problem.selection(k, no_dense), {"fraction": float(cands[lo])})
+
+
+def greedy_start(problem: AllocationProblem, mac_budget=None, param_budget=None) -> Start:
+    mb, pb = problem.check_budgets(mac_budget, param_budget)
+    n = len(problem.layers)
+    ks, dense = np.ones(n, int), np.zeros(n, bool)
+    macs, params = problem.config_cost(ks, dense)
+
+    def norm(dm, dp):
+        return (dm / mb if np.isfinite(mb) else 0.0) + (dp / pb if np.isfinite(pb) else 0.0)
+
+    def move(i):
+        """(gain, MACs, params) of layer i's next step, or None."""
+        L, k = problem.layers[i], ks[i]
+        if dense[i]:
+            return None
+        if k < L.break_even:
+            return problem.energy[i][k], L.comp_macs, L.comp_params
+        tail = problem.energy[i][k:].sum()
+        return tail, L.dense_macs - k * L.comp_macs, L.dense_params - k * L.comp_params
+
+    heap = []
+    for i in range(n):
+        mv = move(i)
+        if mv is not None:
+            heapq.heappush(heap, (-mv[0] / max(norm(mv[1], mv[2]), 1e-300), i))
+    while heap:
+        _, i = heapq.heappop(heap)
+        gain, dm, dp = move(i)
+        if macs + dm > mb or params + dp > pb:
+            continue  # every later step of this layer costs at least as much
+        macs, params = macs + dm, params + dp
+        if ks[i] < problem.layers[i].break_even:
+            ks[i] += 1
+        else:
+            dense[i] = True
+        mv = move(i)
+        if mv is not None:
+            heapq.heappush(heap, (-mv[0] / max(norm(mv[1], mv[2]), 1e-300), i))
+    return Start("greedy", ks, dense, problem.selection(ks, dense), {})
+
+
+HEURISTICS = {"energy": energy_start, "uniform": uniform_start, "greedy": greedy_start}
+
+
+def starts(problem: AllocationProblem, mac_budget=None, param_budget=None, names=("energy", "uniform", "greedy")) -> list[Start]:
+    return [HEURISTICS[n](problem, mac_budget, param_budget) for n in names]
+
+
+def fixed_variables(starts: list[Start]) -> tuple[np.ndarray, np.ndarray]:
+    """(mask, values): the variables every start sets alike (all keep: 1, all drop: 0), which
+    COBLA fixes so that the SQP runs over the variables the heuristics disagree on."""
+    Z = np.stack([s.z for s in starts])
+    mask = (Z == Z[0]).all(0)
+    return mask, Z[0].copy()
