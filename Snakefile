@@ -12,6 +12,15 @@ validate(config, "workflow/schemas/config.schema.yaml")
 
 
 include: "workflow/rules/common.smk"
+
+
+wildcard_constraints:
+    model="resnet[0-9]+",
+    seed="[0-9]+",
+    scheme="channel|spatial",
+    e="[0-9.]+",
+    lam="[0-9.e-]+",
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/basic.smk"

@@ -1,6 +1,7 @@
 """Command line: trp prepare-data | train | decompose | finetune | evaluate | latency (see --help)."""
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -65,7 +66,8 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="trp", description=__doc__)
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare-data", help="verify CIFAR-10 by content and write it as one .npz")
-    p.add_argument("--archive", help="local cifar-10-python.tar.gz (default: download the official archive)")
+    p.add_argument("--archive", default=os.environ.get("TRP_CIFAR_ARCHIVE"),
+                   help="local cifar-10-python.tar.gz (default: $TRP_CIFAR_ARCHIVE, else download the official archive)")
     p.add_argument("--out", required=True)
     p.add_argument("--download-dir", default="data/raw")
     p.set_defaults(func=cmd_prepare_data)

@@ -3,15 +3,8 @@
 # basic-*: TSVD of the plain baseline; basicnu-*: of a network trained with the nuclear norm.
 
 
-def tsvd_source(wildcards):
-    b = wildcards.basic.split("-")
-    run = "baseline" if b[0] == "basic" else f"nuclear-{b[1]}-{b[3]}"
-    return f"{C}/runs/{wildcards.model}/{run}/s{wildcards.seed}/model.pt"
 
 
-def tsvd_args(wildcards):
-    b = wildcards.basic.split("-")
-    return f"--scheme {b[1]} --e {b[2][1:]}"
 
 
 rule tsvd:
@@ -26,18 +19,18 @@ rule tsvd:
     params:
         args=tsvd_args,
         test_subset=f"--test-subset {config['train']['test_subset']}" if config["train"]["test_subset"] else "",
-    threads: workflow.cores
+    threads: config["threads"]
+    conda:
+        ENV
     log:
         f"{R}/logs/tsvd/{{model}}/{{basic}}/s{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/tsvd/{{model}}/{{basic}}/s{{seed}}.tsv"
     shell:
-        "trp decompose --checkpoint {input.model} {params.args} {params.test_subset} --data {input.data} "
+        "OMP_NUM_THREADS={threads} trp decompose --checkpoint {input.model} {params.args} {params.test_subset} --data {input.data} "
         "--out $(dirname {output.metrics}) --checkpoints $(dirname {output.decomposed}) > {log} 2>&1"
 
 
-def finetune_args(wildcards):
-    return set_args({**config["train"], **config["finetune"], "seed": int(wildcards.seed)})
 
 
 rule finetune:
@@ -49,13 +42,15 @@ rule finetune:
         model=f"{C}/finetune/{{model}}/{{basic}}/s{{seed}}/finetuned.pt",
     params:
         settings=finetune_args,
-    threads: workflow.cores
+    threads: config["threads"]
     resources:
         gpu=gpu,
+    conda:
+        ENV
     log:
         f"{R}/logs/finetune/{{model}}/{{basic}}/s{{seed}}.log",
     benchmark:
         f"{R}/benchmarks/finetune/{{model}}/{{basic}}/s{{seed}}.tsv"
     shell:
-        "trp finetune --no-progress --checkpoint {input.decomposed} --set {params.settings} --data {input.data} "
+        "OMP_NUM_THREADS={threads} trp finetune --no-progress --checkpoint {input.decomposed} --set {params.settings} --data {input.data} "
         "--out $(dirname {output.metrics}) --checkpoints $(dirname {output.model}) > {log} 2>&1"

@@ -2,6 +2,9 @@
 #   baseline | trp-{scheme}-e{e}-lam{lam} | nuclear-{scheme}-lam{lam} | rankvar
 #   basic-{scheme}-e{e} (TSVD of the baseline) | basicnu-{scheme}-e{e}-lam{lam} (TSVD of nuclear-...)
 # results/{profile}/ holds JSON (git); checkpoints/{profile}/ holds .pt files (DVC).
+import json
+import os
+import shlex
 import sys
 
 PROFILE = config["profile"]
@@ -12,14 +15,9 @@ DATA = "data/prepared/cifar10.npz"
 SCHEMES = ["channel", "spatial"]
 TRP = config["trp"]
 SEEDS = config["seeds"]
-
-
-wildcard_constraints:
-    model="resnet[0-9]+",
-    seed="[0-9]+",
-    scheme="channel|spatial",
-    e="[0-9.]+",
-    lam="[0-9.e-]+",
+RV = config["rank_variation"]
+RUNTIME_LABELS = ["TRP1", "TRP1+Nu", "TRP2", "TRP2+Nu"]  # Table 4: decomposed networks timed beside the baseline
+ENV = "../envs/trp.yaml"
 
 
 def num(x):
@@ -58,22 +56,31 @@ def ablation_points():
             yield scheme, "TRP+Nu", metrics("runs", m, trp_run(scheme, True, e), s)
 
 
-def trp_ranklogs():
-    """Every rank log of a projected run, for the Theorem-2 report."""
-    logs = {f"rankvar/s{SEEDS[0]}": f"{R}/runs/{config['rank_variation']['model']}/rankvar/s{SEEDS[0]}/ranklog.jsonl"}
+def trp_metrics():
+    """label -> metrics.json of every TRP training (Table 1's and the ablation's)."""
+    out = {}
     for model in config["models"]:
         for label, (kind, run) in TABLE1.items():
             if run.startswith("trp-"):
-                for s in SEEDS:
-                    logs[f"{model}/{label}/s{s}"] = f"{R}/runs/{model}/{run}/s{s}/ranklog.jsonl"
-    for scheme, method, path in ablation_points():
-        if method.startswith("TRP"):
-            logs[path.split("/runs/")[1].rsplit("/", 1)[0]] = path.replace("metrics.json", "ranklog.jsonl")
-    return logs
+                out.update({f"{model}/{label}/s{s}": metrics(kind, model, run, s) for s in SEEDS})
+    m, s = config["ablation"]["model"], SEEDS[0]
+    for scheme in SCHEMES:
+        for e in config["ablation"]["e"]:
+            for nu in (False, True):
+                run = trp_run(scheme, nu, e)
+                out.setdefault(f"{m}/{run}/s{s}", metrics("runs", m, run, s))
+    return out
+
+
+def trp_ranklogs():
+    """label -> rank log of every projected run, for the Theorem-2 report."""
+    logs = {"rankvar": metrics("runs", RV["model"], "rankvar", SEEDS[0])}
+    logs.update(trp_metrics())
+    return {k: v.replace("metrics.json", "ranklog.jsonl") for k, v in logs.items()}
 
 
 def all_outputs():
-    outs = [f"{T}/{name}.md" for name in ("table1", "table4", "theorem2")]
+    outs = [f"{T}/{name}.md" for name in ("table1", "table4", "theorem2", "claims")]
     outs += [f"{T}/{name}.png" for name in ("fig2", "fig3")]
     return outs
 
@@ -90,3 +97,66 @@ def check_device():
 
 def gpu(wildcards):
     return 1 if config["require_gpu"] else 0
+
+
+def train_settings(run):
+    """TrainConfig overrides for a run name (see common.smk)."""
+    parts = run.split("-")
+    if run == "baseline":
+        return {"method": "baseline"}
+    if run == "rankvar":
+        rv = config["rank_variation"]
+        return {"method": "trp", "model": rv["model"], "scheme": rv["scheme"], "e": rv["e"], "m": rv["m"],
+                "lam": 0.0, "layers": None, "max_steps": rv["projections"] * rv["m"]}
+    if parts[0] == "trp":
+        return {"method": "trp", "scheme": parts[1], "e": float(parts[2][1:]), "lam": float(parts[3][3:]), "m": TRP["m"]}
+    if parts[0] == "nuclear":
+        return {"method": "nuclear", "scheme": parts[1], "lam": float(parts[2][3:])}
+    raise ValueError(f"unknown run name {run!r}")
+
+
+def set_args(values):
+    return " ".join(shlex.quote(f"{k}={json.dumps(v, separators=(',', ':'))}") for k, v in values.items())
+
+
+def train_args(wildcards):
+    values = {**config["train"], "model": wildcards.model, "seed": int(wildcards.seed), **train_settings(wildcards.run)}
+    return set_args(values)
+
+
+def tsvd_source(wildcards):
+    b = wildcards.basic.split("-")
+    run = "baseline" if b[0] == "basic" else f"nuclear-{b[1]}-{b[3]}"
+    return f"{C}/runs/{wildcards.model}/{run}/s{wildcards.seed}/model.pt"
+
+
+def tsvd_args(wildcards):
+    b = wildcards.basic.split("-")
+    return f"--scheme {b[1]} --e {b[2][1:]}"
+
+
+def finetune_args(wildcards):
+    return set_args({**config["train"], **config["finetune"], "seed": int(wildcards.seed)})
+
+
+def runtime_inputs(wildcards):
+    s = SEEDS[0]
+    ins = {"baseline": f"{C}/runs/{wildcards.model}/baseline/s{s}/model.pt"}
+    for label in RUNTIME_LABELS:
+        ins[label] = f"{C}/runs/{wildcards.model}/{TABLE1[label][1]}/s{s}/decomposed.pt"
+    return ins
+
+
+def table1_runs():
+    """(model, method label, seed) -> metrics.json of every Table-1 run."""
+    return {(model, label, s): metrics(kind, model, run, s)
+            for model in config["models"] for label, (kind, run) in TABLE1.items() for s in SEEDS}
+
+
+def labelled(d):
+    """LABEL=PATH arguments; a label's seeds share the label (model/method)."""
+    return " ".join(shlex.quote(f"{model}/{label}={path}") for (model, label, _), path in d.items())
+
+
+def out_prefix(wildcards, output):
+    return os.path.splitext(output[0])[0]

@@ -4,6 +4,8 @@ rule prepare_data:
         fingerprint="data/prepared/cifar10.json",
     params:
         archive=f"--archive {config['data']['archive']}" if config["data"]["archive"] else "",
+    conda:
+        ENV
     log:
         "data/prepared/prepare_data.log",
     benchmark:

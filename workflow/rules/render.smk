@@ -2,15 +2,6 @@
 # .png/.pdf, with a provenance footer.
 
 
-def table1_runs():
-    return {f"{model}/{label}/s{s}": metrics(kind, model, run, s)
-            for model in config["models"] for label, (kind, run) in TABLE1.items() for s in SEEDS}
-
-
-def labelled(d):
-    return " ".join(shlex.quote(f"{k.rsplit('/s', 1)[0]}={v}") for k, v in d.items())
-
-
 rule table1:
     input:
         list(table1_runs().values()),
@@ -20,16 +11,17 @@ rule table1:
         f"{T}/table1.csv",
         f"{T}/table1.json",
     params:
+        profile=PROFILE,
+        prefix=out_prefix,
         runs=labelled(table1_runs()),
+    conda:
+        ENV
     log:
         f"{R}/logs/render/table1.log",
     benchmark:
         f"{R}/benchmarks/render/table1.tsv"
     shell:
-        "python -m trp.report.table1 --runs {params.runs} --profile {PROFILE} --out {T}/table1 > {log} 2>&1"
-
-
-RV = config["rank_variation"]
+        "python -m trp.report.table1 --runs {params.runs} --profile {params.profile} --out {params.prefix} > {log} 2>&1"
 
 
 rule fig2:
@@ -39,13 +31,20 @@ rule fig2:
         report(f"{T}/fig2.png", category="Figure 2"),
         f"{T}/fig2.pdf",
         f"{T}/fig2.json",
+    params:
+        profile=PROFILE,
+        prefix=out_prefix,
+        layer=RV["layer"],
+        e=RV["e"],
+    conda:
+        ENV
     log:
         f"{R}/logs/render/fig2.log",
     benchmark:
         f"{R}/benchmarks/render/fig2.tsv"
     shell:
-        "python -m trp.report.fig2 --ranklog {input} --layer {RV[layer]} --e {RV[e]} --profile {PROFILE} "
-        "--out {T}/fig2 > {log} 2>&1"
+        "python -m trp.report.fig2 --ranklog {input} --layer {params.layer} --e {params.e} --profile {params.profile} "
+        "--out {params.prefix} > {log} 2>&1"
 
 
 rule fig3:
@@ -54,14 +53,19 @@ rule fig3:
     output:
         report(f"{T}/fig3.png", category="Figure 3"),
         f"{T}/fig3.pdf",
+        f"{T}/fig3.json",
     params:
+        profile=PROFILE,
+        prefix=out_prefix,
         points=" ".join(f"--point {s}:{m}:{p}" for s, m, p in ablation_points()),
+    conda:
+        ENV
     log:
         f"{R}/logs/render/fig3.log",
     benchmark:
         f"{R}/benchmarks/render/fig3.tsv"
     shell:
-        "python -m trp.report.fig3 {params.points} --profile {PROFILE} --out {T}/fig3 > {log} 2>&1"
+        "python -m trp.report.fig3 {params.points} --profile {params.profile} --out {params.prefix} > {log} 2>&1"
 
 
 rule table4:
@@ -71,12 +75,17 @@ rule table4:
         report(f"{T}/table4.md", category="Table 4"),
         f"{T}/table4.tex",
         f"{T}/table4.csv",
+    params:
+        profile=PROFILE,
+        prefix=out_prefix,
+    conda:
+        ENV
     log:
         f"{R}/logs/render/table4.log",
     benchmark:
         f"{R}/benchmarks/render/table4.tsv"
     shell:
-        "python -m trp.report.table4 --runtime {input} --profile {PROFILE} --out {T}/table4 > {log} 2>&1"
+        "python -m trp.report.table4 --runtime {input} --profile {params.profile} --out {params.prefix} > {log} 2>&1"
 
 
 rule theorem2:
@@ -86,11 +95,44 @@ rule theorem2:
         report(f"{T}/theorem2.md", category="Theorem 2"),
         f"{T}/theorem2.tex",
         f"{T}/theorem2.csv",
+        f"{T}/theorem2.json",
     params:
+        profile=PROFILE,
+        prefix=out_prefix,
         logs=" ".join(shlex.quote(f"{k}={v}") for k, v in trp_ranklogs().items()),
+    conda:
+        ENV
     log:
         f"{R}/logs/render/theorem2.log",
     benchmark:
         f"{R}/benchmarks/render/theorem2.tsv"
     shell:
-        "python -m trp.report.theorem2 --ranklog {params.logs} --profile {PROFILE} --out {T}/theorem2 > {log} 2>&1"
+        "python -m trp.report.theorem2 --ranklog {params.logs} --profile {params.profile} --out {params.prefix} > {log} 2>&1"
+
+
+rule claims:
+    input:
+        table1=f"{T}/table1.json",
+        fig2=f"{T}/fig2.json",
+        fig3=f"{T}/fig3.json",
+        theorem2=f"{T}/theorem2.json",
+        runtime=expand(f"{R}/runtime/{{model}}.json", model=config["models"]),
+        runs=sorted(set(trp_metrics().values())),
+    output:
+        report(f"{T}/claims.md", category="Claims"),
+        f"{T}/claims.tex",
+        f"{T}/claims.csv",
+        f"{T}/claims.json",
+    params:
+        profile=PROFILE,
+        prefix=out_prefix,
+    conda:
+        ENV
+    log:
+        f"{R}/logs/render/claims.log",
+    benchmark:
+        f"{R}/benchmarks/render/claims.tsv"
+    shell:
+        "python -m trp.report.claims --table1 {input.table1} --fig2 {input.fig2} --fig3 {input.fig3} "
+        "--theorem2 {input.theorem2} --runtime {input.runtime} --runs {input.runs} --profile {params.profile} "
+        "--out {params.prefix} > {log} 2>&1"

@@ -90,24 +90,13 @@ class _SuffixBound:
         return np.where(b < -1e-9 * max(1.0, abs(self.base_c[i])), -np.inf, ub)
 
 
-def _pareto(m, p, v, two_budgets: bool) -> np.ndarray:
-    """Indices of the non-dominated states."""
-    order = np.lexsort((-v, p, m)) if two_budgets else np.lexsort((-v, m))
-    m, p, v = m[order], p[order], v[order]
-    if not two_budgets:
-        best = np.maximum.accumulate(v)
-        keep = np.ones(len(v), bool)
-        keep[1:] = v[1:] > best[:-1]
-        return order[keep]
+def _pareto(m, v) -> np.ndarray:
+    """Indices of the states that no other state dominates (no more cost, at least the value)."""
+    order = np.lexsort((-v, m))
+    v = v[order]
+    best = np.maximum.accumulate(v)
     keep = np.ones(len(v), bool)
-    # state j is dominated by an earlier (m_i <= m_j) state i with p_i <= p_j and v_i >= v_j
-    chunk = 512
-    for s in range(0, len(v), chunk):
-        e = min(len(v), s + chunk)
-        P, V = p[s:e, None], v[s:e, None]
-        dom = (p[None, :e] <= P) & (v[None, :e] >= V)
-        dom &= np.arange(e)[None, :] < np.arange(s, e)[:, None]
-        keep[s:e] = ~dom.any(1)
+    keep[1:] = v[1:] > best[:-1]
     return order[keep]
 
 
@@ -119,54 +108,55 @@ class MckpResult:
     states: int           # largest number of partial solutions held
 
 
-def solve_mckp(problem: AllocationProblem, mac_budget=None, param_budget=None, weights=None) -> MckpResult:
-    mb, pb = problem.check_budgets(mac_budget, param_budget)
-    n = len(problem.layers)
-    w = np.ones(n) if weights is None else np.asarray(weights, float)
-    opt = _options(problem, w)
-    two = bool(np.isfinite(pb))
-    mb_rest, pb_rest = mb - problem.fixed_macs, pb - problem.fixed_params
-    min_m = np.concatenate([np.cumsum([c.min() for c in opt.macs][::-1])[::-1], [0.0]])
-    min_p = np.concatenate([np.cumsum([c.min() for c in opt.params][::-1])[::-1], [0.0]])
-    ub_m = _SuffixBound(opt.macs, opt.value) if np.isfinite(mb) else None
-    ub_p = _SuffixBound(opt.params, opt.value) if two else None
-    max_rest = np.concatenate([np.cumsum([v.max() for v in opt.value][::-1])[::-1], [0.0]])
-    g = greedy_start(problem, mac_budget, param_budget)
-    lb = sum(opt.value[i][g.ks[i] - 1 if not g.dense[i] else -1] for i in range(n))
+def _solve_one(problem: AllocationProblem, costs: list, values: list, budget: float, lb: float) -> tuple[np.ndarray, int]:
+    """Options maximizing the total value with sum of `costs` <= budget (exact DP)."""
+    n = len(costs)
+    min_rest = np.concatenate([np.cumsum([c.min() for c in costs][::-1])[::-1], [0.0]])
+    ub = _SuffixBound(costs, values)
     tol = 1e-12 * max(1.0, abs(lb))
-
-    M, P, V = np.zeros(1), np.zeros(1), np.zeros(1)
-    back = []
-    largest = 1
+    C, V = np.zeros(1), np.zeros(1)
+    back, largest = [], 1
     for i in range(n):
-        om, op, ov = opt.macs[i], opt.params[i], opt.value[i]
-        M2 = (M[:, None] + om[None, :]).ravel()
-        P2 = (P[:, None] + op[None, :]).ravel()
+        oc, ov = costs[i], values[i]
+        C2 = (C[:, None] + oc[None, :]).ravel()
         V2 = (V[:, None] + ov[None, :]).ravel()
-        parent = np.repeat(np.arange(len(M)), len(om))
-        choice = np.tile(np.arange(len(om)), len(M))
-        ok = (M2 + min_m[i + 1] <= mb_rest) & (P2 + min_p[i + 1] <= pb_rest)
-        rest = np.full(len(V2), max_rest[i + 1])
-        if ub_m is not None:
-            rest = np.minimum(rest, ub_m(i + 1, mb_rest - M2))
-        if ub_p is not None:
-            rest = np.minimum(rest, ub_p(i + 1, pb_rest - P2))
-        bound = V2 + rest
-        ok &= bound >= lb - tol
+        ok = (C2 + min_rest[i + 1] <= budget) & (V2 + ub(i + 1, budget - C2) >= lb - tol)
         idx = np.flatnonzero(ok)
-        idx = idx[_pareto(M2[idx], P2[idx], V2[idx], two)]
-        M, P, V = M2[idx], P2[idx], V2[idx]
-        back.append((parent[idx], choice[idx]))
-        largest = max(largest, len(idx))
+        idx = idx[_pareto(C2[idx], V2[idx])]
         if not len(idx):
             raise RuntimeError("MCKP pruned every state (numerical trouble with the incumbent)")
+        C, V = C2[idx], V2[idx]
+        back.append((idx // len(oc), idx % len(oc)))
+        largest = max(largest, len(idx))
     best = int(np.argmax(V))
     picks = np.zeros(n, int)
     for i in range(n - 1, -1, -1):
         par, ch = back[i]
         picks[i] = ch[best]
         best = par[best]
-    dense = picks == problem.break_even
-    ks = np.where(dense, problem.break_even, picks + 1)
+    return picks, largest
+
+
+def solve_mckp(problem: AllocationProblem, mac_budget=None, param_budget=None, weights=None) -> MckpResult | None:
+    """The exact optimum under one budget; under two, the optimum under the one that binds when
+    the other's optimum meets both, else None (both bind: use `milp.solve_milp`)."""
+    mb, pb = problem.check_budgets(mac_budget, param_budget)
+    n = len(problem.layers)
+    w = np.ones(n) if weights is None else np.asarray(weights, float)
+    opt = _options(problem, w)
     total = sum(wl * e.sum() for wl, e in zip(w, problem.energy))
-    return MckpResult(ks, dense, float(total - V.max()), largest)
+    if not np.isfinite(mb) and not np.isfinite(pb):
+        dense = np.ones(n, bool)
+        return MckpResult(problem.break_even.copy(), dense, 0.0, 1)
+    g = greedy_start(problem, mac_budget, param_budget)
+    lb = sum(opt.value[i][-1 if g.dense[i] else g.ks[i] - 1] for i in range(n))
+    for costs, budget in ((opt.macs, mb - problem.fixed_macs), (opt.params, pb - problem.fixed_params)):
+        if not np.isfinite(budget):
+            continue
+        picks, states = _solve_one(problem, costs, opt.value, budget, lb)
+        dense = picks == problem.break_even
+        ks = np.where(dense, problem.break_even, picks + 1)
+        if problem.feasible(problem.selection(ks, dense), mb, pb):
+            value = sum(opt.value[i][picks[i]] for i in range(n))
+            return MckpResult(ks, dense, float(total - value), states)
+    return None

@@ -90,8 +90,7 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
                                  "test_top1": test["top1"], "test_loss": test["loss"], "lr": opt.param_groups[0]["lr"],
                                  "seconds": seconds, "images_per_s": seen / seconds})
         state["epoch"] = epoch + 1
-        if progress:
-            print(json.dumps(state["history"][-1]), flush=True)
+        print(json.dumps(state["history"][-1]), flush=True)
         atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
                      "generator": generator.get_state(), "state": state,
                      "regularizer": regularizer.state_dict() if regularizer is not None else None}, ckpt)

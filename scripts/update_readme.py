@@ -1,0 +1,69 @@
+"""Write the README's results block (between the results markers) from committed outputs:
+paper_tables/<profile>/*.md and results/benchmarks/*.json. No number is typed by hand.
+
+    .venv/bin/python scripts/update_readme.py --profile cpu
+"""
+import argparse
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- results:begin (scripts/update_readme.py) -->", "<!-- results:end -->"
+SECTIONS = [("claims", "Which claims the run supports"), ("table1", "Table 1 (CIFAR-10)"),
+            ("theorem2", "Theorem 2 over every logged projection"), ("table4", "Table 4 for CIFAR: measured inference time"),
+            ("cobla", "COBLA and budgeted TRP")]
+
+
+def demote(md: str) -> str:
+    return re.sub(r"^\*\*(.+)\*\*$", r"*\1*", md.strip(), count=1, flags=re.M)
+
+
+def benchmark_table(path: Path) -> str:
+    d = json.loads(path.read_text())
+    lines = [f"Training step time relative to plain SGD, interleaved in one run ({d['device']}; "
+             f"m = {d['m']}, lambda = {d['lam']}, e = {d['e']}; `benchmarks/train_step.py`):", "",
+             "| model | scheme | precision | plain img/s | TRP / plain | TRP+Nu / plain |", "|---|---|---|---|---|---|"]
+    for r in d["rows"]:
+        lines.append(f"| {r['model']} | {r['scheme']} | {r['precision']} | {r['images_per_s']['plain']:.0f} | "
+                     f"{r['ratio_to_plain']['trp']:.3f} | {r['ratio_to_plain']['trp+nu']:.3f} |")
+    return "\n".join(lines)
+
+
+def block(profile: str) -> str:
+    tables = ROOT / "paper_tables" / profile
+    parts = [f"Generated from `paper_tables/{profile}/` and `results/benchmarks/` by `scripts/update_readme.py`; "
+             "every table carries its provenance footer (commit, config hashes, data fingerprint, device)."]
+    for name, title in SECTIONS:
+        md = tables / f"{name}.md"
+        if md.exists():
+            parts += [f"#### {title}", demote(md.read_text())]
+    fig2 = tables / "fig2.json"
+    if fig2.exists():
+        f = json.loads(fig2.read_text())
+        parts += ["#### Figure 2 (rank variation) and Figure 3 (ablation)",
+                  f"![Fig. 2](paper_tables/{profile}/fig2.png)",
+                  f"Layer {f['layer']} (the paper's res3-1-2), e = {f['e']}: max displacement "
+                  f"{f['max_displacement']:.3f} against sqrt(e) = {f['sqrt_e']:.3f} (paper: {f['paper']['max_bound']} < "
+                  f"{f['paper']['sqrt_e']}); rank {f['ranks'][0]} -> {f['ranks'][-1]} over {len(f['ranks'])} projections.",
+                  f"![Fig. 3](paper_tables/{profile}/fig3.png)"]
+    for bench in sorted((ROOT / "results" / "benchmarks").glob("train_step_*.json")):
+        parts += ["#### Training overhead of TRP", benchmark_table(bench)]
+    return "\n\n".join(parts)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--profile", default="cpu")
+    a = ap.parse_args()
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        raise SystemExit(f"README.md lacks the markers {BEGIN} ... {END}")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{block(a.profile)}\n{END}{tail}")
+
+
+if __name__ == "__main__":
+    main()
