@@ -25,6 +25,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/basic.smk"
 include: "workflow/rules/runtime.smk"
+include: "workflow/rules/cobla.smk"
 include: "workflow/rules/render.smk"
 
 

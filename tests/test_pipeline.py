@@ -82,3 +82,22 @@ def test_theorem2_over_smoke_rank_logs(smoke_run):
     summary = check(records)
     assert summary["records"] > 100
     assert summary["violations"] == [], summary["violations"]
+
+
+def test_budgeted_trp_meets_its_target(smoke_run):
+    """Budgeted TRP asked for the conv-MAC speedup TRP1 reached: its decomposed network meets it."""
+    results, tables = smoke_run
+    trp1 = json.loads((results / "runs/resnet20/trp-channel-e0.1-lam0/s0/metrics.json").read_text())
+    budgeted = json.loads((results / "runs/resnet20/trpbudget-channel-TRP1/s0/metrics.json").read_text())
+    assert budgeted["config"]["target_speedup"] == pytest.approx(trp1["speedup"]["conv"])
+    assert budgeted["speedup"]["conv"] >= trp1["speedup"]["conv"] * (1 - 1e-9)
+    assert (tables / "cobla.md").stat().st_size > 0
+
+
+def test_allocations_never_exceed_their_budget(smoke_run):
+    results, _ = smoke_run
+    allocations = sorted(results.glob("cobla/**/ranks.json"))
+    assert allocations
+    for path in allocations:
+        a = json.loads(path.read_text())
+        assert a["macs"] <= a["budget"]["macs"] + 1e-6, path

@@ -1,4 +1,4 @@
-"""Command line: trp prepare-data | train | decompose | finetune | evaluate | latency (see --help)."""
+"""Command line: trp prepare-data | train | decompose | allocate | finetune | evaluate | latency (see --help)."""
 import argparse
 import json
 import os
@@ -26,9 +26,27 @@ def cmd_prepare_data(a):
 def cmd_train(a):
     from .run import train_run
 
-    cfg = load_config(a.config, a.set)
+    overrides = list(a.set)
+    if a.target_speedup or a.budget_from:
+        overrides.append(f"target_speedup={a.target_speedup or budget_speedup(a.budget_from)}")
+    cfg = load_config(a.config, overrides)
     m = train_run(cfg, a.data, a.out, a.checkpoints, progress=not a.no_progress)
     print(json.dumps({k: m[k] for k in ("accuracy", "speedup") if k in m}))
+
+
+def budget_speedup(metrics_json) -> float:
+    """The conv-MAC speedup a run reached (its metrics.json), used as a budget."""
+    return float(json.loads(Path(metrics_json).read_text())["speedup"]["conv"])
+
+
+def cmd_allocate(a):
+    from .cobla import allocate_cli
+
+    target = a.target_speedup or (budget_speedup(a.budget_from) if a.budget_from else None)
+    if target is None and a.max_params is None:
+        raise ValueError("give --target-speedup, --budget-from or --max-params")
+    res = allocate_cli(a.checkpoint, a.scheme, target, a.max_params, a.data, a.out, a.method, a.sample)
+    print(json.dumps({k: res[k] for k in ("speedup", "macs", "params", "method")}))
 
 
 def cmd_decompose(a):
@@ -75,6 +93,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train (baseline | trp | nuclear), then decompose and evaluate")
     p.add_argument("--config", help="YAML run config (keys: see trp.config.TrainConfig)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys")
+    p.add_argument("--target-speedup", type=float, help="budgeted TRP: reach this conv-MAC speedup")
+    p.add_argument("--budget-from", help="budgeted TRP: the speedup another run reached (its metrics.json)")
     _common_data(p)
     _outputs(p, ", ranklog.jsonl (checkpoints: last.pt, resumed from; model.pt; decomposed.pt)")
     p.add_argument("--no-progress", action="store_true")
@@ -91,6 +111,20 @@ def parser() -> argparse.ArgumentParser:
     _common_data(p)
     _outputs(p, " (checkpoints: decomposed.pt)")
     p.set_defaults(func=cmd_decompose)
+
+    p = sub.add_parser("allocate", help="COBLA: per-layer ranks of a trained network under MAC / parameter budgets")
+    p.add_argument("--checkpoint", required=True, help="model.pt written by `trp train`")
+    p.add_argument("--scheme", required=True, choices=["channel", "spatial"])
+    p.add_argument("--target-speedup", type=float, help="MAC budget = dense conv MACs / this")
+    p.add_argument("--budget-from", help="use the conv-MAC speedup another run reached (its metrics.json)")
+    p.add_argument("--max-params", type=float, help="budget on conv parameters")
+    p.add_argument("--method", default="sqp", choices=["sqp", "milp", "energy"],
+                   help="sqp: COBLA's relaxation + rounding; milp: exact least-discarded-energy surrogate; "
+                        "energy: energy rule tuned to the budget")
+    p.add_argument("--sample", type=int, default=2048, help="training images in the COBLA objective")
+    p.add_argument("--data", help="prepared CIFAR-10 (.npz); needed by --method sqp")
+    p.add_argument("--out", required=True, help="JSON with the ranks (read by `trp decompose --ranks`)")
+    p.set_defaults(func=cmd_allocate)
 
     p = sub.add_parser("finetune", help="fine-tune a decomposed network (decomposed.pt)")
     p.add_argument("--checkpoint", required=True)

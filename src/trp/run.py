@@ -11,7 +11,7 @@ from .checkpoint import atomic_save, atomic_write_text, sha256_file
 from .config import TrainConfig
 from .data import TensorLoader, fingerprint, load_prepared
 from .finalize import decompose_and_measure, final_ranks
-from .lowrank import find_sites, model_cost, save_decomposed
+from .lowrank import conv_macs, find_sites, model_cost, save_decomposed
 from .provenance import record
 from .train import RankRegularizer, evaluate, fit
 
@@ -62,7 +62,22 @@ def build_model(cfg: TrainConfig, device):
     return model, sites
 
 
-def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool = True, allocate=None) -> dict:
+def budget_allocator(cfg: TrainConfig, model, sites):
+    """Budgeted TRP: ranks at every projection from the exact surrogate allocator (least
+    discarded energy) so that the network meets conv MACs <= dense conv MACs / target."""
+    from .cobla import budget_ranks
+
+    dense = model_cost(model, models.input_size(cfg.model))["conv_macs"]
+    fixed = dense - sum(conv_macs(s.conv, None, None, s.out_hw) for s in sites)  # convs never decomposed
+    budget = dense / cfg.target_speedup
+
+    def allocate(sites, singular_values=None):
+        return budget_ranks(sites, cfg.scheme, mac_budget=budget, fixed_macs=fixed, singular_values=singular_values)
+
+    return allocate
+
+
+def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool = True) -> dict:
     """Train per `cfg`: metrics.json and ranklog.jsonl go to `out_dir`; last.pt (resumed from
     if present), model.pt and decomposed.pt (TRP / nuclear methods) to `ckpt_dir` (default
     out_dir). Returns the metrics."""
@@ -80,6 +95,7 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
         log.path.unlink(missing_ok=True)
     log.path.touch()  # an empty log for runs that never project
     reg = None
+    allocate = budget_allocator(cfg, model, sites) if cfg.target_speedup else None
     if cfg.method != "baseline":
         reg = RankRegularizer(sites, cfg.scheme, cfg.method == "trp", cfg.e, cfg.m, cfg.lam, cfg.nuclear_cadence,
                               allocate=allocate, log=log)

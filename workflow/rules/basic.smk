@@ -18,7 +18,7 @@ rule tsvd:
         basic="basic(nu)?-(channel|spatial)-e[0-9.]+(-lam[0-9.e-]+)?",
     params:
         args=tsvd_args,
-        test_subset=f"--test-subset {config['train']['test_subset']}" if config["train"]["test_subset"] else "",
+        test_subset=TEST_SUBSET,
     threads: config["threads"]
     conda:
         ENV

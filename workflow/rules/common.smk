@@ -1,6 +1,7 @@
 # Names and paths shared by the rules. A run is named for what it is:
 #   baseline | trp-{scheme}-e{e}-lam{lam} | nuclear-{scheme}-lam{lam} | rankvar
 #   basic-{scheme}-e{e} (TSVD of the baseline) | basicnu-{scheme}-e{e}-lam{lam} (TSVD of nuclear-...)
+#   cobla-{budget}-{scheme}-{method} (an allocation on the baseline) | trpbudget-{scheme}-{budget} (budgeted TRP)
 # results/{profile}/ holds JSON (git); checkpoints/{profile}/ holds .pt files (DVC).
 import json
 import os
@@ -18,6 +19,9 @@ SEEDS = config["seeds"]
 RV = config["rank_variation"]
 RUNTIME_LABELS = ["TRP1", "TRP1+Nu", "TRP2", "TRP2+Nu"]  # Table 4: decomposed networks timed beside the baseline
 ENV = "../envs/trp.yaml"
+COBLA = config["cobla"]
+COBLA_MODEL = config["models"][0]
+TEST_SUBSET = f"--test-subset {config['train']['test_subset']}" if config["train"]["test_subset"] else ""
 
 
 def num(x):
@@ -80,7 +84,7 @@ def trp_ranklogs():
 
 
 def all_outputs():
-    outs = [f"{T}/{name}.md" for name in ("table1", "table4", "theorem2", "claims")]
+    outs = [f"{T}/{name}.md" for name in ("table1", "table4", "theorem2", "claims", "cobla")]
     outs += [f"{T}/{name}.png" for name in ("fig2", "fig3")]
     return outs
 
@@ -160,3 +164,49 @@ def labelled(d):
 
 def out_prefix(wildcards, output):
     return os.path.splitext(output[0])[0]
+
+
+def budget_metrics(wildcards):
+    """A budget named after a TRP run (TRP1, TRP2) is the conv MACs that run reached."""
+    if wildcards.budget in TABLE1:
+        kind, run = TABLE1[wildcards.budget]
+        return metrics(kind, wildcards.model, run, wildcards.seed)
+    return []
+
+
+def target_args(wildcards):
+    b = wildcards.budget
+    return f"--budget-from {budget_metrics(wildcards)}" if b in TABLE1 else f"--target-speedup {b[1:]}"
+
+
+def budgeted_train_args(wildcards):
+    return set_args({**config["train"], "model": wildcards.model, "seed": int(wildcards.seed), "method": "trp",
+                     "scheme": wildcards.scheme, "e": TRP["e"], "lam": 0.0, "m": TRP["m"]})
+
+
+def cobla_runs():
+    """label model/budget/method -> fine-tuned metrics of each allocation."""
+    s = SEEDS[0]
+    return {f"{COBLA_MODEL}/{b}/{m}": metrics("finetune", COBLA_MODEL, f"cobla-{b}-{COBLA['scheme']}-{m}", s)
+            for b in COBLA["budgets"] for m in COBLA["methods"]}
+
+
+def budgeted_runs():
+    """label model/budget/method -> budgeted TRP runs, and the plain TRP run whose MACs set a budget."""
+    s, out = SEEDS[0], {}
+    for b in COBLA["budgeted_trp"]:
+        out[f"{COBLA_MODEL}/{b}/budgeted TRP"] = metrics("runs", COBLA_MODEL, f"trpbudget-{COBLA['scheme']}-{b}", s)
+        if b in TABLE1:
+            out[f"{COBLA_MODEL}/{b}/{b} (energy rule)"] = metrics(*TABLE1[b][:1], COBLA_MODEL, TABLE1[b][1], s)
+    return out
+
+
+def cobla_runtime_inputs(wildcards):
+    s = SEEDS[0]
+    ins = {"baseline": f"{C}/runs/{wildcards.model}/baseline/s{s}/model.pt"}
+    for label, path in cobla_runs().items():
+        ins[label.split("/", 1)[1]] = path.replace(R + "/finetune", C + "/finetune").replace("metrics.json", "finetuned.pt")
+    for label, path in budgeted_runs().items():
+        if label.endswith("budgeted TRP"):
+            ins[label.split("/", 1)[1]] = path.replace(R + "/runs", C + "/runs").replace("metrics.json", "decomposed.pt")
+    return ins

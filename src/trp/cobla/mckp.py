@@ -9,7 +9,7 @@ dynamic programming over layers on partial solutions (MACs, params, value), prun
 - states whose value plus an upper bound on the remaining layers (the LP relaxation of the
   remaining knapsack under the MAC budget, and under the parameter budget: a concave piecewise
   linear function of the remaining budget from the layers' upper concave hulls) falls below a
-  feasible incumbent (the greedy start of `heuristics.py`),
+  feasible incumbent (the LP solution's integral part, plus the later hull steps that fit),
 - dominated states (no more value for at least the cost, in both budgets).
 
 Every pruning rule is exact, so the result is an optimum of the same program HiGHS solves (up to
@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .heuristics import greedy_start
 from .problem import AllocationProblem
 
 
@@ -80,8 +79,31 @@ class _SuffixBound:
             dv = np.concatenate([p[3] for p in parts[i:]])
             with np.errstate(divide="ignore", invalid="ignore"):
                 slope = np.where(dc > 0, dv / np.where(dc > 0, dc, 1), np.inf)
-            order = np.argsort(-slope, kind="stable")
+            order = np.argsort(-slope, kind="stable")  # a layer's own increments keep their order
             self.cum[i] = (np.concatenate([[0.0], np.cumsum(dc[order])]), np.concatenate([[0.0], np.cumsum(dv[order])]))
+            if i == 0:
+                self.layer0 = np.concatenate([np.full(len(p[2]), l) for l, p in enumerate(parts)])[order]
+
+    def incumbent(self, budget: float) -> float:
+        """Value of a feasible integral solution: the increments (in bound order) that fit,
+        which leaves every layer at a vertex of its hull."""
+        cc, cv = self.cum[0]
+        inc_c, inc_v = np.diff(cc), np.diff(cv)
+        left = budget - self.base_c[0]
+        if left < 0:
+            return -np.inf
+        j = int(np.searchsorted(cc, left, side="right")) - 1  # the prefix that fits
+        value, left = self.base_v[0] + cv[j], left - cc[j]
+        blocked = set()
+        for dc, dv, layer in zip(inc_c[j:], inc_v[j:], self.layer0[j:]):  # later steps that still fit
+            if layer in blocked:
+                continue
+            if dc <= left:
+                left -= dc
+                value += dv
+            else:
+                blocked.add(layer)  # its later steps presuppose this one
+        return value
 
     def __call__(self, i: int, budget: np.ndarray) -> np.ndarray:
         cc, cv = self.cum[i]
@@ -108,11 +130,12 @@ class MckpResult:
     states: int           # largest number of partial solutions held
 
 
-def _solve_one(problem: AllocationProblem, costs: list, values: list, budget: float, lb: float) -> tuple[np.ndarray, int]:
+def _solve_one(costs: list, values: list, budget: float) -> tuple[np.ndarray, int]:
     """Options maximizing the total value with sum of `costs` <= budget (exact DP)."""
     n = len(costs)
     min_rest = np.concatenate([np.cumsum([c.min() for c in costs][::-1])[::-1], [0.0]])
     ub = _SuffixBound(costs, values)
+    lb = ub.incumbent(budget)
     tol = 1e-12 * max(1.0, abs(lb))
     C, V = np.zeros(1), np.zeros(1)
     back, largest = [], 1
@@ -148,12 +171,10 @@ def solve_mckp(problem: AllocationProblem, mac_budget=None, param_budget=None, w
     if not np.isfinite(mb) and not np.isfinite(pb):
         dense = np.ones(n, bool)
         return MckpResult(problem.break_even.copy(), dense, 0.0, 1)
-    g = greedy_start(problem, mac_budget, param_budget)
-    lb = sum(opt.value[i][-1 if g.dense[i] else g.ks[i] - 1] for i in range(n))
     for costs, budget in ((opt.macs, mb - problem.fixed_macs), (opt.params, pb - problem.fixed_params)):
         if not np.isfinite(budget):
             continue
-        picks, states = _solve_one(problem, costs, opt.value, budget, lb)
+        picks, states = _solve_one(costs, opt.value, budget)
         dense = picks == problem.break_even
         ks = np.where(dense, problem.break_even, picks + 1)
         if problem.feasible(problem.selection(ks, dense), mb, pb):

@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from .mckp import solve_mckp
 from .problem import AllocationProblem
 
 
@@ -57,10 +58,22 @@ def _structure(problem: AllocationProblem, with_params: bool):
 
 
 def solve_milp(problem: AllocationProblem, mac_budget=None, param_budget=None, weights=None,
-               time_limit: float | None = None, mip_rel_gap: float = 1e-9, fixed=None) -> MilpResult:
-    """Minimize the discarded energy under the budgets. `fixed`: optional (mask, values)."""
+               time_limit: float | None = None, mip_rel_gap: float = 1e-9, fixed=None, solver: str = "auto") -> MilpResult:
+    """Minimize the discarded energy under the budgets. `fixed`: optional (mask, values).
+    solver "highs": HiGHS branch and bound; "dp": the exact DP of `mckp.py` (one binding
+    budget only; raises otherwise); "auto": the DP where it applies, else HiGHS."""
     t0 = time.perf_counter()
     mb, pb = problem.check_budgets(mac_budget, param_budget)
+    if solver not in ("auto", "highs", "dp"):
+        raise ValueError(f"unknown solver {solver!r}")
+    if solver != "highs" and fixed is None:
+        r = solve_mckp(problem, mac_budget, param_budget, weights)
+        if r is not None:
+            z = problem.selection(r.ks, r.dense)
+            return MilpResult(z, r.value, 0, f"exact DP (multiple-choice knapsack, {r.states} states at most)",
+                              time.perf_counter() - t0, 0.0)
+        if solver == "dp":
+            raise ValueError("the DP solves one binding budget only; both budgets bind here")
     with_params = bool(np.isfinite(pb))
     A, lb, ub, nb = _structure(problem, with_params)
     ub = ub.copy()

@@ -87,6 +87,24 @@ class AllocationProblem:
         return prob
 
     @classmethod
+    def from_arrays(cls, full_rank, break_even, comp_macs, comp_params, dense_macs, dense_params, singular_values,
+                    fixed_macs: float = 0, fixed_params: float = 0, scheme: str = "channel",
+                    names=None) -> "AllocationProblem":
+        """A problem from raw per-layer numbers (for tests and what-if studies); break_even >= 1."""
+        layers, offset = [], 0
+        names = names or [f"layer{i}" for i in range(len(full_rank))]
+        for name, F, B, cm, cp, dm, dp in zip(names, full_rank, break_even, comp_macs, comp_params, dense_macs,
+                                              dense_params):
+            if not 1 <= B < F:
+                raise ValueError(f"{name}: break_even {B} must lie in [1, full_rank)")
+            layers.append(Layer(name, (), int(F), int(B), cm, cp, dm, dp, offset, offset + B))
+            offset += B + 1
+        prob = cls(scheme, layers, [], float(fixed_macs), float(fixed_params))
+        prob._build_rows()
+        prob.set_spectra([torch.as_tensor(np.sort(np.abs(np.asarray(s, float)))[::-1].copy()) for s in singular_values])
+        return prob
+
+    @classmethod
     def from_model(cls, model: nn.Module, sites: list[ConvSite], scheme: str, input_size,
                    convention: str = "conv") -> "AllocationProblem":
         """As `from_sites`, with the constant costs measured on the dense `model`: "conv" counts
@@ -172,7 +190,9 @@ class AllocationProblem:
 
     @property
     def min_total(self) -> tuple[float, float]:
-        """(MACs, params) with every layer at rank 1: the cheapest allocation."""
+        """(MACs, params) with every layer at rank 1: the cheapest allocation (a dense layer
+        costs more MACs than B components, and, for any conv whose matrix has both sides >= 2,
+        more parameters than one component)."""
         return self.fixed_macs + self.comp_macs.sum(), self.fixed_params + self.comp_params.sum()
 
     def budget_from_speedup(self, target: float) -> float:

@@ -86,13 +86,16 @@ class Projection:
     Vh: torch.Tensor
 
 
-def project_sites(sites: list[ConvSite], e: float | None, scheme: str, ranks: dict[str, int] | None = None,
+def project_sites(sites: list[ConvSite], e: float | None, scheme: str, ranks=None,
                   apply: bool = True) -> list[Projection]:
     """D(W) in place on every site's weight (Eq. 2), one batched SVD per matrix shape. Ranks
-    come from the energy rule at `e`, or from `ranks` (e.g. a budget allocator's; a site not in
-    it keeps full rank). With apply=False only the SVDs and ranks are computed."""
+    come from the energy rule at `e`, or from `ranks`: a {layer: rank} dict or a function of the
+    sites' singular values returning one (a budget allocator; a site not in it keeps full rank).
+    With apply=False only the SVDs and ranks are computed."""
     with torch.no_grad():
         svds = batched_svd([to_matrix(s.conv.weight.float(), scheme) for s in sites])
+        if callable(ranks):
+            ranks = ranks([S for _, S, _ in svds])
         if ranks is None:
             ks = energy_ranks(torch.nn.utils.rnn.pad_sequence([S for _, S, _ in svds], batch_first=True), e).tolist()
         else:

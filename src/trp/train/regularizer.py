@@ -14,7 +14,7 @@ class RankRegularizer:
     """Projects the sites' weights to D(W) every `m` steps (method "trp") and adds
     lam * U_r V_r^T to their gradients (lam > 0) every step or only on projection steps.
 
-    `allocate`, if given, maps the sites' singular values to per-layer ranks (budgeted TRP);
+    `allocate(sites, singular_values)`, if given, returns per-layer ranks (budgeted TRP);
     otherwise ranks come from the energy rule at `e`. `log` receives one record per site per
     projection (the Theorem-2 quantities)."""
 
@@ -34,7 +34,7 @@ class RankRegularizer:
         if not self.do_project or step % self.m:
             return
         weights = {s.name: s.conv.weight.detach().clone() for s in self.sites}
-        ranks = self.allocate(self.sites) if self.allocate else None
+        ranks = (lambda S: self.allocate(self.sites, S)) if self.allocate else None
         self._last = project_sites(self.sites, self.e, self.scheme, ranks=ranks)
         self.projections += 1
         for site, p in zip(self.sites, self._last):

@@ -1,0 +1,193 @@
+"""User-facing rank allocation under a MAC and/or parameter budget.
+
+- `allocate`: COBLA on a trained network (method "sqp": heuristics -> fixed variables -> SQP on
+  the sample loss -> rounding), or the exact surrogate optimum ("milp"), or the budget-tuned
+  energy rule ("energy").
+- `budget_ranks`: the data-free allocation from the sites' current weights, for budgeted TRP at
+  every projection (cost structure cached; only the spectra change).
+"""
+import time
+from collections import OrderedDict, defaultdict
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import models
+from ..lowrank import ConvSite, find_sites, to_matrix
+from .heuristics import energy_start, fixed_variables, starts
+from .milp import solve_milp
+from .objective import Objective, batches_from_loader, sample_batches
+from .problem import AllocationProblem
+from .rounding import round_selection
+from .sqp import solve_relaxation
+
+METHODS = ("sqp", "milp", "energy")
+
+
+def _budgets(problem: AllocationProblem, target_speedup, mac_budget, max_params):
+    if target_speedup is not None and mac_budget is not None:
+        raise ValueError("give target_speedup or mac_budget, not both")
+    mb = problem.budget_from_speedup(target_speedup) if target_speedup is not None else mac_budget
+    if mb is None and max_params is None:
+        raise ValueError("no budget: give target_speedup, mac_budget or max_params")
+    problem.check_budgets(mb, max_params)
+    return mb, max_params
+
+
+def _batches(data, loader, sample, seed, batch_size, device):
+    if loader is not None:
+        return batches_from_loader(loader, sample)
+    if data is None:
+        return None
+    if isinstance(data, dict):
+        images, labels = data["train_x"], data["train_y"]
+    else:
+        images, labels = data
+    return sample_batches(images, labels, sample, seed, batch_size, device)
+
+
+def _summary(problem: AllocationProblem, z) -> dict:
+    ranks, dense_layers = problem.ranks_from_selection(z)
+    macs, params = problem.cost(z)
+    return {"ranks": ranks, "dense_layers": dense_layers, "macs": int(round(macs)), "params": int(round(params))}
+
+
+def allocate(model: nn.Module, arch: str | None = None, scheme: str = "channel", target_speedup: float | None = None,
+             mac_budget: float | None = None, max_params: float | None = None, method: str = "sqp", data=None,
+             loader=None, sample: int = 2048, seed: int = 0, batch_size: int = 512, maxiter: int = 60,
+             trials: int = 10, convention: str = "conv", sites: list[ConvSite] | None = None, input_size=None,
+             device=None, weights=None, keep_starts: bool = True) -> dict:
+    """Per-layer ranks meeting the budget(s). `data`: dict with train_x/train_y (as from
+    `load_prepared`) or (images, labels) uint8 arrays; or `loader`: batches of normalised
+    (x, y). Needed for "sqp"; for the others, when given, the sample loss is reported.
+    MACs and params follow `convention` ("conv": conv layers only, the TRP authors' count).
+    keep_starts: the heuristic starts (filled up to the budget) compete with the rounded SQP
+    solutions, so the result is never worse on the sample than the best start (not in COBLA)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    t_all = time.perf_counter()
+    timings = {}
+    size = input_size if input_size is not None else models.input_size(arch)
+    if sites is None:
+        sites = find_sites(model, size, scheme, exclude=(models.stem(arch),) if arch else ())
+    t = time.perf_counter()
+    problem = AllocationProblem.from_model(model, sites, scheme, size, convention)
+    timings["svd_and_costs"] = time.perf_counter() - t
+    mb, pb = _budgets(problem, target_speedup, mac_budget, max_params)
+
+    t = time.perf_counter()
+    heur = starts(problem, mb, pb)
+    timings["heuristics"] = time.perf_counter() - t
+    energy = heur[0]
+    dense_macs, dense_params = problem.dense_total
+    out = {"method": method, "scheme": scheme, "arch": arch, "convention": convention,
+           "budget": {"macs": None if mb is None else float(mb), "params": None if pb is None else float(pb),
+                      "target_speedup": target_speedup},
+           "dense": {"macs": int(dense_macs), "params": int(dense_params)},
+           "starts": {s.name: {**_summary(problem, s.z), **s.info} for s in heur},
+           "objective": {}, "solver": {}}
+
+    batches = None
+    if method == "sqp" or data is not None or loader is not None:
+        batches = _batches(data, loader, sample, seed, batch_size, device or next(model.parameters()).device)
+        if batches is None:
+            raise ValueError("method 'sqp' needs data (training images) or a loader for its sample")
+    objective = Objective(model, problem, batches, device) if batches is not None else None
+
+    if method == "energy":
+        z = energy.z
+    elif method == "milp":
+        t = time.perf_counter()
+        r = solve_milp(problem, mb, pb, weights)
+        timings["milp"] = time.perf_counter() - t
+        z = r.z
+        out["milp"] = {"value": r.value, "message": r.message, "status": r.status}
+    else:
+        mask, _ = fixed_variables(heur)
+        res = solve_relaxation(problem, objective, energy.z, mask, mb, pb, maxiter=maxiter)
+        timings["sqp"] = res.seconds
+        out["solver"] = {"nit": res.nit, "nfev": res.nfev, "n_vars": problem.n_vars, "n_free": res.n_free,
+                         "success": res.success, "message": res.message, "f_final_iterate": res.f_final_iterate}
+        t = time.perf_counter()
+        extra = [(f"start:{h.name}", h.ks, h.dense) for h in heur] if keep_starts else ()
+        rnd = round_selection(problem, res.z, mb, pb, trials, seed, evaluate=objective.loss, extra=extra)
+        timings["rounding"] = time.perf_counter() - t
+        z = rnd.z
+        out["objective"] = {"start": res.f_start, "relaxed": res.f_end, "rounded": rnd.score}
+        out["rounding"] = {"best_trial": rnd.best_trial, "winner": rnd.trials[rnd.best_trial]["source"],
+                           "trials": trials, "candidates": len(rnd.trials),
+                           "distinct": len({(tuple(r["ks"]), tuple(r["dense"])) for r in rnd.trials})}
+    if objective is not None and method != "sqp":
+        out["objective"] = {"start": objective.loss(energy.z), "end": objective.loss(z)}
+    if objective is not None:
+        out["objective"].update({"sample": objective.n, "evaluations": objective.evaluations,
+                                 "seconds": objective.seconds})
+    out.update(_summary(problem, z))
+    out["speedup"] = dense_macs / out["macs"]
+    out["param_ratio"] = dense_params / out["params"]
+    timings["total"] = time.perf_counter() - t_all
+    out["timings"] = timings
+    return out
+
+
+# ---------------------------------------------------------------------------- budgeted TRP
+_CACHE: "OrderedDict[tuple, AllocationProblem]" = OrderedDict()
+
+
+def _structure(sites, scheme, fixed_macs, fixed_params) -> AllocationProblem:
+    key = (scheme, float(fixed_macs), float(fixed_params),
+           tuple((s.name, id(s.conv), tuple(s.conv.weight.shape), tuple(s.in_hw), tuple(s.out_hw), s.break_even)
+                 for s in sites))
+    if key not in _CACHE:
+        _CACHE[key] = AllocationProblem.from_sites(sites, scheme, fixed_macs, fixed_params, with_svd=False)
+        while len(_CACHE) > 16:
+            _CACHE.popitem(last=False)
+    _CACHE.move_to_end(key)
+    return _CACHE[key]
+
+
+def spectra(weights: list[torch.Tensor], scheme: str) -> list[torch.Tensor]:
+    """Singular values of each matricized weight, batched over equal shapes."""
+    groups = defaultdict(list)
+    for i, w in enumerate(weights):
+        groups[tuple(w.shape)].append(i)
+    out = [None] * len(weights)
+    with torch.no_grad():
+        for idx in groups.values():
+            S = torch.linalg.svdvals(to_matrix(torch.stack([weights[i].detach().float() for i in idx]), scheme))
+            for j, i in enumerate(idx):
+                out[i] = S[j]
+    return out
+
+
+def budget_ranks(sites: list[ConvSite], scheme: str, mac_budget: float | None = None, param_budget: float | None = None,
+                 method: str = "milp", fixed_macs: float = 0, fixed_params: float = 0, singular_values=None,
+                 target_speedup: float | None = None) -> dict[str, int]:
+    """{layer: rank} from the sites' current weights meeting the budget(s), for budgeted TRP.
+    Budgets count the sites plus the constants `fixed_macs` / `fixed_params` (by default 0:
+    a budget on the sites alone); `target_speedup` sets mac_budget = all-dense MACs / target.
+    method "milp": the exact surrogate optimum (least discarded normalized energy); "energy":
+    the energy rule with the threshold that fits. Layers that stay dense get their full rank
+    (no projection). `singular_values`: the sites' spectra if already computed."""
+    problem = _structure(sites, scheme, fixed_macs, fixed_params)
+    live = [s for s in sites if s.name not in problem.always_dense]
+    if singular_values is None:
+        S = spectra([s.conv.weight for s in live], scheme)
+    else:
+        by_name = dict(zip([s.name for s in sites], singular_values))
+        S = [by_name[s.name] for s in live]
+    problem.set_spectra(S)
+    if target_speedup is not None:
+        if mac_budget is not None:
+            raise ValueError("give target_speedup or mac_budget, not both")
+        mac_budget = problem.budget_from_speedup(target_speedup)
+    if method == "milp":
+        z = solve_milp(problem, mac_budget, param_budget).z
+    elif method == "energy":
+        z = energy_start(problem, mac_budget, param_budget).z
+    else:
+        raise ValueError(f"unknown method {method!r}; choose 'milp' or 'energy'")
+    ranks, _ = problem.ranks_from_selection(z, dense_rank="full")
+    ranks.update({s.name: s.full_rank for s in sites if s.name in problem.always_dense})
+    return ranks

@@ -1,0 +1,158 @@
+"""From COBLA's relaxed solution to a 0-1 allocation that never exceeds either budget and uses
+as much of them as it can.
+
+Per layer, with m_j the component's coefficient in the relaxed weight (x_j + d for j < B):
+1. round: dense with probability d (trial 0: d >= 0.5), else rank K = stochastic rounding of the
+   relaxed mass sum_{j<B} m_j (trial 0: nearest), clipped to [1, B]; the layer keeps the
+   leading K components of its SVD (a prefix: what the two-conv decomposition keeps);
+2. repair: while over a budget, undo the step with the lowest relaxed value per unit of the
+   cost that is over (drop a layer's last component: value m_{K-1}; turn a dense layer into
+   rank B: value d), ties: the least energy first;
+3. fill: while some step fits both budgets, take the one with the highest relaxed value (add
+   component K: value m_K; turn a rank-B layer dense: value d), ties: the most energy first.
+Several seeded trials; each distinct result is scored with the objective (COBLA: the loss on
+the sample) and the best one returned.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .problem import AllocationProblem
+
+
+@dataclass
+class RoundingResult:
+    z: np.ndarray
+    ks: np.ndarray
+    dense: np.ndarray
+    score: float                  # objective (or minus the retained relaxed mass without one)
+    best_trial: int
+    trials: list = field(default_factory=list)  # per trial: source, ranks, dense, macs, params, score
+
+
+def _initial(problem, masks, d, rng):
+    ks, dense = [], []
+    for L, m, dl in zip(problem.layers, masks, d):
+        mass = m[:L.break_even].sum()
+        if rng is None:
+            is_dense, k = dl >= 0.5, int(np.floor(mass + 0.5))
+        else:
+            is_dense = rng.random() < dl
+            k = int(np.floor(mass)) + int(rng.random() < mass - np.floor(mass))
+        dense.append(bool(is_dense))
+        ks.append(L.break_even if is_dense else int(np.clip(k, 1, L.break_even)))
+    return np.array(ks, int), np.array(dense, bool)
+
+
+def _tail(problem, i, k):
+    return problem.energy[i][k:].sum()
+
+
+def repair(problem: AllocationProblem, ks, dense, masks, d, mb, pb):
+    ks, dense = ks.copy(), dense.copy()
+    while True:
+        macs, params = problem.config_cost(ks, dense)
+        over_m, over_p = macs > mb, params > pb
+        if not (over_m or over_p):
+            return ks, dense
+        best, fallback = None, None
+        for i, L in enumerate(problem.layers):
+            if dense[i]:
+                dm, dp = L.dense_macs - L.break_even * L.comp_macs, L.dense_params - L.break_even * L.comp_params
+                value, energy = d[i], _tail(problem, i, L.break_even)
+            elif ks[i] > 1:
+                dm, dp = L.comp_macs, L.comp_params
+                value, energy = masks[i][ks[i] - 1], problem.energy[i][ks[i] - 1]
+            else:
+                continue
+            saving = (dm / mb if over_m else 0.0) + (dp / pb if over_p else 0.0)
+            if saving <= 0:
+                fallback = fallback if fallback is not None else i
+                continue
+            key = (value / saving, energy)
+            if best is None or key < best[0]:
+                best = (key, i)
+        i = best[1] if best is not None else fallback
+        if i is None:
+            raise RuntimeError("cannot meet the budget even at rank 1 everywhere")
+        if dense[i]:
+            dense[i] = False
+        else:
+            ks[i] -= 1
+
+
+def fill(problem: AllocationProblem, ks, dense, masks, d, mb, pb):
+    ks, dense = ks.copy(), dense.copy()
+    macs, params = problem.config_cost(ks, dense)
+    while True:
+        best = None
+        for i, L in enumerate(problem.layers):
+            if dense[i]:
+                continue
+            if ks[i] < L.break_even:
+                dm, dp = L.comp_macs, L.comp_params
+                key = (masks[i][ks[i]], problem.energy[i][ks[i]])
+            else:
+                dm, dp = L.dense_macs - ks[i] * L.comp_macs, L.dense_params - ks[i] * L.comp_params
+                key = (d[i], _tail(problem, i, ks[i]))
+            if macs + dm <= mb and params + dp <= pb and (best is None or key > best[0]):
+                best = (key, i, dm, dp)
+        if best is None:
+            return ks, dense
+        _, i, dm, dp = best
+        macs, params = macs + dm, params + dp
+        if ks[i] < problem.layers[i].break_even:
+            ks[i] += 1
+        else:
+            dense[i] = True
+
+
+def next_steps(problem: AllocationProblem, ks, dense) -> list[tuple[int, float, float]]:
+    """(layer, extra MACs, extra params) of every single step that would add to the allocation."""
+    out = []
+    for i, L in enumerate(problem.layers):
+        if dense[i]:
+            continue
+        if ks[i] < L.break_even:
+            out.append((i, L.comp_macs, L.comp_params))
+        else:
+            out.append((i, L.dense_macs - ks[i] * L.comp_macs, L.dense_params - ks[i] * L.comp_params))
+    return out
+
+
+def round_selection(problem: AllocationProblem, z_relaxed, mac_budget=None, param_budget=None, trials: int = 10,
+                    seed: int = 0, evaluate=None, extra=()) -> RoundingResult:
+    """`trials` roundings (the first deterministic), repaired and filled; the best by `evaluate`
+    (a function of the 0-1 vector z, lower is better), or by the retained relaxed mass.
+    `extra`: further 0-1 candidates (name, ranks, dense), e.g. the heuristic starts, filled the
+    same way and competing with the trials (their records carry the name)."""
+    mb, pb = problem.check_budgets(mac_budget, param_budget)
+    z_relaxed = np.clip(np.asarray(z_relaxed, float), 0.0, 1.0)
+    masks = problem.effective_masks(z_relaxed)
+    d = np.array([z_relaxed[L.d_index] for L in problem.layers])
+    rng = np.random.default_rng(seed)
+    seen, records = {}, []
+    candidates = [(t, None) for t in range(trials)] + [(trials + i, e) for i, e in enumerate(extra)]
+    for t, given in candidates:
+        if given is None:
+            ks, dense = _initial(problem, masks, d, None if t == 0 else rng)
+        else:
+            ks, dense = np.asarray(given[1], int).copy(), np.asarray(given[2], bool).copy()
+        ks, dense = fill(problem, *repair(problem, ks, dense, masks, d, mb, pb), masks, d, mb, pb)
+        key = (tuple(ks), tuple(dense))
+        z = problem.selection(ks, dense)
+        if key not in seen:
+            if evaluate is not None:
+                score = float(evaluate(z))
+            else:
+                score = -float(sum(m.sum() if dn else m[:k].sum() for m, k, dn in zip(masks, ks, dense)))
+            seen[key] = score
+        macs, params = problem.cost(z)
+        records.append({"trial": t, "source": "rounding" if given is None else given[0], "ks": ks.tolist(), "dense": dense.tolist(), "macs": float(macs), "params": float(params),
+                        "score": seen[key]})
+    best = min(records, key=lambda r: (r["score"], r["trial"]))
+    ks, dense = np.array(best["ks"]), np.array(best["dense"])
+    z = problem.selection(ks, dense)
+    if not problem.feasible(z, mb, pb):
+        raise RuntimeError("rounded allocation exceeds the budget")
+    return RoundingResult(z, ks, dense, best["score"], best["trial"], records)
