@@ -45,7 +45,8 @@ def cmd_allocate(a):
     target = a.target_speedup or (budget_speedup(a.budget_from) if a.budget_from else None)
     if target is None and a.max_params is None:
         raise ValueError("give --target-speedup, --budget-from or --max-params")
-    res = allocate_cli(a.checkpoint, a.scheme, target, a.max_params, a.data, a.out, a.method, a.sample)
+    res = allocate_cli(a.checkpoint, a.scheme, target, a.max_params, a.data, a.out, a.method, a.sample,
+                       maxiter=a.maxiter)
     print(json.dumps({k: res[k] for k in ("speedup", "macs", "params", "method")}))
 
 
@@ -122,6 +123,7 @@ def parser() -> argparse.ArgumentParser:
                    help="sqp: COBLA's relaxation + rounding; milp: exact least-discarded-energy surrogate; "
                         "energy: energy rule tuned to the budget")
     p.add_argument("--sample", type=int, default=2048, help="training images in the COBLA objective")
+    p.add_argument("--maxiter", type=int, default=60, help="SLSQP iterations (COBLA: 60-80)")
     p.add_argument("--data", help="prepared CIFAR-10 (.npz); needed by --method sqp")
     p.add_argument("--out", required=True, help="JSON with the ranks (read by `trp decompose --ranks`)")
     p.set_defaults(func=cmd_allocate)

@@ -15,7 +15,8 @@ rule allocate:
         method="energy|sqp|milp",
     params:
         target=target_args,
-        sample=config["cobla"]["sample"],
+        sample=COBLA["sample"],
+        maxiter=COBLA["maxiter"],
     threads: config["threads"]
     conda:
         ENV
@@ -25,7 +26,7 @@ rule allocate:
         f"{R}/benchmarks/allocate/{{model}}/cobla-{{budget}}-{{scheme}}-{{method}}/s{{seed}}.tsv"
     shell:
         "OMP_NUM_THREADS={threads} trp allocate --checkpoint {input.model} --scheme {wildcards.scheme} {params.target} "
-        "--method {wildcards.method} --sample {params.sample} --data {input.data} --out {output} > {log} 2>&1"
+        "--method {wildcards.method} --sample {params.sample} --maxiter {params.maxiter} --data {input.data} --out {output} > {log} 2>&1"
 
 
 rule decompose_allocation:

@@ -202,11 +202,12 @@ def budgeted_runs():
 
 
 def cobla_runtime_inputs(wildcards):
-    s = SEEDS[0]
-    ins = {"baseline": f"{C}/runs/{wildcards.model}/baseline/s{s}/model.pt"}
-    for label, path in cobla_runs().items():
-        ins[label.split("/", 1)[1]] = path.replace(R + "/finetune", C + "/finetune").replace("metrics.json", "finetuned.pt")
-    for label, path in budgeted_runs().items():
-        if label.endswith("budgeted TRP"):
-            ins[label.split("/", 1)[1]] = path.replace(R + "/runs", C + "/runs").replace("metrics.json", "decomposed.pt")
+    """The baseline, every fine-tuned allocation and every budgeted TRP network, by label."""
+    m, s, scheme = wildcards.model, SEEDS[0], COBLA["scheme"]
+    ins = {"baseline": f"{C}/runs/{m}/baseline/s{s}/model.pt"}
+    for b in COBLA["budgets"]:
+        for method in COBLA["methods"]:
+            ins[f"{b}/{method}"] = f"{C}/finetune/{m}/cobla-{b}-{scheme}-{method}/s{s}/finetuned.pt"
+    for b in COBLA["budgeted_trp"]:
+        ins[f"{b}/budgeted TRP"] = f"{C}/runs/{m}/trpbudget-{scheme}-{b}/s{s}/decomposed.pt"
     return ins
