@@ -8,6 +8,9 @@ import os
 import shlex
 import sys
 
+# Rules call `trp` and `python`: take them from the environment Snakemake itself runs in.
+os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+
 PROFILE = config["profile"]
 R = f"results/{PROFILE}"
 C = f"checkpoints/{PROFILE}"
