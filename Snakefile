@@ -11,6 +11,10 @@ configfile: "config/paper.yaml"
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+envvars:
+    "PATH",
+
+
 include: "workflow/rules/common.smk"
 
 
