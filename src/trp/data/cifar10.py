@@ -10,12 +10,13 @@ import hashlib
 import os
 import pickle
 import tarfile
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..checkpoint import atomic_open
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 FILENAME = "cifar-10-python.tar.gz"
@@ -120,16 +121,8 @@ def prepare(archive: str | os.PathLike | None, out_npz: str | os.PathLike,
             raise DataError(f"{path}: CIFAR-10 archive not found; {ARCHIVE_HINT}")
     arrays = load_archive(path)
     fp = verify(arrays)
-    out = Path(out_npz)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=out.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # numpy writes fixed zip timestamps: same arrays, same bytes
-        os.replace(tmp, out)
-    except BaseException:
-        os.unlink(tmp)  # only our own temp file
-        raise
+    with atomic_open(out_npz) as f:
+        np.savez(f, **arrays)  # numpy writes fixed zip timestamps: same arrays, same bytes
     return {**fp, "archive": str(path), "archive_md5": _md5(path)}
 
 
