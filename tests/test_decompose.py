@@ -11,13 +11,6 @@ from trp.models import build
 SCHEMES = ("channel", "spatial")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and immune to OpenMP spin contention under load."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 # (kernel, stride, padding, dilation, bias, input hw)
 CONFIGS = [

@@ -19,13 +19,6 @@ seeds = st.integers(0, 2**32 - 1)
 thresholds = st.floats(0.01, 0.95)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster, and immune to OpenMP spin contention under load."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def gaussian(rng, *shape, scale=1.0):

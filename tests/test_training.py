@@ -12,12 +12,6 @@ from trp.lowrank.nuclear import polar_factor
 from trp.train import RankRegularizer, fit
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
 
 
 class TinyNet(nn.Module):

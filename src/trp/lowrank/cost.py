@@ -57,6 +57,22 @@ def break_even_rank(conv: nn.Conv2d, scheme: str, out_hw, in_hw=None) -> int:
     return (dense - 1) // per_rank
 
 
+def dry_forward(model: nn.Module, input_size, hooks: dict) -> None:
+    """One eval-mode forward pass of a zero image of `input_size` (C, H, W) with forward hooks
+    {module: hook} attached, to read layer shapes; the model's mode is restored."""
+    handles = [m.register_forward_hook(h) for m, h in hooks.items()]
+    p = next(model.parameters())
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, *input_size, device=p.device, dtype=p.dtype))
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+
+
 def model_cost(model: nn.Module, input_size: tuple[int, ...]) -> dict:
     """Per-layer and total MACs and parameters, measured from one forward pass at `input_size`
     (C, H, W). Decomposed layers (LowRankConv2d) are reported under their original name."""
@@ -79,17 +95,7 @@ def model_cost(model: nn.Module, input_size: tuple[int, ...]) -> dict:
             row["rank"], row["scheme"] = owner.rank, owner.scheme
 
     names = {id(m): n for n, m in model.named_modules()}
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    p = next(model.parameters())
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_size, device=p.device, dtype=p.dtype))
-    finally:
-        model.train(was_training)
-        for h in handles:
-            h.remove()
+    dry_forward(model, input_size, {m: hook for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))})
     layers = list(rows.values())
     conv = [r for r in layers if r["kind"] == "conv"]
     return {

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .cost import break_even_rank
+from .cost import break_even_rank, dry_forward
 from .decompose import check_decomposable
 from .energy import energy_ranks
 from .matricize import from_matrix, matrix_shape, to_matrix
@@ -46,19 +46,9 @@ def find_sites(model: nn.Module, input_size, scheme: str, kernel_sizes=(1, 3), n
     unknown = [n for n in exclude if n not in modules]
     if unknown:
         raise ValueError(f"excluded layers not in the model: {unknown}")
-    shapes = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, n=n: shapes.__setitem__(n, (tuple(i[0].shape[-2:]), tuple(o.shape[-2:]))))
-             for n, m in modules.items() if isinstance(m, nn.Conv2d)]
-    p = next(model.parameters())
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_size, device=p.device, dtype=p.dtype))
-    finally:
-        model.train(was_training)
-        for h in hooks:
-            h.remove()
+    shapes = {}  # conv name -> (input hw, output hw)
+    dry_forward(model, input_size, {m: lambda m, i, o, n=n: shapes.__setitem__(n, (tuple(i[0].shape[-2:]), tuple(o.shape[-2:])))
+                                    for n, m in modules.items() if isinstance(m, nn.Conv2d)})
     sites = []
     for name, m in modules.items():
         if not isinstance(m, nn.Conv2d) or name in exclude:
