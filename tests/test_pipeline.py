@@ -101,3 +101,9 @@ def test_allocations_never_exceed_their_budget(smoke_run):
     for path in allocations:
         a = json.loads(path.read_text())
         assert a["macs"] <= a["budget"]["macs"] + 1e-6, path
+
+
+def test_snakemake_html_report(smoke_run, tmp_path):
+    snakemake("--report", str(tmp_path / "report.html"), "--cores", "1", "--configfile", "config/smoke.yaml")
+    html = (tmp_path / "report.html").read_text(errors="ignore")
+    assert "fig2.png" in html and "table1.md" in html
