@@ -29,8 +29,8 @@ def test_dry_run(profile):
 
 
 def test_lint_clean():
-    out = snakemake("--lint", "--configfile", "config/smoke.yaml").stdout
-    assert "Congratulations, your workflow is in a good condition" in out
+    proc = snakemake("--lint", "--configfile", "config/smoke.yaml")
+    assert "Congratulations, your workflow is in a good condition" in proc.stdout + proc.stderr
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present: the paper profile would start")
