@@ -6,8 +6,9 @@ from typing import Callable
 import torch
 
 from ..lowrank import ConvSite, add_nuclear_subgradient, energy_ratios, project_sites
-from ..lowrank.nuclear import add_to_grad
 from ..lowrank.matricize import from_matrix
+from ..lowrank.nuclear import add_to_grad
+from ..theory import tail_energy, theorem2_bound_holds
 
 
 class RankRegularizer:
@@ -57,9 +58,9 @@ class RankRegularizer:
             # Eq. (11)-(12): ||W^{t+m} - T^z||_F / ||W^{t+m}||_F, the measured form of mG/||W||_F,
             # and the discarded tail energy beyond rank(T^z) relative to ||W^{t+m}||_F.
             disp = (w_before.double() - T_prev.double()).norm().item() / max(norm, 1e-300)
-            tail = s[rank_prev:].square().sum().sqrt().item() / max(norm, 1e-300)
+            tail = tail_energy(s, rank_prev) / max(norm, 1e-300)
             rec.update(rank_before=rank_prev, displacement=disp, tail_ratio=tail,
-                       bound_holds=disp < math.sqrt(self.e), rank_rose=rank > rank_prev)
+                       bound_holds=theorem2_bound_holds(disp, self.e), rank_rose=rank > rank_prev)
         self.log(rec)
 
     def after_backward(self) -> None:
