@@ -13,9 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from trp import models
-from trp.checkpoint import atomic_write_text
+from trp.artifacts import atomic_write_text
 from trp.lowrank import find_sites
-from trp.provenance import device_name, versions
+from trp.artifacts.provenance import device_name, versions
 from trp.train import RankRegularizer
 from trp.train.loop import autocast
 

@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from trp.lowrank import energy_rank, energy_ranks, from_matrix, project, to_matrix
-from trp.theory import (corollary1_chain, frobenius, mirsky_gap, singular_values, tail_energy,
+from trp.lowrank.theorem2 import (corollary1_chain, frobenius, mirsky_gap, singular_values, tail_energy,
                         theorem2_bound_holds, theorem2_quantities)
 
 SETTINGS = settings(max_examples=100, deadline=None)

@@ -6,6 +6,7 @@ import pytest
 import torch
 from torch import nn
 
+from trp.artifacts import load_training_state, save_training_state
 from trp.config import TrainConfig
 from trp.lowrank import find_sites
 from trp.lowrank.nuclear import polar_factor
@@ -132,8 +133,10 @@ def test_training_resumes_after_a_crash(tmp_path):
         loader = Loader(crash_at)
         if crash_at is None and (workdir / "last.pt").exists():
             loader.calls = 1  # the loader of a resumed run has done epoch 1 already
-        fit(net, cfg, loader, [data[0]], torch.Generator().manual_seed(0), torch.device("cpu"), workdir, reg,
-            progress=False)
+        last = workdir / "last.pt"
+        resume = load_training_state(last) if last.exists() else None
+        fit(net, cfg, loader, [data[0]], torch.Generator().manual_seed(0), torch.device("cpu"), reg, resume,
+            save=lambda state: save_training_state(last, state), progress=False)
         return net
 
     ref = run(tmp_path / "ref")

@@ -1,89 +1,166 @@
-"""Command line: trp prepare-data | train | decompose | allocate | finetune | evaluate | latency (see --help)."""
+"""Command line: trp prepare-data | train | decompose | allocate | finetune | evaluate | latency | render.
+
+A user error (bad value, missing or wrong file, a run directory holding another run) is one line,
+`trp <command>: error: <what is wrong and what to do>`, exit status 2, before any work where the
+input allows. A diverged run exits 3; a run stopped by --time-limit after a checkpoint exits 75
+(run the same command again to resume). Internal bugs keep their traceback."""
 import argparse
+import importlib
 import json
+import math
 import os
 import sys
-from pathlib import Path
 
-from .config import ConfigError, load_config
+from .artifacts import ArtifactError, dumps, read_json
+from .config import ConfigError, TrainConfig, load_config
+from .data import DataError
+from .lowrank import SCHEMES
+from .stages.compress import RANK_RULES
+from .stages.train import EXIT_RESUMABLE
+from .train import NonFiniteError
+
+USER_ERRORS = (ConfigError, DataError, ArtifactError)
+EXIT_DIVERGED = 3
+DEFAULTS = TrainConfig()
+RENDERERS = ("table1", "table4", "fig2", "fig3", "theorem2", "claims", "cobla")
 
 
-def _common_data(p):
+class Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in the one-line form, without the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
+def number(lo=None, hi=None, integer=False, lo_open=False):
+    """An argparse type: a finite number (an integer if `integer`) within [lo, hi] ((lo, hi] if lo_open)."""
+    def parse(text):
+        try:
+            x = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if integer else 'a number'}, got {text!r}") from None
+        low_ok = lo is None or (x > lo if lo_open else x >= lo)
+        if not math.isfinite(x) or not low_ok or (hi is not None and x > hi):
+            bound = f"{'>' if lo_open else '>='} {lo}" if hi is None else f"in {'(' if lo_open else '['}{lo}, {hi}]"
+            raise argparse.ArgumentTypeError(f"must be finite and {bound}, got {text}")
+        return x
+    return parse
+
+
+POSITIVE_INT = number(1, integer=True)
+SPEEDUP = number(1, lo_open=True)
+ENERGY = number(0, 1, lo_open=True)
+
+
+def label_path(text):
+    label, sep, path = text.partition("=")
+    if not sep or not label or not path:
+        raise argparse.ArgumentTypeError(f"expected LABEL=PATH, got {text!r}")
+    return label, path
+
+
+def budget_speedup(metrics_json) -> float:
+    """The conv-MAC speedup a run reached (its metrics.json), used as a budget."""
+    doc = read_json(metrics_json, "metrics file")
+    try:
+        value = float(doc["speedup"]["conv"])
+    except (KeyError, TypeError, ValueError):
+        raise ArtifactError(f"{metrics_json}: no conv speedup (speedup.conv) in this metrics file") from None
+    if not value > 1:
+        raise ArtifactError(f"{metrics_json}: its conv speedup {value} is not > 1, so it cannot set a budget")
+    return value
+
+
+def cmd_prepare_data(a):
+    from .stages.prepare import prepare_data
+
+    print(dumps(prepare_data(a.archive, a.out, a.download_dir)))
+
+
+def cmd_train(a):
+    from .stages.train import train_run
+
+    overrides = list(a.set)
+    if a.target_speedup is not None or a.budget_from:
+        overrides.append(f"target_speedup={a.target_speedup or budget_speedup(a.budget_from)}")
+    m = train_run(load_config(a.config, overrides), a.data, a.out, a.checkpoints, progress=not a.no_progress,
+                  overwrite=a.overwrite, time_limit_minutes=a.time_limit)
+    if not m["finished"]:
+        print(f"trp train: time limit reached after epoch {m['epoch']}; checkpoint saved, run the same command "
+              "again to resume", file=sys.stderr)
+        return EXIT_RESUMABLE
+    print(json.dumps({k: m[k] for k in ("accuracy", "speedup") if k in m}))
+
+
+def cmd_allocate(a):
+    from .stages.allocate import allocate_checkpoint
+
+    target = a.target_speedup or (budget_speedup(a.budget_from) if a.budget_from else None)
+    if target is None and a.max_params is None:
+        raise ConfigError("give a budget: --target-speedup, --budget-from or --max-params")
+    if a.method == "sqp" and a.data is None:
+        raise ConfigError("method 'sqp' needs the prepared data (--data) for its training sample")
+    res = allocate_checkpoint(a.checkpoint, a.scheme, target, a.max_params, a.data, a.out, a.method, a.sample,
+                              maxiter=a.maxiter)
+    print(json.dumps({k: res[k] for k in ("speedup", "macs", "params", "method")}))
+
+
+def cmd_decompose(a):
+    from .stages.decompose import decompose_checkpoint
+
+    m = decompose_checkpoint(a.checkpoint, a.scheme, a.e, a.data, a.out, a.checkpoints, rule=a.rule,
+                             threshold=a.threshold, ranks_file=a.ranks, test_subset=a.test_subset, overwrite=a.overwrite)
+    print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
+
+
+def cmd_finetune(a):
+    from .stages.finetune import finetune
+
+    m = finetune(a.checkpoint, load_config(a.config, a.set), a.data, a.out, a.checkpoints, progress=not a.no_progress,
+                 overwrite=a.overwrite)
+    print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
+
+
+def cmd_evaluate(a):
+    from .stages.evaluate import evaluate_checkpoint
+
+    print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, a.test_subset)))
+
+
+def cmd_latency(a):
+    from .stages.latency import latency_report
+
+    pairs = dict(a.checkpoint)
+    if len(pairs) < len(a.checkpoint):
+        raise ConfigError("each --checkpoint label must be given once")
+    report = latency_report(pairs, a.batch_sizes, a.min_run_time, a.out)
+    for v in report["variants"]:
+        print(v["label"], [round(r["median_ms_per_image"], 3) for r in v["rows"]], "ms/image")
+
+
+def cmd_render(a):
+    importlib.import_module(f"trp.report.{a.name}").main(a.args)
+
+
+def _data(p):
     p.add_argument("--data", required=True, help="prepared CIFAR-10 arrays (.npz) from `trp prepare-data`")
 
 
 def _outputs(p, what):
     p.add_argument("--out", required=True, help=f"directory for metrics.json{what}")
     p.add_argument("--checkpoints", help="directory for the .pt files (default: --out)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the outputs of another run found in these directories and start afresh")
 
 
-def cmd_prepare_data(a):
-    from .data import prepare
-
-    print(json.dumps(prepare(a.archive, a.out, a.download_dir), indent=1))
-
-
-def cmd_train(a):
-    from .run import train_run
-
-    overrides = list(a.set)
-    if a.target_speedup or a.budget_from:
-        overrides.append(f"target_speedup={a.target_speedup or budget_speedup(a.budget_from)}")
-    cfg = load_config(a.config, overrides)
-    m = train_run(cfg, a.data, a.out, a.checkpoints, progress=not a.no_progress)
-    print(json.dumps({k: m[k] for k in ("accuracy", "speedup") if k in m}))
-
-
-def budget_speedup(metrics_json) -> float:
-    """The conv-MAC speedup a run reached (its metrics.json), used as a budget."""
-    return float(json.loads(Path(metrics_json).read_text())["speedup"]["conv"])
-
-
-def cmd_allocate(a):
-    from .cobla import allocate_cli
-
-    target = a.target_speedup or (budget_speedup(a.budget_from) if a.budget_from else None)
-    if target is None and a.max_params is None:
-        raise ValueError("give --target-speedup, --budget-from or --max-params")
-    res = allocate_cli(a.checkpoint, a.scheme, target, a.max_params, a.data, a.out, a.method, a.sample,
-                       maxiter=a.maxiter)
-    print(json.dumps({k: res[k] for k in ("speedup", "macs", "params", "method")}))
-
-
-def cmd_decompose(a):
-    from .tools import decompose_checkpoint
-
-    ranks = json.loads(Path(a.ranks).read_text())["ranks"] if a.ranks else None
-    m = decompose_checkpoint(a.checkpoint, a.scheme, a.e, a.data, a.out, a.checkpoints, rule=a.rule, threshold=a.threshold,
-                             ranks=ranks, test_subset=a.test_subset)
-    print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
-
-
-def cmd_finetune(a):
-    from .tools import finetune
-
-    m = finetune(a.checkpoint, load_config(a.config, a.set), a.data, a.out, a.checkpoints, progress=not a.no_progress)
-    print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
-
-
-def cmd_evaluate(a):
-    from .tools import evaluate_checkpoint
-
-    print(json.dumps(evaluate_checkpoint(a.checkpoint, a.data, a.test_subset)))
-
-
-def cmd_latency(a):
-    from .tools import latency_report
-
-    pairs = dict(item.split("=", 1) for item in a.checkpoint)
-    report = latency_report(pairs, a.batch_sizes, a.min_run_time, a.out)
-    for v in report["variants"]:
-        print(v["label"], [round(r["median_ms_per_image"], 3) for r in v["rows"]], "ms/image")
+def _config(p):
+    p.add_argument("--config", help="YAML run config (keys: the fields of trp.config.TrainConfig)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys")
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="trp", description=__doc__)
-    sub = ap.add_subparsers(dest="command", required=True)
+    ap = Parser(prog="trp", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True, parser_class=Parser)
     p = sub.add_parser("prepare-data", help="verify CIFAR-10 by content and write it as one .npz")
     p.add_argument("--archive", default=os.environ.get("TRP_CIFAR_ARCHIVE"),
                    help="local cifar-10-python.tar.gz (default: $TRP_CIFAR_ARCHIVE, else download the official archive)")
@@ -92,77 +169,86 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_prepare_data)
 
     p = sub.add_parser("train", help="train (baseline | trp | nuclear), then decompose and evaluate")
-    p.add_argument("--config", help="YAML run config (keys: see trp.config.TrainConfig)")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys")
-    p.add_argument("--target-speedup", type=float, help="budgeted TRP: reach this conv-MAC speedup")
+    _config(p)
+    p.add_argument("--target-speedup", type=SPEEDUP, help="budgeted TRP: reach this conv-MAC speedup (> 1)")
     p.add_argument("--budget-from", help="budgeted TRP: the speedup another run reached (its metrics.json)")
-    _common_data(p)
+    p.add_argument("--time-limit", type=number(0, lo_open=True), metavar="MINUTES",
+                   help=f"stop after the last epoch that ends within this time, checkpointed; exit {EXIT_RESUMABLE} "
+                        "(run the command again to resume)")
+    _data(p)
     _outputs(p, ", ranklog.jsonl (checkpoints: last.pt, resumed from; model.pt; decomposed.pt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("decompose", help="TSVD a trained dense network into the low-rank network, no fine-tuning")
     p.add_argument("--checkpoint", required=True, help="model.pt written by `trp train`")
-    p.add_argument("--scheme", required=True, choices=["channel", "spatial"])
-    p.add_argument("--e", type=float, default=0.02, help="energy threshold of Eq. (4)")
-    p.add_argument("--rule", default="energy", choices=["energy", "absolute"])
-    p.add_argument("--threshold", type=float, default=0.05, help="singular-value threshold of --rule absolute")
+    p.add_argument("--scheme", required=True, choices=SCHEMES)
+    p.add_argument("--e", type=ENERGY, default=DEFAULTS.e, help="energy threshold of Eq. (4), in (0, 1)")
+    p.add_argument("--rule", default=DEFAULTS.rank_rule, choices=RANK_RULES)
+    p.add_argument("--threshold", type=number(0, lo_open=True), default=DEFAULTS.rank_threshold,
+                   help="singular-value threshold of --rule absolute")
     p.add_argument("--ranks", help="JSON with {'ranks': {layer: rank}} (e.g. from `trp allocate`); overrides --e")
-    p.add_argument("--test-subset", type=int)
-    _common_data(p)
+    p.add_argument("--test-subset", type=POSITIVE_INT)
+    _data(p)
     _outputs(p, " (checkpoints: decomposed.pt)")
     p.set_defaults(func=cmd_decompose)
 
     p = sub.add_parser("allocate", help="COBLA: per-layer ranks of a trained network under MAC / parameter budgets")
     p.add_argument("--checkpoint", required=True, help="model.pt written by `trp train`")
-    p.add_argument("--scheme", required=True, choices=["channel", "spatial"])
-    p.add_argument("--target-speedup", type=float, help="MAC budget = dense conv MACs / this")
-    p.add_argument("--budget-from", help="use the conv-MAC speedup another run reached (its metrics.json)")
-    p.add_argument("--max-params", type=float, help="budget on conv parameters")
+    p.add_argument("--scheme", required=True, choices=SCHEMES)
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--target-speedup", type=SPEEDUP, help="MAC budget = dense conv MACs / this (> 1)")
+    budget.add_argument("--budget-from", help="use the conv-MAC speedup another run reached (its metrics.json)")
+    p.add_argument("--max-params", type=number(0, lo_open=True), help="budget on conv parameters")
     p.add_argument("--method", default="sqp", choices=["sqp", "milp", "energy"],
                    help="sqp: COBLA's relaxation + rounding; milp: exact least-discarded-energy surrogate; "
                         "energy: energy rule tuned to the budget")
-    p.add_argument("--sample", type=int, default=2048, help="training images in the COBLA objective")
-    p.add_argument("--maxiter", type=int, default=60, help="SLSQP iterations (COBLA: 60-80)")
+    p.add_argument("--sample", type=POSITIVE_INT, default=2048, help="training images in the COBLA objective")
+    p.add_argument("--maxiter", type=POSITIVE_INT, default=60, help="SLSQP iterations (COBLA: 60-80)")
     p.add_argument("--data", help="prepared CIFAR-10 (.npz); needed by --method sqp")
     p.add_argument("--out", required=True, help="JSON with the ranks (read by `trp decompose --ranks`)")
     p.set_defaults(func=cmd_allocate)
 
     p = sub.add_parser("finetune", help="fine-tune a decomposed network (decomposed.pt)")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--config")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
-    _common_data(p)
+    p.add_argument("--checkpoint", required=True, help="decomposed.pt written by `trp train` or `trp decompose`")
+    _config(p)
+    _data(p)
     _outputs(p, " (checkpoints: last.pt, finetuned.pt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="test accuracy of a model.pt or decomposed.pt")
     p.add_argument("--checkpoint", required=True)
-    p.add_argument("--test-subset", type=int)
-    _common_data(p)
+    p.add_argument("--test-subset", type=POSITIVE_INT)
+    _data(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("latency", help="measured inference time of a baseline and decomposed networks (Table 4)")
-    p.add_argument("--checkpoint", nargs="+", required=True, metavar="LABEL=PATH",
+    p.add_argument("--checkpoint", nargs="+", required=True, type=label_path, metavar="LABEL=PATH",
                    help="baseline=model.pt and any number of LABEL=decomposed.pt")
-    p.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 128])
-    p.add_argument("--min-run-time", type=float, default=1.0, help="seconds of timing per model and batch size")
+    p.add_argument("--batch-sizes", nargs="+", type=POSITIVE_INT, default=[1, 128])
+    p.add_argument("--min-run-time", type=number(0, lo_open=True), default=1.0,
+                   help="seconds of timing per model and batch size")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_latency)
+
+    p = sub.add_parser("render", help="render one table or figure from run records (see trp render NAME --help)")
+    p.add_argument("name", choices=RENDERERS)
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the renderer's own arguments")
+    p.set_defaults(func=cmd_render)
     return ap
 
 
 def main(argv=None) -> int:
-    from .data import DataError
-
     args = parser().parse_args(argv)
     try:
-        args.func(args)
-    except (ConfigError, DataError, FileNotFoundError, KeyError, ValueError) as e:
+        return args.func(args) or 0
+    except USER_ERRORS as e:
         print(f"trp {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    except NonFiniteError as e:
+        print(f"trp {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_DIVERGED
+    return 2
 
 
 if __name__ == "__main__":

@@ -9,10 +9,8 @@ rounding    stochastic rounding, repair, fill: never over budget, as much of it 
 milp        exact surrogate optimum (least discarded energy) by HiGHS
 mckp        the same optimum by an exact multiple-choice-knapsack DP, milliseconds
 allocate    allocate(...) and budget_ranks(...)
-cli         allocate_cli(...) for `trp allocate`
 """
 from .allocate import METHODS, allocate, budget_ranks, spectra
-from .cli import SCHEMA, allocate_cli
 from .heuristics import Start, energy_start, fixed_variables, greedy_start, starts, uniform_start
 from .milp import MilpResult, solve_milp, surrogate
 from .mckp import solve_mckp
@@ -21,7 +19,7 @@ from .problem import AllocationProblem, Layer
 from .rounding import RoundingResult, round_selection
 from .sqp import SQPResult, solve_relaxation
 
-__all__ = ["METHODS", "SCHEMA", "AllocationProblem", "Layer", "MilpResult", "Objective", "RoundingResult",
-           "SQPResult", "Start", "allocate", "allocate_cli", "batches_from_loader", "budget_ranks", "energy_start",
+__all__ = ["METHODS", "AllocationProblem", "Layer", "MilpResult", "Objective", "RoundingResult",
+           "SQPResult", "Start", "allocate", "batches_from_loader", "budget_ranks", "energy_start",
            "fixed_variables", "greedy_start", "round_selection", "sample_batches", "solve_mckp", "solve_milp",
            "solve_relaxation", "spectra", "starts", "surrogate", "uniform_start"]

@@ -1,4 +1,4 @@
-from .loop import evaluate, fit
+from .loop import NonFiniteError, evaluate, fit
 from .regularizer import RankRegularizer
 
-__all__ = ["RankRegularizer", "evaluate", "fit"]
+__all__ = ["NonFiniteError", "RankRegularizer", "evaluate", "fit"]

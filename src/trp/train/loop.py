@@ -1,17 +1,25 @@
 """One training loop for every method: SGD with momentum, step LR, optional bf16 autocast,
-TRP and the nuclear norm plugged in as a RankRegularizer; resumable from its last checkpoint."""
+TRP and the nuclear norm plugged in as a RankRegularizer. It does no file I/O: the caller
+passes the state to resume from and a `save` callback that receives a complete training state
+after every epoch. Loss and accuracy are accumulated on the device and read once per epoch."""
 import contextlib
 import json
+import math
 import time
-from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from ..checkpoint import atomic_save, load
 from ..config import TrainConfig
 from .regularizer import RankRegularizer
+
+CHECK_EVERY = 20  # steps between host reads of the non-finite flag (at most this many steps late)
+
+
+class NonFiniteError(RuntimeError):
+    """Training diverged: a loss or weight became NaN or infinite."""
 
 
 def autocast(device: torch.device, precision: str):
@@ -25,48 +33,73 @@ def evaluate(model, loader, device: torch.device) -> dict:
     """Top-1 accuracy (%) and mean cross-entropy, in fp32."""
     was_training = model.training
     model.eval()
-    correct = total = 0
-    loss = 0.0
+    correct = torch.zeros((), dtype=torch.int64, device=device)
+    loss = torch.zeros((), dtype=torch.float64, device=device)
+    total = 0
     for x, y in loader:
         out = model(x)
-        loss += F.cross_entropy(out.float(), y, reduction="sum").item()
-        correct += (out.argmax(1) == y).sum().item()
+        loss += F.cross_entropy(out.float(), y, reduction="sum")
+        correct += (out.argmax(1) == y).sum()
         total += y.numel()
     model.train(was_training)
-    return {"top1": 100.0 * correct / total, "loss": loss / total}
+    return {"top1": 100.0 * correct.item() / total, "loss": loss.item() / total}
+
+
+def make_optimizer(model, cfg: TrainConfig):
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return opt, torch.optim.lr_scheduler.MultiStepLR(opt, cfg.milestones, cfg.gamma)
+
+
+def _check_finite(first_bad: torch.Tensor, model, state: dict, steps_per_epoch: int, weights: bool = True) -> None:
+    """Raise NonFiniteError if a loss so far was non-finite (`first_bad` holds the first such
+    step, on the device) or, with `weights`, if a weight is."""
+    step = int(first_bad.item())
+    if step >= 0:
+        raise NonFiniteError(f"non-finite loss at step {step} (epoch {step // steps_per_epoch + 1}); the run "
+                             "diverged (try a lower lr); the last good checkpoint is kept")
+    if weights and not bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all()):
+        raise NonFiniteError(f"non-finite weights after step {state['step']} (epoch {state['epoch'] + 1}); "
+                             "the last good checkpoint is kept")
 
 
 def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Generator, device: torch.device,
-        workdir: Path, regularizer: RankRegularizer | None = None, progress: bool = True, on_resume=None) -> dict:
-    """Train for cfg.epochs; checkpoint (atomically) after every epoch to workdir/last.pt and
-    resume from it if present. Returns the history and timing."""
-    workdir = Path(workdir)
-    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    sched = torch.optim.lr_scheduler.MultiStepLR(opt, cfg.milestones, cfg.gamma)
+        regularizer: RankRegularizer | None = None, resume: dict | None = None,
+        save: Callable[[dict], None] | None = None, progress: bool = True, deadline: float | None = None) -> dict:
+    """Train for cfg.epochs (or cfg.max_steps) from `resume` (a state given to `save` earlier) or
+    from scratch. After every epoch `save(training_state)` is called. With `deadline` (a
+    time.monotonic() value) training stops after the last epoch that is expected to end before it;
+    the returned state then has "finished": False. Raises NonFiniteError on divergence, before
+    anything of the diverged epoch is saved."""
+    opt, sched = make_optimizer(model, cfg)
     state = {"epoch": 0, "step": 0, "history": [], "train_seconds": 0.0}
-    ckpt = workdir / "last.pt"
-    if ckpt.exists():
-        saved = load(ckpt, map_location=device)
-        model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
-        sched.load_state_dict(saved["scheduler"])
-        generator.set_state(saved["generator"])
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        generator.set_state(resume["generator"])
         if regularizer is not None:
-            regularizer.load_state_dict(saved["regularizer"])
-        state = saved["state"]
-        if on_resume is not None:
-            on_resume(state["step"])
+            regularizer.load_state_dict(resume["regularizer"])
+        state = resume["state"]
     model.train()
+    steps_per_epoch = len(train_loader)
     for epoch in range(state["epoch"], cfg.epochs):
         if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
             break
+        if deadline is not None and state["history"] and \
+                time.monotonic() + state["history"][-1]["seconds"] > deadline:
+            return {**state, "finished": False}
         t0 = time.perf_counter()
-        loss_sum = correct = seen = 0
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        first_bad = torch.full((), -1, dtype=torch.int64, device=device)
+        seen = 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
         for i, (x, y) in enumerate(bar):
             if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
                 break
             if regularizer is not None:
+                if regularizer.projects_at(i if cfg.counter == "epoch" else state["step"]):
+                    _check_finite(first_bad, model, state, steps_per_epoch)  # an SVD of NaN weights fails
                 regularizer.before_forward(i if cfg.counter == "epoch" else state["step"], state["step"])
             with autocast(device, cfg.precision):
                 out = model(x)
@@ -76,22 +109,31 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
             if regularizer is not None:
                 regularizer.after_backward()
             opt.step()
+            detached = loss.detach()
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), state["step"], first_bad)
             state["step"] += 1
-            loss_sum += loss.item() * y.numel()
-            correct += (out.argmax(1) == y).sum().item()
+            loss_sum += detached.double() * y.numel()
+            correct += (out.argmax(1) == y).sum()
             seen += y.numel()
-            if i % 20 == 0:
-                bar.set_postfix(loss=f"{loss_sum / seen:.3f}", lr=f"{sched.get_last_lr()[0]:.3g}")
+            if state["step"] % CHECK_EVERY == 0:
+                _check_finite(first_bad, model, state, steps_per_epoch, weights=False)
+                if progress:
+                    bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", lr=f"{sched.get_last_lr()[0]:.3g}")
+        _check_finite(first_bad, model, state, steps_per_epoch)
         sched.step()
         seconds = time.perf_counter() - t0
         state["train_seconds"] += seconds
         test = evaluate(model, test_loader, device)
-        state["history"].append({"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_top1": 100.0 * correct / seen,
-                                 "test_top1": test["top1"], "test_loss": test["loss"], "lr": opt.param_groups[0]["lr"],
+        if not math.isfinite(test["loss"]):
+            raise NonFiniteError(f"non-finite test loss after epoch {epoch + 1}; the last good checkpoint is kept")
+        state["history"].append({"epoch": epoch + 1, "train_loss": loss_sum.item() / seen,
+                                 "train_top1": 100.0 * correct.item() / seen, "test_top1": test["top1"],
+                                 "test_loss": test["loss"], "lr": opt.param_groups[0]["lr"],
                                  "seconds": seconds, "images_per_s": seen / seconds})
         state["epoch"] = epoch + 1
         print(json.dumps(state["history"][-1]), flush=True)
-        atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
-                     "generator": generator.get_state(), "state": state,
-                     "regularizer": regularizer.state_dict() if regularizer is not None else None}, ckpt)
-    return state
+        if save is not None:
+            save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                  "generator": generator.get_state(), "state": state,
+                  "regularizer": regularizer.state_dict() if regularizer is not None else None})
+    return {**state, "finished": True}

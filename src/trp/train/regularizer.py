@@ -1,6 +1,5 @@
 """TRP (Eq. 2) and the nuclear-norm sub-gradient (Eq. 6) as hooks around a plain SGD step,
 with the Theorem-2 quantities logged at every projection."""
-import math
 from typing import Callable
 
 import torch
@@ -8,7 +7,7 @@ import torch
 from ..lowrank import ConvSite, add_nuclear_subgradient, energy_ratios, project_sites
 from ..lowrank.matricize import from_matrix
 from ..lowrank.nuclear import add_to_grad
-from ..theory import tail_energy, theorem2_bound_holds
+from ..lowrank.theorem2 import theorem2_quantities
 
 
 class RankRegularizer:
@@ -29,10 +28,13 @@ class RankRegularizer:
         self.projections = 0
         self._last = None
 
+    def projects_at(self, step: int) -> bool:
+        return self.do_project and step % self.m == 0
+
     def before_forward(self, step: int, global_step: int) -> None:
         """Eq. (2): on steps with step % m == 0 the weights are replaced by T^z = D(W^t)."""
         self._last = None
-        if not self.do_project or step % self.m:
+        if not self.projects_at(step):
             return
         weights = {s.name: s.conv.weight.detach().clone() for s in self.sites}
         ranks = (lambda S: self.allocate(self.sites, S)) if self.allocate else None
@@ -48,19 +50,17 @@ class RankRegularizer:
         self.previous[site.name] = (T, rank)
         if self.log is None:
             return
-        s = p.singular_values.double()
-        norm = s.square().sum().sqrt().item()
         rec = {"projection": self.projections, "step": global_step, "layer": site.name, "rank_after": rank,
                "saves_macs": p.saves_macs, "full_rank": site.full_rank,
-               "sqrt_e": math.sqrt(self.e), "energy_ratios": energy_ratios(s[:rank]).tolist()}
-        if prev is not None:
+               "energy_ratios": energy_ratios(p.singular_values[:rank].double()).tolist()}
+        if prev is None:
+            rec["sqrt_e"] = self.e ** 0.5
+        else:
             T_prev, rank_prev = prev
-            # Eq. (11)-(12): ||W^{t+m} - T^z||_F / ||W^{t+m}||_F, the measured form of mG/||W||_F,
-            # and the discarded tail energy beyond rank(T^z) relative to ||W^{t+m}||_F.
-            disp = (w_before.double() - T_prev.double()).norm().item() / max(norm, 1e-300)
-            tail = tail_energy(s, rank_prev) / max(norm, 1e-300)
-            rec.update(rank_before=rank_prev, displacement=disp, tail_ratio=tail,
-                       bound_holds=theorem2_bound_holds(disp, self.e), rank_rose=rank > rank_prev)
+            # Eq. (11)-(12): ||W^{t+m} - T^z||_F / ||W^{t+m}||_F and the tail energy beyond rank(T^z).
+            q = theorem2_quantities(w_before, T_prev, rank_prev, self.e, self.scheme, singular_values=p.singular_values)
+            rec.update(rank_before=rank_prev, displacement=q["displacement"], tail_ratio=q["tail_ratio"],
+                       sqrt_e=q["sqrt_e"], bound_holds=q["bound_holds"], rank_rose=rank > rank_prev)
         self.log(rec)
 
     def after_backward(self) -> None:

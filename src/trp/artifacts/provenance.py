@@ -13,7 +13,7 @@ PACKAGES = ("trp", "torch", "torchvision", "numpy", "scipy", "snakemake", "dvc")
 
 
 def git_commit() -> dict:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()

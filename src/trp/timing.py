@@ -1,6 +1,6 @@
 """Wall-clock inference latency (Sec. 4.7, Table 4) with torch.utils.benchmark.
 
-A runtime JSON (read by trp.report.table4) is:
+A runtime JSON (written by `trp latency`, read by trp.report.table4) is:
 
     {"schema": "trp.runtime/1",
      "model": "resnet18",                       # model name (trp.models)
@@ -8,16 +8,16 @@ A runtime JSON (read by trp.report.table4) is:
                    "conv_macs": int,            # conv MACs of this variant (trp.lowrank.model_cost)
                    "mac_speedup": float,        # dense conv MACs / this variant's (1.0 for baseline)
                    "rows": [...]}],             # latency(...) of this variant, one row per batch size
-     "provenance": {...}}                       # trp.provenance.record(...), checkpoint *_sha256 included
+     "provenance": {...}}                       # trp.artifacts.record(...), checkpoint *_sha256 included
 
 Each row of latency(): batch_size, input_size, median_s / iqr_s / mean_s (seconds per batch),
 median_ms_per_image / iqr_ms_per_image / mean_ms_per_image, measurements (timed blocks),
-number_per_run (forwards per block), device (trp.provenance.device_name), threads.
+number_per_run (forwards per block), device (trp.artifacts.provenance.device_name), threads.
 """
 import torch
 from torch.utils import benchmark
 
-from .provenance import device_name
+from .artifacts.provenance import device_name
 
 
 def latency(model: torch.nn.Module, input_size, batch_sizes=(1, 128), device="cpu", min_run_time: float = 1.0,

@@ -1,4 +1,5 @@
-"""The quantities of the paper's rank-convergence analysis (Sec. 3.4), as small pure functions.
+"""Theorem 2 and the quantities of the paper's rank-convergence analysis (Sec. 3.4), as small pure
+functions: the one implementation that the property tests check and the rank log records.
 
 Everything is computed in float64 and returned as Python numbers. Matrices may be torch tensors
 or anything `torch.as_tensor` accepts; 4-D conv weights are matricized first when `scheme` is
@@ -9,8 +10,8 @@ import math
 
 import torch
 
-from .lowrank.energy import energy_rank
-from .lowrank.matricize import to_matrix
+from .energy import energy_rank
+from .matricize import to_matrix
 
 
 def _matrix(A, scheme: str | None = None) -> torch.Tensor:
@@ -59,18 +60,20 @@ def theorem2_bound_holds(displacement_ratio: float, e: float) -> bool:
     return bool(displacement_ratio < math.sqrt(e))
 
 
-def theorem2_quantities(W_next, T_prev, k_prev: int, e: float, scheme: str | None = None) -> dict:
+def theorem2_quantities(W_next, T_prev, k_prev: int, e: float, scheme: str | None = None,
+                        singular_values=None) -> dict:
     # Eq. (9)-(12): W_next = W^{t+m}, T_prev = T^z = TSVD(W^t; e) of rank k_prev.
     """displacement = ||W_next - T_prev||_F / ||W_next||_F (the accumulated SGD step, Eq. 11's
     left side over ||W^{t+m}||_F), tail_ratio = tail energy of W_next beyond k_prev over
     ||W_next||_F (Eq. 12's left side; <= displacement by Corollary 1 when rank(T_prev) <= k_prev),
     sqrt_e, bound_holds (displacement < sqrt(e)), rank_next = energy rank of W_next (Eq. 4),
-    which is <= k_prev whenever tail_ratio < sqrt(e), in particular whenever bound_holds."""
+    which is <= k_prev whenever tail_ratio < sqrt(e), in particular whenever bound_holds.
+    `singular_values` of W_next may be passed when already computed (the projection has them)."""
     W, T = _matrix(W_next, scheme), _matrix(T_prev, scheme)
     if W.shape != T.shape:
         raise ValueError(f"W_next and T_prev differ in shape: {tuple(W.shape)} vs {tuple(T.shape)}")
     norm = float(torch.linalg.matrix_norm(W))
-    s = torch.linalg.svdvals(W)
+    s = torch.linalg.svdvals(W) if singular_values is None else torch.as_tensor(singular_values).to(torch.float64)
     displacement = float(torch.linalg.matrix_norm(W - T)) / norm if norm > 0 else math.inf
     tail_ratio = tail_energy(s, k_prev) / norm if norm > 0 else math.inf
     return {

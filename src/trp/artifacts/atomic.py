@@ -1,0 +1,98 @@
+"""Atomic writes (a crash never leaves a half-written file), strict JSON, file hashes."""
+import hashlib
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+
+TMP_SUFFIX = ".tmp"
+
+
+class ArtifactError(ValueError):
+    """A file the user named is missing, unreadable, of the wrong kind, or cannot be written."""
+
+
+@contextmanager
+def atomic_open(path, mode: str = "wb"):
+    """Write to a temporary file beside `path`, then rename: a crash never leaves a half-written
+    file behind. The file gets the usual permissions (0666 minus the umask)."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+    except OSError as e:
+        raise ArtifactError(f"cannot write {path}: {e.strerror or e}") from None
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        with os.fdopen(fd, mode) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temporaries(directory) -> list[Path]:
+    """Delete the temporary files that killed atomic writes left in `directory` (call it only
+    while holding the directory's run lock, so no live write is removed)."""
+    directory = Path(directory)
+    stale = sorted(directory.glob(f".*{TMP_SUFFIX}")) if directory.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
+
+
+def atomic_save(obj, path) -> None:
+    with atomic_open(path) as f:
+        torch.save(obj, f)
+
+
+def atomic_write_text(path, text: str) -> None:
+    with atomic_open(path, "w") as f:
+        f.write(text)
+
+
+def _reject_constant(name):
+    raise ValueError(f"not strict JSON: {name}")
+
+
+def dumps(obj, indent: int | None = 1) -> str:
+    """Strict JSON (no NaN or Infinity): a non-finite number is a bug to surface, not to write."""
+    return json.dumps(obj, indent=indent, allow_nan=False, default=_plain)
+
+
+def _plain(x):
+    """numpy / torch scalars as Python numbers."""
+    if hasattr(x, "item"):
+        return x.item()
+    raise TypeError(f"{type(x).__name__} is not JSON serialisable")
+
+
+def write_json(path, obj) -> None:
+    atomic_write_text(path, dumps(obj) + "\n")
+
+
+def read_json(path, what: str = "JSON file"):
+    """Parse a strict-JSON file; a missing or malformed one is an ArtifactError naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(), parse_constant=_reject_constant)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise ArtifactError(f"{path}: not a readable {what} ({e})") from None
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

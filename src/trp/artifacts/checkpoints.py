@@ -1,0 +1,101 @@
+"""The two network formats `trp` writes, and their safe loading.
+
+dense       {"format": "trp.dense/1", "arch", "state_dict", "config"}              model.pt
+decomposed  {"format": "trp.decomposed/1", "arch", "scheme", "ranks", "state_dict", "meta"}
+            decomposed.pt, finetuned.pt
+training    {"model", "optimizer", "scheduler", "generator", "state", "regularizer"}   last.pt
+Files written before the "format" key existed are recognised by their keys ("ranks": decomposed).
+Every load uses torch.load(weights_only=True): a checkpoint can hold tensors and plain data, never
+code. A file that is missing, truncated, crafted, or of the other kind is an ArtifactError naming it.
+"""
+import pickle
+import zipfile
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import models
+from ..lowrank import decompose_model
+from .atomic import ArtifactError, atomic_save
+
+DENSE, DECOMPOSED = "trp.dense/1", "trp.decomposed/1"
+TRAINING_KEYS = {"model", "optimizer", "scheduler", "generator", "state", "regularizer"}
+WRITTEN_BY = {DENSE: "`trp train` (model.pt)", DECOMPOSED: "`trp train` or `trp decompose` (decomposed.pt)"}
+
+
+def save_dense(path, model: nn.Module, arch: str, config: dict) -> None:
+    atomic_save({"format": DENSE, "arch": arch, "state_dict": model.state_dict(), "config": config}, path)
+
+
+def save_decomposed(path, model: nn.Module, arch: str, scheme: str, ranks: dict[str, int], meta: dict | None = None) -> None:
+    atomic_save({"format": DECOMPOSED, "arch": arch, "scheme": scheme, "ranks": dict(ranks),
+                 "state_dict": model.state_dict(), "meta": meta or {}}, path)
+
+
+def _torch_load(path, map_location):
+    """torch.load(weights_only=True): tensors and plain data only, never code."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError,
+            AttributeError, TypeError, KeyError, IndexError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ArtifactError(f"{path}: not a readable trp checkpoint ({first[:200]})") from None
+
+
+def read_record(path, map_location="cpu") -> dict:
+    """The saved record of a network checkpoint, with its "format" filled in."""
+    rec = _torch_load(path, map_location)
+    if not isinstance(rec, dict) or not isinstance(rec.get("state_dict"), dict) or rec.get("arch") not in models.MODELS:
+        raise ArtifactError(f"{path}: not a network checkpoint written by trp (no known arch and state_dict)")
+    rec.setdefault("format", DECOMPOSED if "ranks" in rec else DENSE)
+    if rec["format"] not in WRITTEN_BY:
+        raise ArtifactError(f"{path}: unknown checkpoint format {rec['format']!r}")
+    return rec
+
+
+def save_training_state(path, state: dict) -> None:
+    atomic_save(state, path)
+
+
+def load_training_state(path, map_location="cpu") -> dict:
+    """The state `trp train` / `trp finetune` saved after an epoch (last.pt), to resume from."""
+    state = _torch_load(path, map_location)
+    if not isinstance(state, dict) or not TRAINING_KEYS <= set(state):
+        raise ArtifactError(f"{path}: not a training state written by trp (last.pt); delete it to start afresh")
+    return state
+
+
+def _load_state(path, model: nn.Module, state_dict: dict) -> nn.Module:
+    try:
+        model.load_state_dict(state_dict)
+    except (RuntimeError, TypeError, ValueError) as e:
+        raise ArtifactError(f"{path}: weights do not fit the network it names ({str(e).splitlines()[0][:200]})") from None
+    return model
+
+
+def build_from_record(path, rec: dict) -> nn.Module:
+    """The network a record describes, with its weights."""
+    if rec["format"] == DENSE:
+        return _load_state(path, models.build(rec["arch"]), rec["state_dict"])
+    ranks, scheme = rec.get("ranks"), rec.get("scheme")
+    if not isinstance(ranks, dict) or not all(isinstance(k, str) and type(v) is int for k, v in ranks.items()):
+        raise ArtifactError(f"{path}: decomposed checkpoint has malformed ranks")
+    try:
+        model = decompose_model(models.build(rec["arch"]), ranks, scheme)
+    except (ValueError, KeyError, AttributeError, TypeError) as e:
+        raise ArtifactError(f"{path}: decomposed checkpoint does not fit {rec['arch']} ({e})") from None
+    return _load_state(path, model, rec["state_dict"])
+
+
+def load_network(path, map_location="cpu", expect: str | None = None) -> tuple[nn.Module, dict]:
+    """(network, record) of a dense or decomposed checkpoint; `expect` (DENSE or DECOMPOSED)
+    refuses the other kind with a message saying which file is wanted."""
+    rec = read_record(path, map_location)
+    if expect is not None and rec["format"] != expect:
+        raise ArtifactError(f"{path} is a {rec['format'].split('.')[1].split('/')[0]} network; "
+                            f"this command needs one written by {WRITTEN_BY[expect]}")
+    return build_from_record(path, rec).to(map_location), rec

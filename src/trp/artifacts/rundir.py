@@ -1,0 +1,104 @@
+"""A run directory belongs to one run: the settings it was started with are recorded in
+run.json, a lock keeps a second process out, and nothing of another run is resumed or replaced
+without --overwrite."""
+import fcntl
+import json
+import os
+from pathlib import Path
+
+from .atomic import ArtifactError, read_json, remove_stale_temporaries, write_json
+
+MARKER = "run.json"
+LOCK = ".lock"
+# Every file a trp command writes into a run directory (removed by --overwrite, nothing else is).
+OUTPUTS = (MARKER, "metrics.json", "ranklog.jsonl", "last.pt", "model.pt", "decomposed.pt", "finetuned.pt")
+
+
+def _normal(obj):
+    return json.loads(json.dumps(obj, sort_keys=True, default=str))
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append(f"{prefix}{k}: {a!r} -> {b!r}")
+    return out
+
+
+class RunDirectory:
+    """`with RunDirectory(kind, settings, out, checkpoints, overwrite) as run:` holds the lock of
+    each directory, removes stale temporary files, and refuses (ArtifactError) a directory that
+    holds another run's outputs. `run.resuming` is True when the directory holds this very run
+    (same kind and settings), whose last.pt may be resumed."""
+
+    def __init__(self, kind: str, settings: dict, out, checkpoints=None, overwrite: bool = False):
+        self.kind, self.settings, self.overwrite = kind, _normal(settings), overwrite
+        self.dirs = list(dict.fromkeys([Path(out), Path(checkpoints or out)]))
+        self.out, self.checkpoints = self.dirs[0], self.dirs[-1]
+        self._locks, self.resuming = [], False
+
+    def __enter__(self) -> "RunDirectory":
+        try:
+            for d in self.dirs:
+                self._lock(d)
+            states = [self._claim(d) for d in self.dirs]
+        except BaseException:
+            self._release()
+            raise
+        self.resuming = all(s == "same" for s in states)
+        if not self.resuming:
+            for d in self.dirs:
+                for name in OUTPUTS:
+                    (d / name).unlink(missing_ok=True)
+        for d in self.dirs:
+            write_json(d / MARKER, {"kind": self.kind, "settings": self.settings})
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._release()
+
+    def _lock(self, d: Path) -> None:
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            fd = os.open(d / LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise ArtifactError(f"cannot write to {d}: {e.strerror or e}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ArtifactError(f"another trp process is writing to {d}; wait for it to finish or use another "
+                                "directory") from None
+        self._locks.append(fd)
+        if not os.access(d, os.W_OK):
+            raise ArtifactError(f"cannot write to {d}: permission denied")
+        remove_stale_temporaries(d)
+
+    def _claim(self, d: Path) -> str:
+        """"same" (this run: resume), "fresh" (no run here) or "replaced" (--overwrite); else refuse."""
+        marker = d / MARKER
+        present = [n for n in OUTPUTS if (d / n).exists()]
+        if not present:
+            return "fresh"
+        if self.overwrite:
+            return "replaced"
+        if marker.exists():
+            old = read_json(marker, "run record")
+            if old.get("kind") == self.kind and old.get("settings") == self.settings:
+                return "same"
+            what = (f"a `trp {old.get('kind')}` run" if old.get("kind") != self.kind else
+                    "this kind of run with other settings (" + "; ".join(
+                        _differences(old.get("settings", {}), self.settings)[:4]) + ")")
+        else:
+            what = "outputs of an earlier run (" + ", ".join(present) + ")"
+        raise ArtifactError(f"{d} holds {what}; choose another output directory, or pass --overwrite to "
+                            "delete that run's outputs and start afresh")
+
+    def _release(self) -> None:
+        for fd in self._locks:
+            os.close(fd)
+        self._locks = []

@@ -1,0 +1,58 @@
+"""From a trained dense network to the real low-rank network, and every Table-1 number through
+one measure(): accuracy per network (keys say what it is: dense, projected, decomposed,
+finetuned), conv and whole-network MACs and parameters, and the speedup."""
+import copy
+
+import torch
+from torch import nn
+
+from .. import models
+from ..lowrank import ConvSite, decompose_model, model_cost, project_sites, speedup
+from ..train import evaluate
+
+RANK_RULES = ("energy", "absolute")
+
+
+def final_ranks(sites: list[ConvSite], scheme: str, e: float, rule: str = "energy", threshold: float = 0.05,
+                ranks: dict[str, int] | None = None) -> tuple[dict[str, int], list[str]]:
+    """Per-layer ranks of the decomposed network and the layers left dense (where the rank would
+    not save MACs). rule "energy": Eq. (4) at e (paper); "absolute": keep singular values above
+    `threshold` (authors' code); or the given `ranks` (an allocator's)."""
+    if ranks is None:
+        proj = project_sites(sites, e, scheme, apply=False)
+        if rule == "absolute":
+            ranks = {p.name: max(1, int((p.singular_values > threshold).sum())) for p in proj}
+        else:
+            ranks = {p.name: p.rank for p in proj}
+    keep = {s.name: ranks[s.name] for s in sites if s.name in ranks and ranks[s.name] <= s.break_even}
+    return keep, [s.name for s in sites if s.name not in keep]
+
+
+def compress(model: nn.Module, sites: list[ConvSite], scheme: str, ranks: dict[str, int]) -> dict[str, nn.Module]:
+    """{"dense": model, "projected": D(W) at `ranks` kept dense, "decomposed": the two-conv network}."""
+    projected = copy.deepcopy(model)
+    modules = dict(projected.named_modules())
+    project_sites([ConvSite(s.name, modules[s.name], s.in_hw, s.out_hw, s.full_rank, s.break_even)
+                   for s in sites if s.name in ranks], None, scheme, ranks=ranks)
+    return {"dense": model, "projected": projected, "decomposed": decompose_model(copy.deepcopy(model), ranks, scheme)}
+
+
+def _totals(cost: dict) -> dict:
+    return {k: v for k, v in cost.items() if k != "layers"}
+
+
+@torch.no_grad()
+def measure(arch: str, networks: dict[str, nn.Module], test_loader, device) -> dict:
+    """Accuracy of each network by its key; cost of the dense architecture and of the last
+    network (the compressed one), their speedup; and, where both are given, the largest
+    difference between the projected and the decomposed outputs (equal up to rounding)."""
+    size = models.input_size(arch)
+    dense_cost, cost = model_cost(models.build(arch), size), model_cost(list(networks.values())[-1], size)
+    report = {"accuracy": {k: evaluate(n, test_loader, device)["top1"] for k, n in networks.items()},
+              "cost": {"dense": _totals(dense_cost), "decomposed": _totals(cost), "layers": cost["layers"]},
+              "speedup": speedup(dense_cost, cost)}
+    if "projected" in networks and "decomposed" in networks:
+        x, _ = next(iter(test_loader))
+        a, b = networks["projected"].eval(), networks["decomposed"].eval()
+        report["max_output_difference"] = (a(x) - b(x)).abs().max().item()
+    return report

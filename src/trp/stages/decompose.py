@@ -1,0 +1,54 @@
+"""`trp decompose`: TSVD of a trained dense network into the low-rank network, without
+fine-tuning: the data-independent basic methods (Zhang et al. 2016, channel; Jaderberg et al.
+2014, spatial) at the energy rule, or any rank allocation (`--ranks`, e.g. from `trp allocate`)."""
+from .. import models
+from ..artifacts import (DENSE, ArtifactError, RunDirectory, load_network, read_json, record, save_decomposed,
+                         sha256_file, write_json)
+from ..data import load_prepared
+from .compress import compress, final_ranks, measure
+from .inputs import resolve_device, sites_of, test_loader
+
+
+def read_ranks(path, sites) -> dict[str, int]:
+    """{layer: rank} from a JSON file {"ranks": {layer: rank}}; layers may carry the paper's names
+    (res3-1-2); every rank is an integer from 1 to the layer's full rank."""
+    doc = read_json(path, "ranks file")
+    ranks = doc.get("ranks") if isinstance(doc, dict) else None
+    if not isinstance(ranks, dict):
+        raise ArtifactError(f"{path}: expected a JSON object with a \"ranks\" mapping of layer names to ranks")
+    full = {s.name: s.full_rank for s in sites}
+    out = {}
+    for name, rank in ranks.items():
+        layer = models.paper_layer_name(str(name))
+        if layer not in full:
+            raise ArtifactError(f"{path}: {name!r} is not a decomposable conv of this network; they are {sorted(full)}")
+        if type(rank) is not int or not 1 <= rank <= full[layer]:
+            raise ArtifactError(f"{path}: the rank of {name} must be an integer from 1 to {full[layer]} (its full "
+                                f"rank), got {rank!r}")
+        out[layer] = rank
+    return out
+
+
+def decompose_checkpoint(checkpoint, scheme, e, data_npz, out_dir, ckpt_dir=None, rule="energy", threshold=0.05,
+                         ranks_file=None, test_subset=None, device="auto", overwrite=False) -> dict:
+    device = resolve_device(device)
+    model, rec = load_network(checkpoint, device, expect=DENSE)
+    arch = rec["arch"]
+    sites = sites_of(model, arch, scheme)
+    given = read_ranks(ranks_file, sites) if ranks_file else None
+    arrays, data_fp = load_prepared(data_npz)
+    settings = {"source_sha256": sha256_file(checkpoint), "arch": arch, "scheme": scheme, "e": e, "rule": rule,
+                "threshold": threshold, "ranks_given": given, "test_subset": test_subset, "data_fingerprint": data_fp}
+    with RunDirectory("decompose", settings, out_dir, ckpt_dir, overwrite) as run:
+        loader = test_loader(arrays, device, test_subset)
+        ranks, dense_layers = final_ranks(sites, scheme, e, rule, threshold, given)
+        networks = compress(model, sites, scheme, ranks)
+        report = {**measure(arch, networks, loader, device), "ranks": ranks, "dense_layers": dense_layers}
+        save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], arch, scheme, ranks,
+                        {"decompose": settings})
+        metrics = {"schema": "trp.decompose/1", "config": {"source": str(checkpoint), **settings}, **report,
+                   "provenance": record(settings, device, data_fp, rec.get("config", {}).get("seed"),
+                                        source_sha256=settings["source_sha256"],
+                                        decomposed_sha256=sha256_file(run.checkpoints / "decomposed.pt"))}
+        write_json(run.out / "metrics.json", metrics)
+    return metrics

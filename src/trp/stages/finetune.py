@@ -1,0 +1,44 @@
+"""`trp finetune`: plain-SGD fine-tuning of a decomposed network (the basic methods, COBLA
+allocations), resumable like training; its accuracy before and after ("decomposed",
+"finetuned") through the same measure() as every other run."""
+import copy
+import dataclasses
+import time
+
+import torch
+
+from ..artifacts import (DECOMPOSED, RunDirectory, load_network, load_training_state, record, save_decomposed,
+                         save_training_state, sha256_file, write_json)
+from ..config import TrainConfig
+from ..train import fit
+from .compress import measure
+from .inputs import resolve_device, train_loaders
+
+
+def finetune(checkpoint, cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress=True, overwrite=False) -> dict:
+    t0 = time.perf_counter()
+    device = resolve_device(cfg.device)
+    model, rec = load_network(checkpoint, device, expect=DECOMPOSED)
+    cfg = dataclasses.replace(cfg, model=rec["arch"], method="baseline", lam=0.0, target_speedup=None)
+    model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
+    before = copy.deepcopy(model)
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    train_loader, test_loader, data_fp = train_loaders(cfg, data_npz, device, generator)
+    settings = {"config": cfg.to_dict(), "source_sha256": sha256_file(checkpoint), "data_fingerprint": data_fp}
+    with RunDirectory("finetune", settings, out_dir, ckpt_dir, overwrite) as run:
+        last = run.checkpoints / "last.pt"
+        resume = load_training_state(last, device) if run.resuming and last.exists() else None
+        state = fit(model, cfg, train_loader, test_loader, generator, device, None, resume,
+                    save=lambda training_state: save_training_state(last, training_state), progress=progress)
+        save_decomposed(run.checkpoints / "finetuned.pt", model, rec["arch"], rec["scheme"], rec["ranks"],
+                        {"finetune": cfg.to_dict()})
+        metrics = {"schema": "trp.finetune/1", "config": cfg.to_dict(), "source": str(checkpoint),
+                   **measure(rec["arch"], {"decomposed": before, "finetuned": model}, test_loader, device),
+                   "ranks": rec["ranks"], "scheme": rec["scheme"],
+                   "training": {"epochs": state["epoch"], "train_seconds": state["train_seconds"],
+                                "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"]},
+                   "provenance": record(cfg.to_dict(), device, data_fp, cfg.seed, source_sha256=settings["source_sha256"],
+                                        finetuned_sha256=sha256_file(run.checkpoints / "finetuned.pt"))}
+        write_json(run.out / "metrics.json", metrics)
+    return metrics

@@ -1,0 +1,41 @@
+"""What the stages share on the way in: the device, the prepared data as loaders, layer names."""
+import torch
+
+from .. import models
+from ..config import ConfigError, TrainConfig
+from ..data import TensorLoader, load_prepared
+from ..lowrank import find_sites
+
+EVAL_BATCH = 500
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but no GPU is available; use device: cpu or auto")
+    return torch.device(name)
+
+
+def test_loader(arrays: dict, device, test_subset: int | None = None, channels_last: bool = False) -> TensorLoader:
+    return TensorLoader(arrays["test_x"][:test_subset], arrays["test_y"][:test_subset], EVAL_BATCH, False, device,
+                        channels_last=channels_last)
+
+
+def train_loaders(cfg: TrainConfig, data_npz, device, generator) -> tuple[TensorLoader, TensorLoader, str]:
+    """(train loader, test loader, data fingerprint) of the verified prepared data."""
+    arrays, data_fp = load_prepared(data_npz)
+    train = TensorLoader(arrays["train_x"][:cfg.train_subset], arrays["train_y"][:cfg.train_subset], cfg.batch_size,
+                         True, device, generator, channels_last=cfg.channels_last)
+    return train, test_loader(arrays, device, cfg.test_subset, cfg.channels_last), data_fp
+
+
+def sites_of(model, arch: str, scheme: str, layers: list[str] | None = None):
+    """The convs TRP projects: the named ones (module or paper names), or every 1x1 and 3x3 conv
+    except the stem."""
+    names = layers and [models.paper_layer_name(n) for n in layers]
+    try:
+        return find_sites(model, models.input_size(arch), scheme, names=names,
+                          exclude=() if names else (models.stem(arch),))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None

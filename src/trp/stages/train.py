@@ -1,0 +1,85 @@
+"""`trp train`: a training run from a config, then its final ranks, decomposition and measures.
+
+Outputs: metrics.json and ranklog.jsonl in `out`; last.pt (resumed from, only when the directory
+holds this very run), model.pt and decomposed.pt (TRP / nuclear methods) in `checkpoints`."""
+import time
+
+import torch
+
+from .. import models
+from ..artifacts import (RankLog, RunDirectory, load_training_state, record, save_decomposed, save_dense,
+                         save_training_state, sha256_file, write_json)
+from ..config import TrainConfig
+from ..lowrank import conv_macs, model_cost
+from ..train import RankRegularizer, fit
+from .compress import compress, final_ranks, measure
+from .inputs import resolve_device, sites_of, train_loaders
+
+EXIT_RESUMABLE = 75  # the time limit stopped the run after a checkpoint: run the same command again
+
+
+def budget_allocator(cfg: TrainConfig, model, sites):
+    """Budgeted TRP: ranks at every projection from the exact surrogate allocator (least
+    discarded energy) so that the network meets conv MACs <= dense conv MACs / target."""
+    from ..cobla import budget_ranks
+
+    dense = model_cost(model, models.input_size(cfg.model))["conv_macs"]
+    fixed = dense - sum(conv_macs(s.conv, None, None, s.out_hw) for s in sites)  # convs never decomposed
+    budget = dense / cfg.target_speedup
+
+    def allocate(sites, singular_values=None):
+        return budget_ranks(sites, cfg.scheme, mac_budget=budget, fixed_macs=fixed, singular_values=singular_values)
+
+    return allocate
+
+
+def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool = True, overwrite: bool = False,
+              time_limit_minutes: float | None = None) -> dict:
+    """Train per `cfg` and return the metrics; with a time limit that stops the run early, the
+    metrics are {"finished": False, ...} and the run resumes when called again."""
+    t0 = time.perf_counter()
+    deadline = time.monotonic() + 60 * time_limit_minutes if time_limit_minutes else None
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    model = models.build(cfg.model).to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    sites = sites_of(model, cfg.model, cfg.scheme, cfg.layers)  # unknown layer names fail here, before any work
+    train_loader, test_loader, data_fp = train_loaders(cfg, data_npz, device, generator)
+    settings = {"config": cfg.to_dict(), "data_fingerprint": data_fp}
+    with RunDirectory("train", settings, out_dir, ckpt_dir, overwrite) as run:
+        last = run.checkpoints / "last.pt"
+        resume = load_training_state(last, device) if run.resuming and last.exists() else None
+        log = RankLog(run.out / "ranklog.jsonl")
+        log.start(resume["state"]["step"] if resume else None)
+        allocate = budget_allocator(cfg, model, sites) if cfg.target_speedup else None
+        reg = None
+        if cfg.method != "baseline":
+            reg = RankRegularizer(sites, cfg.scheme, cfg.method == "trp", cfg.e, cfg.m, cfg.lam, cfg.nuclear_cadence,
+                                  allocate=allocate, log=log)
+        state = fit(model, cfg, train_loader, test_loader, generator, device, reg, resume,
+                    save=lambda training_state: save_training_state(last, training_state), progress=progress, deadline=deadline)
+        if not state["finished"]:
+            return {"finished": False, "epoch": state["epoch"]}
+        save_dense(run.checkpoints / "model.pt", model, cfg.model, cfg.to_dict())
+        files = {"model_sha256": sha256_file(run.checkpoints / "model.pt")}
+        if cfg.method == "baseline":
+            report = measure(cfg.model, {"dense": model}, test_loader, device)
+        else:
+            ranks, dense_layers = final_ranks(sites, cfg.scheme, cfg.e, cfg.rank_rule, cfg.rank_threshold,
+                                              ranks=allocate(sites) if allocate else None)
+            networks = compress(model, sites, cfg.scheme, ranks)
+            report = {**measure(cfg.model, networks, test_loader, device), "ranks": ranks, "dense_layers": dense_layers}
+            save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], cfg.model, cfg.scheme, ranks,
+                            {"config": cfg.to_dict()})
+            files["decomposed_sha256"] = sha256_file(run.checkpoints / "decomposed.pt")
+        metrics = {"schema": "trp.run/1", "config": cfg.to_dict(), **report,
+                   "training": {"epochs": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],
+                                "images_per_s": sum(h["images_per_s"] for h in state["history"]) / len(state["history"]),
+                                "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"],
+                                "projections": reg.projections if reg else 0},
+                   "provenance": record(cfg.to_dict(), device, data_fp, cfg.seed, **files)}
+        write_json(run.out / "metrics.json", metrics)
+    return {"finished": True, **metrics}
+
