@@ -1,15 +1,21 @@
-"""Run configuration: one flat, validated record per training run. Bad values are refused with
-a message saying what to change, before any work starts."""
+"""Run configuration: one flat, validated record per training run, whose field defaults are the
+paper's. Every value is checked for type, range and finiteness before any work starts; a bad one
+is refused with a one-line ConfigError naming the key, the value and what is allowed."""
 import dataclasses
+import functools
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
 import yaml
+from torch import nn
 
 from .lowrank import SCHEMES
-from .models import MODELS
+from .models import MODELS, build, paper_layer_name
 
 METHODS = ("baseline", "trp", "nuclear")  # nuclear = Basic+Nu: nuclear norm without projection
+MAX_SEED = 2**32 - 1
 
 
 class ConfigError(ValueError):
@@ -26,14 +32,14 @@ class TrainConfig:
     m: int = 20                         # projection period (Eq. 2); authors' code: 1
     counter: str = "global"             # global (paper) | epoch (authors' code: reset every epoch)
     nuclear_cadence: str = "every_step"  # every_step (paper) | projection (authors' code)
-    layers: list[str] | None = None     # None: every 1x1 and 3x3 conv except the stem
+    layers: list[str] | None = None     # convs ("layer3.0.conv2" or "res3-1-2"); None: every 1x1 and 3x3 but the stem
     target_speedup: float | None = None  # budgeted TRP: ranks from the allocator, not from e
     rank_rule: str = "energy"           # final ranks: energy (paper, Eq. 4) | absolute (authors' code)
     rank_threshold: float = 0.05        # singular-value threshold of rank_rule "absolute"
     epochs: int = 164
     max_steps: int | None = None        # stop after this many SGD steps (e.g. Fig. 2: 40 projections x m)
     lr: float = 0.1
-    milestones: list[int] = field(default_factory=lambda: [82, 122])
+    milestones: list[int] = field(default_factory=lambda: [82, 122])  # may exceed epochs (never reached)
     gamma: float = 0.1
     batch_size: int = 128
     momentum: float = 0.9
@@ -46,6 +52,9 @@ class TrainConfig:
     device: str = "auto"                # auto | cpu | cuda
 
     def __post_init__(self):
+        for f in dataclasses.fields(self):
+            if "float" in str(f.type):
+                setattr(self, f.name, _to_float(f.name, getattr(self, f.name)))
         self.validate()
 
     def validate(self):
@@ -53,30 +62,62 @@ class TrainConfig:
             if not ok:
                 raise ConfigError(msg)
 
-        need(self.model in MODELS, f"unknown model {self.model!r}; choose one of {MODELS}")
-        need(self.method in METHODS, f"unknown method {self.method!r}; choose one of {METHODS}")
-        need(self.scheme in SCHEMES, f"unknown scheme {self.scheme!r}; choose one of {SCHEMES}")
-        need(isinstance(self.e, (int, float)) and 0 < self.e < 1, f"e must lie in (0, 1), got {self.e!r}")
-        need(isinstance(self.lam, (int, float)) and self.lam >= 0, f"lam (nuclear weight) must be >= 0, got {self.lam!r}")
-        need(isinstance(self.m, int) and self.m >= 1, f"m (projection period) must be an integer >= 1, got {self.m!r}")
-        need(self.counter in ("global", "epoch"), f"counter must be 'global' or 'epoch', got {self.counter!r}")
-        need(self.nuclear_cadence in ("every_step", "projection"),
-             f"nuclear_cadence must be 'every_step' or 'projection', got {self.nuclear_cadence!r}")
-        need(self.target_speedup is None or self.target_speedup > 1, f"target_speedup must be > 1, got {self.target_speedup!r}")
+        def choice(key, options):
+            v = getattr(self, key)
+            need(isinstance(v, str) and v in options, f"unknown {key} {v!r}; choose one of {options}")
+
+        def integer(key, lo, hi=None, optional=False, label=None):
+            v = getattr(self, key)
+            what = f"an integer >= {lo}" if hi is None else f"an integer in [{lo}, {hi}]"
+            need((optional and v is None) or (_is_int(v) and lo <= v and (hi is None or v <= hi)),
+                 f"{label or key} must be {what}{', or null' if optional else ''}, got {v!r}")
+
+        def real(key, interval, optional=False, label=None):
+            """interval: "(0, 1]", "[0, inf)", ...; nan and inf are refused everywhere."""
+            v = getattr(self, key)
+            lo, hi = (float(x) for x in interval[1:-1].split(","))
+            ok = isinstance(v, float) and math.isfinite(v) and (lo <= v if interval[0] == "[" else lo < v) \
+                and (v <= hi if interval[-1] == "]" else v < hi)
+            what = f"lie in {interval}" if hi < math.inf else f"be {'>=' if interval[0] == '[' else '>'} {lo:g} and finite"
+            need((optional and v is None) or ok, f"{label or key} must {what}{', or null' if optional else ''}, got {v!r}")
+
+        choice("model", MODELS)
+        choice("method", METHODS)
+        choice("scheme", SCHEMES)
+        real("e", "(0, 1)")
+        real("lam", "[0, inf)", label="lam (nuclear weight)")
+        integer("m", 1, label="m (projection period)")
+        choice("counter", ("global", "epoch"))
+        choice("nuclear_cadence", ("every_step", "projection"))
+        need(self.layers is None or (isinstance(self.layers, list) and self.layers
+                                     and all(isinstance(n, str) for n in self.layers)),
+             f"layers must be a non-empty list of conv names, or null, got {self.layers!r}")
+        if self.layers:
+            convs = conv_names(self.model)
+            bad = [n for n in self.layers if paper_layer_name(n) not in convs]
+            need(not bad, f"layers {bad} are not convs of {self.model}; its convs are {list(convs)}")
+        real("target_speedup", "(1, inf)", optional=True)
         need(self.target_speedup is None or self.method == "trp", "target_speedup needs method 'trp'")
         need(self.method != "nuclear" or self.lam > 0, "method 'nuclear' needs lam > 0")
         need(self.method != "baseline" or self.lam == 0, "method 'baseline' takes lam = 0; use method 'nuclear'")
-        need(self.rank_rule in ("energy", "absolute"), f"rank_rule must be 'energy' or 'absolute', got {self.rank_rule!r}")
-        need(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be an integer >= 1, got {self.epochs!r}")
-        need(self.lr > 0 and self.batch_size >= 1 and self.weight_decay >= 0 and 0 <= self.momentum < 1,
-             "lr and batch_size must be positive, weight_decay >= 0, momentum in [0, 1)")
-        need(all(isinstance(x, int) and 0 < x for x in self.milestones) and self.milestones == sorted(self.milestones),
-             f"milestones must be increasing positive epochs, got {self.milestones!r}")
-        need(self.precision in ("fp32", "bf16"), f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
-        need(self.device in ("auto", "cpu", "cuda"), f"device must be auto, cpu or cuda, got {self.device!r}")
-        for key in ("train_subset", "test_subset", "max_steps"):
-            v = getattr(self, key)
-            need(v is None or (isinstance(v, int) and v > 0), f"{key} must be a positive integer or null, got {v!r}")
+        choice("rank_rule", ("energy", "absolute"))
+        real("rank_threshold", "(0, inf)")
+        integer("epochs", 1)
+        integer("max_steps", 1, optional=True)
+        real("lr", "(0, inf)")
+        ms = self.milestones
+        need(isinstance(ms, list) and all(_is_int(x) and x > 0 for x in ms) and all(a < b for a, b in zip(ms, ms[1:])),
+             f"milestones must be a list of increasing positive epochs, got {ms!r}")
+        real("gamma", "(0, 1]")
+        integer("batch_size", 1)
+        real("momentum", "[0, 1)")
+        real("weight_decay", "[0, inf)")
+        integer("seed", 0, MAX_SEED)
+        choice("precision", ("fp32", "bf16"))
+        need(isinstance(self.channels_last, bool), f"channels_last must be true or false, got {self.channels_last!r}")
+        integer("train_subset", 1, optional=True)
+        integer("test_subset", 1, optional=True)
+        choice("device", ("auto", "cpu", "cuda"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -84,32 +125,53 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
         known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(set(values) - known, key=str)
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}; known keys are {sorted(known)}")
-        floats = {f.name for f in dataclasses.fields(cls) if "float" in str(f.type)}
-        values = {k: _to_float(k, v) if k in floats else v for k, v in values.items()}
         return cls(**values)
 
 
+def _is_int(v) -> bool:
+    """An int that is not a bool (and not a float such as 164.0)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
 def _to_float(key, value):
-    """YAML 1.1 reads "3e-4" as a string; accept it as the number it means."""
-    if isinstance(value, str):
+    """A float field takes an int, or a string such as "3e-4" (YAML 1.1 reads it as one), as the
+    float it means; other values are left for validate() to refuse."""
+    if isinstance(value, str) or _is_int(value):
         try:
             return float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ConfigError(f"{key} must be a number, got {value!r}") from None
     return value
 
 
+@functools.cache
+def conv_names(model: str) -> tuple[str, ...]:
+    """The conv layers of a model by name (built on the meta device: no weights are allocated)."""
+    with torch.device("meta"):
+        return tuple(n for n, m in build(model).named_modules() if isinstance(m, nn.Conv2d))
+
+
+def _yaml(text: str, where: str):
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        detail = f"{exc.problem} (line {mark.line + 1}, column {mark.column + 1})" if mark else exc
+        raise ConfigError(f"{where} is not valid YAML: {' '.join(str(detail).split())}") from None
+
+
 def parse_overrides(pairs: list[str]) -> dict:
-    """["e=0.05", "layers=[layer3.0.conv2]"] -> {"e": 0.05, ...}, values parsed as YAML."""
+    """["e=0.05", "layers=[layer3.0.conv2]"] -> {"e": 0.05, ...}, values parsed as YAML; a key
+    given twice takes its last value."""
     out = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep:
             raise ConfigError(f"override {pair!r} is not of the form key=value")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = _yaml(value, f"the value of override {pair!r}")
     return out
 
 
@@ -119,8 +181,14 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        values = yaml.safe_load(path.read_text()) or {}
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {path} cannot be read: {exc}") from None
+        values = _yaml(text, f"config file {path}")
+        values = {} if values is None else values
         if not isinstance(values, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of keys to values")
+            raise ConfigError(f"config file {path} must hold a mapping of keys to values, "
+                              f"got {type(values).__name__}")
     values.update(parse_overrides(overrides))
     return TrainConfig.from_dict(values)
