@@ -10,3 +10,18 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+ARCHIVE = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-python.tar.gz"
+
+
+@pytest.fixture(scope="session")
+def cifar_npz(tmp_path_factory):
+    """The real CIFAR-10, prepared once per test session (the stages accept only verified data)."""
+    if not ARCHIVE.exists():
+        pytest.skip(f"the local CIFAR-10 archive {ARCHIVE} is not here")
+    from trp.data import prepare
+
+    out = tmp_path_factory.mktemp("data") / "cifar10.npz"
+    prepare(ARCHIVE, out, out.parent)
+    return out

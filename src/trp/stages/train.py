@@ -9,7 +9,7 @@ import torch
 from .. import models
 from ..artifacts import (RankLog, RunDirectory, load_training_state, record, save_decomposed, save_dense,
                          save_training_state, sha256_file, write_json)
-from ..config import TrainConfig
+from ..config import ConfigError, TrainConfig
 from ..lowrank import conv_macs, model_cost
 from ..train import RankRegularizer, fit
 from .compress import compress, final_ranks, measure
@@ -30,6 +30,10 @@ def budget_allocator(cfg: TrainConfig, model, sites):
     def allocate(sites, singular_values=None):
         return budget_ranks(sites, cfg.scheme, mac_budget=budget, fixed_macs=fixed, singular_values=singular_values)
 
+    try:
+        allocate(sites)  # ranks exist for this budget (they do for any weights once they do for one)
+    except ValueError as e:
+        raise ConfigError(f"target_speedup {cfg.target_speedup:g} cannot be reached by {cfg.model} ({e})") from None
     return allocate
 
 

@@ -125,7 +125,8 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
         state["train_seconds"] += seconds
         test = evaluate(model, test_loader, device)
         if not math.isfinite(test["loss"]):
-            raise NonFiniteError(f"non-finite test loss after epoch {epoch + 1}; the last good checkpoint is kept")
+            raise NonFiniteError(f"non-finite test loss after epoch {epoch + 1} (step {state['step']}); the run diverged "
+                                 "(try a lower lr); the last good checkpoint is kept")
         state["history"].append({"epoch": epoch + 1, "train_loss": loss_sum.item() / seen,
                                  "train_top1": 100.0 * correct.item() / seen, "test_top1": test["top1"],
                                  "test_loss": test["loss"], "lr": opt.param_groups[0]["lr"],
