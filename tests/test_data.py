@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from trp.data import (MEAN, OFFICIAL_SHA256, STD, DataError, TensorLoader, fingerprint, load_archive,
-                      load_prepared, prepare, random_crop_flip, verify)
+from trp.data import (KEYS, MEAN, OFFICIAL_SHA256, STD, DataError, TensorLoader, fingerprint, load_archive,
+                      load_prepared, prepare, random_crop_flip, verify, write_prepared)
 
 REAL_ARCHIVE = Path(__file__).parents[2] / "shared/data/cifar-10-python.tar.gz"
 NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -94,6 +94,110 @@ def test_prepare_rejects_fake_without_writing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.tar.gz"]
 
 
+def fake_arrays(n=20):
+    """Synthetic prepared arrays: n train and n test images with labels 0..9."""
+    rng = np.random.default_rng(0)
+    return {"train_x": rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8),
+            "train_y": (np.arange(n) % 10).astype(np.uint8),
+            "test_x": rng.integers(0, 256, (n, 3, 32, 32), dtype=np.uint8),
+            "test_y": (np.arange(n) % 10).astype(np.uint8)}
+
+
+def test_write_prepared_round_trip_and_same_bytes(tmp_path):
+    arrays = fake_arrays()
+    fp = write_prepared(arrays, tmp_path / "a.npz")
+    write_prepared(arrays, tmp_path / "b.npz")
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    loaded, data_fp = load_prepared(tmp_path / "a.npz", allow_unofficial=True)
+    assert data_fp == fp["data_fingerprint"] == fingerprint(arrays)["data_fingerprint"]
+    assert all(np.array_equal(loaded[k], arrays[k]) and loaded[k].dtype == np.uint8 for k in KEYS)
+
+
+def test_unofficial_content_refused_by_default(tmp_path):
+    write_prepared(fake_arrays(), tmp_path / "a.npz")
+    with pytest.raises(DataError, match=r"a.npz: not the official CIFAR-10 content \(train_x, train_y, test_x, "
+                                        r"test_y differ from the release\)"):
+        load_prepared(tmp_path / "a.npz")
+
+
+def test_edited_content_refused_against_its_record(tmp_path):
+    """All training labels set to 0 and re-saved with the old record: refused even for synthetic data."""
+    write_prepared(fake_arrays(), tmp_path / "a.npz")
+    with np.load(tmp_path / "a.npz") as f:
+        entries = {k: f[k] for k in f.files}
+    entries["train_y"][:] = 0
+    np.savez(tmp_path / "a.npz", **entries)
+    with pytest.raises(DataError, match=r"a.npz: content does not match its recorded fingerprint "
+                                        r"\(train_y differs\); re-run `trp prepare-data`"):
+        load_prepared(tmp_path / "a.npz", allow_unofficial=True)
+
+
+def test_doctored_record_refused(tmp_path):
+    """A record whose data_fingerprint is not the one of its own per-array digests."""
+    arrays = fake_arrays()
+    record = [f"{k}={v}" for k, v in fingerprint(arrays).items()]
+    record[-1] = "data_fingerprint=" + "0" * 64
+    np.savez(tmp_path / "a.npz", **arrays, fingerprint=np.array(record))
+    with pytest.raises(DataError, match=r"recorded fingerprint \(data_fingerprint differs\)"):
+        load_prepared(tmp_path / "a.npz", allow_unofficial=True)
+
+
+def test_edited_content_with_updated_record_is_not_official(tmp_path):
+    arrays = fake_arrays()
+    arrays["train_y"][:] = 0
+    write_prepared(arrays, tmp_path / "a.npz")
+    load_prepared(tmp_path / "a.npz", allow_unofficial=True)
+    with pytest.raises(DataError, match="not the official CIFAR-10 content"):
+        load_prepared(tmp_path / "a.npz")
+
+
+def test_file_without_record_checked_against_official(tmp_path):
+    arrays = fake_arrays()
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(DataError, match="old.npz: not the official CIFAR-10 content"):
+        load_prepared(tmp_path / "old.npz")
+    _, data_fp = load_prepared(tmp_path / "old.npz", allow_unofficial=True)
+    assert data_fp == fingerprint(arrays)["data_fingerprint"]
+
+
+def test_unreadable_record_refused(tmp_path):
+    np.savez(tmp_path / "a.npz", **fake_arrays(), fingerprint=np.array(["train_x=abc"]))
+    with pytest.raises(DataError, match="unreadable fingerprint record"):
+        load_prepared(tmp_path / "a.npz", allow_unofficial=True)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("train_x", lambda a: a["train_x"].astype(np.float32), r"train_x is \(20, 3, 32, 32\) float32, expected"),
+    ("test_x", lambda a: a["test_x"][:, :, :16], r"test_x is \(20, 3, 16, 32\) uint8, expected \(N, 3, 32, 32\)"),
+    ("train_y", lambda a: a["train_y"].astype(np.int64), r"train_y is \(20,\) int64, expected \(20,\) uint8"),
+    ("test_y", lambda a: a["test_y"][:-1], r"test_y is \(19,\) uint8, expected \(20,\) uint8 to match test_x"),
+    ("train_y", lambda a: a["train_y"] + 1, r"train_y has labels outside 0..9 \(max 10\)"),
+])
+def test_bad_arrays_refused(tmp_path, key, value, message):
+    arrays = fake_arrays()
+    arrays[key] = value(arrays)
+    np.savez(tmp_path / "a.npz", **arrays)
+    with pytest.raises(DataError, match=message):
+        load_prepared(tmp_path / "a.npz", allow_unofficial=True)
+    with pytest.raises(DataError, match=message):
+        write_prepared(arrays, tmp_path / "b.npz")
+    assert not (tmp_path / "b.npz").exists()
+
+
+@pytest.mark.parametrize("keep", [0.0, 0.1, 0.5, 0.9, 0.999])
+def test_truncated_prepared_file_is_a_data_error(tmp_path, keep):
+    p = tmp_path / "a.npz"
+    write_prepared(fake_arrays(), p)
+    p.write_bytes(p.read_bytes()[:int(p.stat().st_size * keep)])
+    with pytest.raises(DataError, match=r"a.npz: cannot read prepared CIFAR-10 arrays .*re-run `trp prepare-data`"):
+        load_prepared(p, allow_unofficial=True)
+
+
+def test_missing_prepared_file_is_a_data_error(tmp_path):
+    with pytest.raises(DataError, match="nope.npz: cannot read"):
+        load_prepared(tmp_path / "nope.npz")
+
+
 def test_random_crop_flip_matches_per_image():
     g = torch.Generator().manual_seed(1)
     padded = torch.randint(0, 256, (16, 3, 40, 40), dtype=torch.uint8, generator=g)
@@ -169,6 +273,7 @@ def test_same_seed_same_batches_and_resume():
 def test_real_archive_fingerprint(tmp_path):
     fp = prepare(REAL_ARCHIVE, tmp_path / "cifar10.npz", tmp_path)
     assert all(fp[k] == v for k, v in OFFICIAL_SHA256.items())
-    a = load_prepared(tmp_path / "cifar10.npz")
+    a, data_fp = load_prepared(tmp_path / "cifar10.npz")
+    assert data_fp == fp["data_fingerprint"]
     assert a["train_x"].shape == (50000, 3, 32, 32) and a["test_y"].shape == (10000,)
     assert np.bincount(a["train_y"]).tolist() == [5000] * 10
