@@ -6,11 +6,9 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from trp.lowrank import (break_even_rank, conv_macs, conv_params, decompose_conv, decompose_model, find_sites,
-                         model_cost, speedup, to_matrix)
+from trp.lowrank import (SCHEMES, break_even_rank, conv_macs, conv_params, decompose_conv, decompose_model,
+                         find_sites, model_cost, speedup, to_matrix)
 from trp.models import build
-
-SCHEMES = ("channel", "spatial")
 
 
 

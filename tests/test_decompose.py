@@ -5,10 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from trp.lowrank import LowRankConv2d, conv_params, decompose_conv, decompose_model, from_matrix, to_matrix
+from trp.lowrank import SCHEMES, LowRankConv2d, conv_params, decompose_conv, decompose_model, from_matrix, to_matrix
 from trp.models import build
-
-SCHEMES = ("channel", "spatial")
 
 
 
@@ -172,10 +170,7 @@ def test_decompose_model_equals_projected_network(scheme):
 
 
 def test_save_and_load_decomposed(tmp_path):
-    checkpoint = pytest.importorskip("trp.checkpoint")
-    if not hasattr(checkpoint, "atomic_save"):
-        pytest.skip("trp.checkpoint.atomic_save not available yet")
-    from trp.lowrank import load_decomposed, save_decomposed
+    from trp.artifacts import load_network, save_decomposed
 
     torch.manual_seed(0)
     model = build("resnet20")
@@ -183,7 +178,7 @@ def test_save_and_load_decomposed(tmp_path):
     ranks = {"layer1.0.conv1": 3, "layer3.2.conv2": 11}
     model = decompose_model(model, ranks, "spatial").eval()
     save_decomposed(tmp_path / "m.pt", model, "resnet20", "spatial", ranks, meta={"e": 0.1})
-    loaded, record = load_decomposed(tmp_path / "m.pt")
+    loaded, record = load_network(tmp_path / "m.pt")
     assert record["ranks"] == ranks and record["scheme"] == "spatial" and record["meta"] == {"e": 0.1}
     x = torch.randn(2, 3, 32, 32)
     with torch.no_grad():

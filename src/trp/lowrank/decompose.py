@@ -2,8 +2,8 @@
 import torch
 from torch import nn
 
-from .matricize import check_scheme, to_matrix
-from .svd import batched_svd
+from .matricize import check_scheme, matrix_shape, to_matrix
+from .svd import batched_svd, float32_or_better
 
 
 class LowRankConv2d(nn.Sequential):
@@ -38,16 +38,10 @@ def check_decomposable(conv: nn.Conv2d, scheme: str) -> None:
         raise ValueError("the spatial scheme needs zero padding (padding_mode='zeros')")
 
 
-def _svd_dtype(weight: torch.Tensor) -> torch.Tensor:
-    """SVDs run in float32, or in float64 for float64 weights."""
-    w = weight.detach()
-    return w if w.dtype in (torch.float32, torch.float64) else w.float()
-
-
 def factors(weight: torch.Tensor, rank: int, scheme: str, svd=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Weights of the two convs of a rank-`rank` decomposition; sqrt(S) goes to each factor."""
     n, c, kh, kw = weight.shape
-    U, S, Vh = svd if svd is not None else torch.linalg.svd(to_matrix(_svd_dtype(weight), scheme), full_matrices=False)
+    U, S, Vh = svd if svd is not None else torch.linalg.svd(to_matrix(float32_or_better(weight), scheme), full_matrices=False)
     root = S[:rank].sqrt()
     left, right = U[:, :rank] * root, root[:, None] * Vh[:rank]  # (rows, r), (r, cols)
     if scheme == "channel":
@@ -59,7 +53,7 @@ def decompose_conv(conv: nn.Conv2d, rank: int, scheme: str, svd=None) -> LowRank
     """Replace `conv` by its rank-`rank` truncated-SVD decomposition (Eq. 3): stride, padding,
     dilation and bias preserved. Its output equals that of the conv with the projected weight."""
     check_decomposable(conv, scheme)
-    rows, cols = to_matrix(conv.weight, scheme).shape
+    rows, cols = matrix_shape(conv.weight.shape, scheme)
     if not 1 <= rank <= min(rows, cols):
         raise ValueError(f"rank must lie in [1, {min(rows, cols)}], got {rank}")
     n, c, kh, kw = conv.weight.shape
@@ -88,26 +82,9 @@ def decompose_model(model: nn.Module, ranks: dict[str, int], scheme: str) -> nn.
     if unknown:
         raise KeyError(f"no such layers in the model: {unknown}")
     names = list(ranks)
-    svds = batched_svd([to_matrix(_svd_dtype(modules[n].weight), scheme) for n in names])
+    svds = batched_svd([to_matrix(modules[n].weight, scheme) for n in names])
     for name, svd in zip(names, svds):
         parent, _, child = name.rpartition(".")
         owner = modules[parent] if parent else model
         setattr(owner, child, decompose_conv(modules[name], ranks[name], scheme, svd))
     return model
-
-
-def save_decomposed(path, model: nn.Module, arch: str, scheme: str, ranks: dict[str, int], meta: dict | None = None) -> None:
-    from ..checkpoint import atomic_save
-
-    atomic_save({"arch": arch, "scheme": scheme, "ranks": dict(ranks), "state_dict": model.state_dict(),
-                 "meta": meta or {}}, path)
-
-
-def load_decomposed(path, map_location="cpu") -> tuple[nn.Module, dict]:
-    """Rebuild a decomposed network saved by `save_decomposed`; returns (model, saved record)."""
-    from ..models import build
-
-    record = torch.load(path, map_location=map_location, weights_only=True)
-    model = decompose_model(build(record["arch"]), record["ranks"], record["scheme"])
-    model.load_state_dict(record["state_dict"])
-    return model, record

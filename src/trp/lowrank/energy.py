@@ -2,11 +2,17 @@
 import torch
 
 
+def check_e(e: float) -> float:
+    """The energy threshold e of Eq. (4) as a float; ValueError unless 0 < e < 1."""
+    if not 0.0 < e < 1.0:
+        raise ValueError(f"energy threshold e must lie in (0, 1), got {e}")
+    return float(e)
+
+
 def energy_ranks(singular_values: torch.Tensor, e: float) -> torch.Tensor:
     """Batched Eq. (4): for each row of descending singular values, the smallest k with
     sum_{j>k} s_j^2 <= e * sum_j s_j^2. Computed in float64."""
-    if not 0.0 < e < 1.0:
-        raise ValueError(f"energy threshold e must lie in (0, 1), got {e}")
+    check_e(e)
     s2 = singular_values.detach().to(torch.float64) ** 2
     total = s2.sum(-1, keepdim=True)
     # tail[..., k] = sum_{j >= k} s_j^2 (0-based) = energy discarded when keeping k values.

@@ -1,9 +1,8 @@
 """Stochastic sub-gradient of the nuclear norm (Eq. 5-6): U_r V_r^T, r = rank(W)."""
-from collections import defaultdict
-
 import torch
 
 from .matricize import from_matrix, to_matrix
+from .svd import batched, float32_or_better
 
 
 def polar_factor(A: torch.Tensor) -> torch.Tensor:
@@ -27,14 +26,11 @@ def add_nuclear_subgradient(weights: list[torch.Tensor], lam: float, scheme: str
     """grad += lam * U_r V_r^T for each weight (Eq. 6), batched over equal matrix shapes."""
     if lam == 0 or not weights:
         return
-    groups = defaultdict(list)
-    for w in weights:
-        groups[tuple(w.shape)].append(w)
     with torch.no_grad():
-        for ws in groups.values():
-            G = polar_factor(to_matrix(torch.stack([w.detach().float() for w in ws]), scheme))
-            for w, g in zip(ws, from_matrix(G, ws[0].shape, scheme)):
-                add_to_grad(w, g, lam)
+        directions = batched(lambda W: from_matrix(polar_factor(to_matrix(float32_or_better(W), scheme)), W.shape, scheme),
+                             weights)
+        for w, g in zip(weights, directions):
+            add_to_grad(w, g, lam)
 
 
 def add_to_grad(weight: torch.Tensor, direction: torch.Tensor, lam: float) -> None:

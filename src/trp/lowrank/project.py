@@ -8,15 +8,13 @@ from .cost import break_even_rank, dry_forward
 from .decompose import check_decomposable
 from .energy import energy_ranks
 from .matricize import from_matrix, matrix_shape, to_matrix
-from .svd import batched_svd, truncate
+from .svd import batched_svd, float32_or_better, truncate
 
 
 def project(weight: torch.Tensor, e: float, scheme: str) -> tuple[torch.Tensor, int]:
     """D(W): truncated SVD of the matricized weight at the energy rank (Eq. 4), folded back to
     the weight's shape. SVD in float32 or better; the result has the weight's dtype."""
-    m = to_matrix(weight.detach(), scheme)
-    m = m if m.dtype in (torch.float32, torch.float64) else m.float()
-    U, S, Vh = torch.linalg.svd(m, full_matrices=False)
+    U, S, Vh = torch.linalg.svd(to_matrix(float32_or_better(weight), scheme), full_matrices=False)
     k = int(energy_ranks(S, e))
     return from_matrix(truncate(U, S, Vh, k), weight.shape, scheme).to(weight.dtype), k
 
@@ -83,7 +81,7 @@ def project_sites(sites: list[ConvSite], e: float | None, scheme: str, ranks=Non
     sites' singular values returning one (a budget allocator; a site not in it keeps full rank).
     With apply=False only the SVDs and ranks are computed."""
     with torch.no_grad():
-        svds = batched_svd([to_matrix(s.conv.weight.float(), scheme) for s in sites])
+        svds = batched_svd([to_matrix(s.conv.weight, scheme) for s in sites])
         if callable(ranks):
             ranks = ranks([S for _, S, _ in svds])
         if ranks is None:
