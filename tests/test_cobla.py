@@ -3,7 +3,6 @@
 gradient, and the budgeted-TRP allocator on ResNet-20."""
 import itertools
 import json
-import time
 
 import numpy as np
 import pytest
@@ -12,11 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from trp.cobla import (AllocationProblem, Objective, allocate, allocate_cli, budget_ranks, energy_start,
-                       fixed_variables, greedy_start, round_selection, sample_batches, solve_milp, starts,
-                       uniform_start)
-from trp.cobla.rounding import next_steps
-from trp.lowrank import conv_macs, decompose_model, find_sites, model_cost
+from trp.cobla import (AllocationProblem, Objective, allocate, budget_ranks, energy_start, fixed_variables,
+                       greedy_start, round_selection, sample_batches, solve_milp, starts, uniform_start)
+from trp.lowrank import SCHEMES, conv_macs, decompose_model, find_sites, model_cost
 from trp.models import build, input_size, stem
 
 SETTINGS = dict(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -76,7 +73,10 @@ def test_rounding_never_exceeds_and_uses_the_budget(case, seed):
         z = prob.selection(t["ks"], t["dense"])
         assert not over(prob, z, mb, pb)
         macs, params = prob.cost(z)
-        for _, dm, dp in next_steps(prob, np.array(t["ks"]), np.array(t["dense"])):
+        for i, (k, dense) in enumerate(zip(t["ks"], t["dense"])):
+            if dense:
+                continue
+            _, dm, dp = prob.step(i, k)
             # no single further component (or dense switch) would still fit
             assert macs + dm > mb or params + dp > (np.inf if pb is None else pb)
     ranks, dense = prob.ranks_from_selection(res.z)
@@ -200,8 +200,8 @@ def resnet20():
     return build("resnet20")
 
 
-@pytest.mark.parametrize("scheme", ["channel", "spatial"])
-def test_budget_ranks_meets_the_budget_and_is_fast(resnet20, scheme):
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_budget_ranks_meets_the_budget(resnet20, scheme):
     sites = find_sites(resnet20, input_size("resnet20"), scheme, exclude=(stem("resnet20"),))
     fixed = conv_macs(resnet20.conv1, None, None, (32, 32))
     dense_macs = model_cost(resnet20, input_size("resnet20"))["conv_macs"]
@@ -214,12 +214,6 @@ def test_budget_ranks_meets_the_budget_and_is_fast(resnet20, scheme):
                                          by_name[n].out_hw, by_name[n].in_hw) for n, r in ranks.items())
             assert macs <= dense_macs / target
             assert all(1 <= r <= by_name[n].break_even or r == by_name[n].full_rank for n, r in ranks.items())
-    times = []
-    for _ in range(5):
-        t = time.perf_counter()
-        budget_ranks(sites, scheme, target_speedup=2.0, fixed_macs=fixed, method="milp")
-        times.append(time.perf_counter() - t)
-    assert np.median(times) < 0.05
 
 
 def test_milp_allocation_is_at_least_as_good_as_the_starts(resnet20):
@@ -233,14 +227,17 @@ def test_milp_allocation_is_at_least_as_good_as_the_starts(resnet20):
         assert r.value <= const + c @ s.z + 1e-12
 
 
-def test_allocate_cli_writes_ranks_that_decompose_reads(resnet20, tmp_path):
+def test_allocate_checkpoint_writes_ranks_that_decompose_reads(resnet20, tmp_path):
+    from trp.artifacts import save_dense
+    from trp.stages.allocate import allocate_checkpoint
+    from trp.stages.compress import final_ranks
+
     ckpt = tmp_path / "model.pt"
-    torch.save({"arch": "resnet20", "state_dict": resnet20.state_dict(), "config": {"seed": 0}}, ckpt)
-    out = allocate_cli(ckpt, "channel", target_speedup=2.0, out_json=tmp_path / "alloc.json", method="milp")
+    save_dense(ckpt, resnet20, "resnet20", {"seed": 0})
+    out = allocate_checkpoint(ckpt, "channel", target_speedup=2.0, out_json=tmp_path / "alloc.json", method="milp")
     saved = json.loads((tmp_path / "alloc.json").read_text())
     assert saved["schema"] == "trp.allocation/1" and saved["ranks"] == out["ranks"]
     assert saved["speedup"] >= 2.0 and saved["macs"] <= saved["budget"]["macs"]
-    from trp.finalize import final_ranks
     sites = find_sites(resnet20, input_size("resnet20"), "channel", exclude=(stem("resnet20"),))
     keep, dense = final_ranks(sites, "channel", 0.1, ranks=saved["ranks"])
     assert keep == saved["ranks"] and sorted(dense) == sorted(saved["dense_layers"])

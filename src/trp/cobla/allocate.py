@@ -7,44 +7,36 @@
   every projection (cost structure cached; only the spectra change).
 """
 import time
-from collections import OrderedDict, defaultdict
+from collections import OrderedDict
 
-import numpy as np
 import torch
 from torch import nn
 
 from .. import models
 from ..lowrank import ConvSite, find_sites, to_matrix
+from ..lowrank.svd import batched, float32_or_better
 from .heuristics import energy_start, fixed_variables, starts
 from .milp import solve_milp
-from .objective import Objective, batches_from_loader, sample_batches
+from .objective import Objective, sample_batches
 from .problem import AllocationProblem
 from .rounding import round_selection
 from .sqp import solve_relaxation
 
 METHODS = ("sqp", "milp", "energy")
+BATCH_SIZE = 512  # images per forward pass of the sample loss
 
 
-def _budgets(problem: AllocationProblem, target_speedup, mac_budget, max_params):
-    if target_speedup is not None and mac_budget is not None:
-        raise ValueError("give target_speedup or mac_budget, not both")
-    mb = problem.budget_from_speedup(target_speedup) if target_speedup is not None else mac_budget
+def _budgets(problem: AllocationProblem, target_speedup, max_params):
+    mb = problem.budget_from_speedup(target_speedup) if target_speedup is not None else None
     if mb is None and max_params is None:
-        raise ValueError("no budget: give target_speedup, mac_budget or max_params")
+        raise ValueError("no budget: give target_speedup or max_params")
     problem.check_budgets(mb, max_params)
     return mb, max_params
 
 
-def _batches(data, loader, sample, seed, batch_size, device):
-    if loader is not None:
-        return batches_from_loader(loader, sample)
-    if data is None:
-        return None
-    if isinstance(data, dict):
-        images, labels = data["train_x"], data["train_y"]
-    else:
-        images, labels = data
-    return sample_batches(images, labels, sample, seed, batch_size, device)
+def _batches(data, sample, seed, device):
+    images, labels = (data["train_x"], data["train_y"]) if isinstance(data, dict) else data
+    return sample_batches(images, labels, sample, seed, BATCH_SIZE, device)
 
 
 def _summary(problem: AllocationProblem, z) -> dict:
@@ -54,52 +46,52 @@ def _summary(problem: AllocationProblem, z) -> dict:
 
 
 def allocate(model: nn.Module, arch: str | None = None, scheme: str = "channel", target_speedup: float | None = None,
-             mac_budget: float | None = None, max_params: float | None = None, method: str = "sqp", data=None,
-             loader=None, sample: int = 2048, seed: int = 0, batch_size: int = 512, maxiter: int = 60,
-             trials: int = 10, convention: str = "conv", sites: list[ConvSite] | None = None, input_size=None,
-             device=None, weights=None, keep_starts: bool = True) -> dict:
-    """Per-layer ranks meeting the budget(s). `data`: dict with train_x/train_y (as from
-    `load_prepared`) or (images, labels) uint8 arrays; or `loader`: batches of normalised
-    (x, y). Needed for "sqp"; for the others, when given, the sample loss is reported.
-    MACs and params follow `convention` ("conv": conv layers only, the TRP authors' count).
-    keep_starts: the heuristic starts (filled up to the budget) compete with the rounded SQP
-    solutions, so the result is never worse on the sample than the best start (not in COBLA)."""
+             max_params: float | None = None, method: str = "sqp", data=None, sample: int = 2048, seed: int = 0,
+             maxiter: int = 60, trials: int = 10, sites: list[ConvSite] | None = None, input_size=None,
+             device=None) -> dict:
+    """Per-layer ranks meeting the budget(s): MACs at most dense / `target_speedup`, parameters
+    at most `max_params`, both counting conv layers only (the TRP authors' convention). `data`:
+    dict with train_x/train_y (as from `load_prepared`) or (images, labels) uint8 arrays; needed
+    for "sqp"; for the others, when given, the sample loss is reported. `sites` and
+    `input_size` default to those of `arch`. The heuristic starts (filled up to the budget)
+    compete with the `trials` rounded SQP solutions, so the result is never worse on the sample
+    than the best start (not in COBLA)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    if method == "sqp" and data is None:
+        raise ValueError("method 'sqp' needs data (training images) for its sample")
     t_all = time.perf_counter()
     timings = {}
     size = input_size if input_size is not None else models.input_size(arch)
     if sites is None:
         sites = find_sites(model, size, scheme, exclude=(models.stem(arch),) if arch else ())
     t = time.perf_counter()
-    problem = AllocationProblem.from_model(model, sites, scheme, size, convention)
+    problem = AllocationProblem.from_model(model, sites, scheme, size)
     timings["svd_and_costs"] = time.perf_counter() - t
-    mb, pb = _budgets(problem, target_speedup, mac_budget, max_params)
+    mb, pb = _budgets(problem, target_speedup, max_params)
 
     t = time.perf_counter()
     heur = starts(problem, mb, pb)
     timings["heuristics"] = time.perf_counter() - t
     energy = heur[0]
     dense_macs, dense_params = problem.dense_total
-    out = {"method": method, "scheme": scheme, "arch": arch, "convention": convention,
+    out = {"method": method, "scheme": scheme, "arch": arch, "convention": "conv",
            "budget": {"macs": None if mb is None else float(mb), "params": None if pb is None else float(pb),
                       "target_speedup": target_speedup},
            "dense": {"macs": int(dense_macs), "params": int(dense_params)},
            "starts": {s.name: {**_summary(problem, s.z), **s.info} for s in heur},
            "objective": {}, "solver": {}}
 
-    batches = None
-    if method == "sqp" or data is not None or loader is not None:
-        batches = _batches(data, loader, sample, seed, batch_size, device or next(model.parameters()).device)
-        if batches is None:
-            raise ValueError("method 'sqp' needs data (training images) or a loader for its sample")
-    objective = Objective(model, problem, batches, device) if batches is not None else None
+    objective = None
+    if data is not None:
+        objective = Objective(model, problem, _batches(data, sample, seed, device or next(model.parameters()).device),
+                              device)
 
     if method == "energy":
         z = energy.z
     elif method == "milp":
         t = time.perf_counter()
-        r = solve_milp(problem, mb, pb, weights)
+        r = solve_milp(problem, mb, pb)
         timings["milp"] = time.perf_counter() - t
         z = r.z
         out["milp"] = {"value": r.value, "message": r.message, "status": r.status}
@@ -110,7 +102,7 @@ def allocate(model: nn.Module, arch: str | None = None, scheme: str = "channel",
         out["solver"] = {"nit": res.nit, "nfev": res.nfev, "n_vars": problem.n_vars, "n_free": res.n_free,
                          "success": res.success, "message": res.message, "f_final_iterate": res.f_final_iterate}
         t = time.perf_counter()
-        extra = [(f"start:{h.name}", h.ks, h.dense) for h in heur] if keep_starts else ()
+        extra = [(f"start:{h.name}", h.ks, h.dense) for h in heur]
         rnd = round_selection(problem, res.z, mb, pb, trials, seed, evaluate=objective.loss, extra=extra)
         timings["rounding"] = time.perf_counter() - t
         z = rnd.z
@@ -135,12 +127,12 @@ def allocate(model: nn.Module, arch: str | None = None, scheme: str = "channel",
 _CACHE: "OrderedDict[tuple, AllocationProblem]" = OrderedDict()
 
 
-def _structure(sites, scheme, fixed_macs, fixed_params) -> AllocationProblem:
-    key = (scheme, float(fixed_macs), float(fixed_params),
+def _structure(sites, scheme, fixed_macs) -> AllocationProblem:
+    key = (scheme, float(fixed_macs),
            tuple((s.name, id(s.conv), tuple(s.conv.weight.shape), tuple(s.in_hw), tuple(s.out_hw), s.break_even)
                  for s in sites))
     if key not in _CACHE:
-        _CACHE[key] = AllocationProblem.from_sites(sites, scheme, fixed_macs, fixed_params, with_svd=False)
+        _CACHE[key] = AllocationProblem.from_sites(sites, scheme, fixed_macs, with_svd=False)
         while len(_CACHE) > 16:
             _CACHE.popitem(last=False)
     _CACHE.move_to_end(key)
@@ -148,29 +140,20 @@ def _structure(sites, scheme, fixed_macs, fixed_params) -> AllocationProblem:
 
 
 def spectra(weights: list[torch.Tensor], scheme: str) -> list[torch.Tensor]:
-    """Singular values of each matricized weight, batched over equal shapes."""
-    groups = defaultdict(list)
-    for i, w in enumerate(weights):
-        groups[tuple(w.shape)].append(i)
-    out = [None] * len(weights)
+    """Singular values of each matricized weight (float32 or better), batched over equal shapes."""
     with torch.no_grad():
-        for idx in groups.values():
-            S = torch.linalg.svdvals(to_matrix(torch.stack([weights[i].detach().float() for i in idx]), scheme))
-            for j, i in enumerate(idx):
-                out[i] = S[j]
-    return out
+        return batched(lambda W: torch.linalg.svdvals(to_matrix(float32_or_better(W), scheme)), weights)
 
 
-def budget_ranks(sites: list[ConvSite], scheme: str, mac_budget: float | None = None, param_budget: float | None = None,
-                 method: str = "milp", fixed_macs: float = 0, fixed_params: float = 0, singular_values=None,
-                 target_speedup: float | None = None) -> dict[str, int]:
-    """{layer: rank} from the sites' current weights meeting the budget(s), for budgeted TRP.
-    Budgets count the sites plus the constants `fixed_macs` / `fixed_params` (by default 0:
-    a budget on the sites alone); `target_speedup` sets mac_budget = all-dense MACs / target.
+def budget_ranks(sites: list[ConvSite], scheme: str, mac_budget: float | None = None, method: str = "milp",
+                 fixed_macs: float = 0, singular_values=None, target_speedup: float | None = None) -> dict[str, int]:
+    """{layer: rank} from the sites' current weights meeting the MAC budget, for budgeted TRP.
+    The budget counts the sites plus the constant `fixed_macs` (by default 0: a budget on the
+    sites alone); `target_speedup` sets mac_budget = all-dense MACs / target.
     method "milp": the exact surrogate optimum (least discarded normalized energy); "energy":
     the energy rule with the threshold that fits. Layers that stay dense get their full rank
     (no projection). `singular_values`: the sites' spectra if already computed."""
-    problem = _structure(sites, scheme, fixed_macs, fixed_params)
+    problem = _structure(sites, scheme, fixed_macs)
     live = [s for s in sites if s.name not in problem.always_dense]
     if singular_values is None:
         S = spectra([s.conv.weight for s in live], scheme)
@@ -183,9 +166,9 @@ def budget_ranks(sites: list[ConvSite], scheme: str, mac_budget: float | None = 
             raise ValueError("give target_speedup or mac_budget, not both")
         mac_budget = problem.budget_from_speedup(target_speedup)
     if method == "milp":
-        z = solve_milp(problem, mac_budget, param_budget).z
+        z = solve_milp(problem, mac_budget).z
     elif method == "energy":
-        z = energy_start(problem, mac_budget, param_budget).z
+        z = energy_start(problem, mac_budget).z
     else:
         raise ValueError(f"unknown method {method!r}; choose 'milp' or 'energy'")
     ranks, _ = problem.ranks_from_selection(z, dense_rank="full")

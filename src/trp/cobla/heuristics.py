@@ -94,13 +94,7 @@ def greedy_start(problem: AllocationProblem, mac_budget=None, param_budget=None)
 
     def move(i):
         """(gain, MACs, params) of layer i's next step, or None."""
-        L, k = problem.layers[i], ks[i]
-        if dense[i]:
-            return None
-        if k < L.break_even:
-            return problem.energy[i][k], L.comp_macs, L.comp_params
-        tail = problem.energy[i][k:].sum()
-        return tail, L.dense_macs - k * L.comp_macs, L.dense_params - k * L.comp_params
+        return None if dense[i] else problem.step(i, ks[i])
 
     heap = []
     for i in range(n):
@@ -113,21 +107,16 @@ def greedy_start(problem: AllocationProblem, mac_budget=None, param_budget=None)
         if macs + dm > mb or params + dp > pb:
             continue  # every later step of this layer costs at least as much
         macs, params = macs + dm, params + dp
-        if ks[i] < problem.layers[i].break_even:
-            ks[i] += 1
-        else:
-            dense[i] = True
+        problem.step_up(ks, dense, i)
         mv = move(i)
         if mv is not None:
             heapq.heappush(heap, (-mv[0] / max(norm(mv[1], mv[2]), 1e-300), i))
     return Start("greedy", ks, dense, problem.selection(ks, dense), {})
 
 
-HEURISTICS = {"energy": energy_start, "uniform": uniform_start, "greedy": greedy_start}
-
-
-def starts(problem: AllocationProblem, mac_budget=None, param_budget=None, names=("energy", "uniform", "greedy")) -> list[Start]:
-    return [HEURISTICS[n](problem, mac_budget, param_budget) for n in names]
+def starts(problem: AllocationProblem, mac_budget=None, param_budget=None) -> list[Start]:
+    """The energy, uniform and greedy starts, in this order."""
+    return [h(problem, mac_budget, param_budget) for h in (energy_start, uniform_start, greedy_start)]
 
 
 def fixed_variables(starts: list[Start]) -> tuple[np.ndarray, np.ndarray]:

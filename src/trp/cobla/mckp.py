@@ -29,13 +29,13 @@ class _Options:
     value: list
 
 
-def _options(problem: AllocationProblem, weights) -> _Options:
+def _options(problem: AllocationProblem) -> _Options:
     macs, params, value = [], [], []
-    for L, e, w in zip(problem.layers, problem.energy, weights):
+    for L, e in zip(problem.layers, problem.energy):
         k = np.arange(1, L.break_even + 1)
         macs.append(np.append(k * float(L.comp_macs), float(L.dense_macs)))
         params.append(np.append(k * float(L.comp_params), float(L.dense_params)))
-        value.append(w * np.append(np.cumsum(e[:L.break_even]), e.sum()))
+        value.append(np.append(np.cumsum(e[:L.break_even]), e.sum()))
     return _Options(macs, params, value)
 
 
@@ -126,7 +126,7 @@ def _pareto(m, v) -> np.ndarray:
 class MckpResult:
     ks: np.ndarray
     dense: np.ndarray
-    value: float          # discarded (weighted) energy, as `milp.solve_milp` reports it
+    value: float          # discarded energy, as `milp.solve_milp` reports it
     states: int           # largest number of partial solutions held
 
 
@@ -160,14 +160,13 @@ def _solve_one(costs: list, values: list, budget: float) -> tuple[np.ndarray, in
     return picks, largest
 
 
-def solve_mckp(problem: AllocationProblem, mac_budget=None, param_budget=None, weights=None) -> MckpResult | None:
+def solve_mckp(problem: AllocationProblem, mac_budget=None, param_budget=None) -> MckpResult | None:
     """The exact optimum under one budget; under two, the optimum under the one that binds when
     the other's optimum meets both, else None (both bind: use `milp.solve_milp`)."""
     mb, pb = problem.check_budgets(mac_budget, param_budget)
     n = len(problem.layers)
-    w = np.ones(n) if weights is None else np.asarray(weights, float)
-    opt = _options(problem, w)
-    total = sum(wl * e.sum() for wl, e in zip(w, problem.energy))
+    opt = _options(problem)
+    total = sum(e.sum() for e in problem.energy)
     if not np.isfinite(mb) and not np.isfinite(pb):
         dense = np.ones(n, bool)
         return MckpResult(problem.break_even.copy(), dense, 0.0, 1)

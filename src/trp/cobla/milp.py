@@ -1,14 +1,13 @@
 """Exact solution of COBLA's 0-1 program with a data-free surrogate objective, by HiGHS
 (`scipy.optimize.milp`).
 
-Surrogate: the discarded normalized energy, sum_l w_l * sum_j (1 - m_lj) s_lj^2 / ||W_l||_F^2
-with m_lj the component's coefficient in the masked weight (x_lj + d_l for j < B_l, d_l beyond),
-which is linear: sum_l w_l * (1 - d_l - sum_j e_lj x_lj) (a dense layer discards nothing).
+Surrogate: the discarded normalized energy, sum_l sum_j (1 - m_lj) s_lj^2 / ||W_l||_F^2 with
+m_lj the component's coefficient in the masked weight (x_lj + d_l for j < B_l, d_l beyond),
+which is linear: sum_l (1 - d_l - sum_j e_lj x_lj) (a dense layer discards nothing).
 Constraints: both budgets, x_lj <= 1 - d_l, x_l0 + d_l = 1 (rank >= 1), and prefixes
 x_lj >= x_l,j+1 (so a solution is a per-layer rank, as the decomposition keeps the leading
 components). Costs are integers, so the budget rows are exact; a solution is re-checked exactly.
 """
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,26 +18,27 @@ from .mckp import solve_mckp
 from .problem import AllocationProblem
 
 
+MIP_REL_GAP = 1e-9  # HiGHS's relative optimality gap: an optimum, not a good solution
+SOLVERS = ("auto", "highs", "dp")
+
+
 @dataclass
 class MilpResult:
     z: np.ndarray
-    value: float        # discarded (weighted) normalized energy at the optimum
+    value: float        # discarded normalized energy at the optimum
     status: int
     message: str
-    seconds: float
-    mip_gap: float | None = None
 
 
-def surrogate(problem: AllocationProblem, weights=None) -> tuple[np.ndarray, float]:
+def surrogate(problem: AllocationProblem) -> tuple[np.ndarray, float]:
     """(c, constant) with discarded energy = constant + c @ z."""
-    w = np.ones(len(problem.layers)) if weights is None else np.asarray(weights, float)
     c = np.zeros(problem.n_vars)
     const = 0.0
-    for L, e, wl in zip(problem.layers, problem.energy, w):
+    for L, e in zip(problem.layers, problem.energy):
         total = e.sum()
-        c[L.offset:L.d_index] = -wl * e[:L.break_even]
-        c[L.d_index] = -wl * total
-        const += wl * total
+        c[L.offset:L.d_index] = -e[:L.break_even]
+        c[L.d_index] = -total
+        const += total
     return c, const
 
 
@@ -57,21 +57,18 @@ def _structure(problem: AllocationProblem, with_params: bool):
     return cache[with_params]
 
 
-def solve_milp(problem: AllocationProblem, mac_budget=None, param_budget=None, weights=None,
-               time_limit: float | None = None, mip_rel_gap: float = 1e-9, fixed=None, solver: str = "auto") -> MilpResult:
-    """Minimize the discarded energy under the budgets. `fixed`: optional (mask, values).
-    solver "highs": HiGHS branch and bound; "dp": the exact DP of `mckp.py` (one binding
-    budget only; raises otherwise); "auto": the DP where it applies, else HiGHS."""
-    t0 = time.perf_counter()
+def solve_milp(problem: AllocationProblem, mac_budget=None, param_budget=None, solver: str = "auto") -> MilpResult:
+    """Minimize the discarded energy under the budgets. solver "highs": HiGHS branch and bound;
+    "dp": the exact DP of `mckp.py` (one binding budget only; raises otherwise); "auto": the DP
+    where it applies, else HiGHS."""
     mb, pb = problem.check_budgets(mac_budget, param_budget)
-    if solver not in ("auto", "highs", "dp"):
-        raise ValueError(f"unknown solver {solver!r}")
-    if solver != "highs" and fixed is None:
-        r = solve_mckp(problem, mac_budget, param_budget, weights)
+    if solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose one of {SOLVERS}")
+    if solver != "highs":
+        r = solve_mckp(problem, mac_budget, param_budget)
         if r is not None:
             z = problem.selection(r.ks, r.dense)
-            return MilpResult(z, r.value, 0, f"exact DP (multiple-choice knapsack, {r.states} states at most)",
-                              time.perf_counter() - t0, 0.0)
+            return MilpResult(z, r.value, 0, f"exact DP (multiple-choice knapsack, {r.states} states at most)")
         if solver == "dp":
             raise ValueError("the DP solves one binding budget only; both budgets bind here")
     with_params = bool(np.isfinite(pb))
@@ -80,17 +77,11 @@ def solve_milp(problem: AllocationProblem, mac_budget=None, param_budget=None, w
     ub[0] = mb - problem.fixed_macs if np.isfinite(mb) else np.inf
     if with_params:
         ub[1] = pb - problem.fixed_params
-    c, const = surrogate(problem, weights)
-    lo, hi = np.zeros(problem.n_vars), np.ones(problem.n_vars)
-    if fixed is not None:
-        mask, vals = fixed
-        lo[mask] = hi[mask] = vals[mask]
-    options = {"mip_rel_gap": mip_rel_gap, "presolve": True}
-    if time_limit is not None:
-        options["time_limit"] = time_limit
+    c, const = surrogate(problem)
+    bounds = Bounds(np.zeros(problem.n_vars), np.ones(problem.n_vars))
     for _ in range(3):
-        res = milp(c, integrality=np.ones(problem.n_vars), bounds=Bounds(lo, hi),
-                   constraints=LinearConstraint(A, lb, ub), options=options)
+        res = milp(c, integrality=np.ones(problem.n_vars), bounds=bounds, constraints=LinearConstraint(A, lb, ub),
+                   options={"mip_rel_gap": MIP_REL_GAP, "presolve": True})
         if res.x is None:
             raise RuntimeError(f"MILP found no solution: {res.message}")
         z = np.round(res.x)
@@ -103,5 +94,4 @@ def solve_milp(problem: AllocationProblem, mac_budget=None, param_budget=None, w
     else:
         raise RuntimeError("MILP solutions kept exceeding the budget")
     problem.config(z)  # checks 0/1 prefixes
-    return MilpResult(z, float(const + c @ z), int(res.status), str(res.message), time.perf_counter() - t0,
-                      getattr(res, "mip_gap", None))
+    return MilpResult(z, float(const + c @ z), int(res.status), str(res.message))

@@ -29,18 +29,6 @@ def sample_batches(images, labels, sample: int = 2048, seed: int = 0, batch_size
     return [(x, y) for x, y in loader]
 
 
-def batches_from_loader(loader, sample: int = 2048):
-    """The first `sample` examples of an iterable of (x, y) batches."""
-    out, have = [], 0
-    for x, y in loader:
-        take = min(len(x), sample - have)
-        out.append((x[:take], y[:take]))
-        have += take
-        if have >= sample:
-            break
-    return out
-
-
 class Objective:
     """f(z) = mean cross-entropy of the masked network on `batches`; call -> (f, grad)."""
 

@@ -7,9 +7,10 @@ Per decomposable layer l (a `ConvSite`) with spectrum s_0 >= s_1 >= ... and brea
   d_l             the layer stays dense (cost saturation), with x_lj <= 1 - d_l.
 Layer cost = d_l * dense + sum_j x_lj * c_l (c_l: MACs or parameters of one component). Every
 layer keeps at least rank 1 (x_l0 + d_l = 1): rank 0 cannot be decomposed into two convs.
-Layers with B_l = 0 (no rank saves MACs) and convs that are not sites (the stem; the FC layer
-under the "whole" convention) are constant costs. The variables form one vector z: layer l's
-x's at `offset[l]:offset[l]+B_l`, its d at `d_index[l]`.
+Layers with B_l = 0 (no rank saves MACs) and convs that are not sites (the stem) are constant
+costs. MACs and parameters (from `lowrank.cost`) count the conv layers only, the TRP authors'
+convention. The variables form one vector z: layer l's x's at `offset[l]:offset[l]+B_l`, its d
+at `d_index[l]`.
 """
 from dataclasses import dataclass, field
 
@@ -18,18 +19,14 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from ..lowrank import ConvSite, conv_macs, model_cost, to_matrix
-from ..lowrank.matricize import matrix_shape
+from ..lowrank import ConvSite, conv_macs, conv_params, model_cost, to_matrix
 from ..lowrank.svd import batched_svd
-
-CONVENTIONS = ("conv", "whole")
 
 
 @dataclass
 class Layer:
     """Cost structure of one decomposable layer (no spectrum)."""
     name: str
-    shape: tuple            # conv weight shape (n, c, kh, kw)
     full_rank: int
     break_even: int         # B: number of x variables
     comp_macs: int          # MACs of one singular component
@@ -46,18 +43,16 @@ class AllocationProblem:
     scheme: str
     layers: list[Layer]
     always_dense: list[str]          # sites with break_even 0
-    fixed_macs: float                # constant MACs (non-site convs, always-dense sites, FC for "whole")
+    fixed_macs: float                # constant MACs (non-site convs, always-dense sites)
     fixed_params: float
-    convention: str = "conv"
-    # spectra (set by set_spectra): per layer float64 numpy singular values and normalized energies
-    spectra: list = field(default_factory=list)
+    # set by set_spectra: per layer, the float64 numpy normalized energies s_j^2 / sum s^2
     energy: list = field(default_factory=list)
     svd: list = field(default_factory=list)   # per layer (U, S, Vh) torch tensors, or empty
 
     # ---------------------------------------------------------------- construction
     @classmethod
     def from_sites(cls, sites: list[ConvSite], scheme: str, fixed_macs: float = 0, fixed_params: float = 0,
-                   convention: str = "conv", with_svd: bool = True) -> "AllocationProblem":
+                   with_svd: bool = True) -> "AllocationProblem":
         """Cost structure of `sites`; constant costs given by the caller. With `with_svd`, one
         batched full SVD of the sites' current weights."""
         layers, always_dense = [], []
@@ -65,22 +60,19 @@ class AllocationProblem:
         offset = 0
         for s in sites:
             conv = s.conv
-            bias = conv.bias.numel() if conv.bias is not None else 0
-            rows, cols = matrix_shape(conv.weight.shape, scheme)
-            dense_macs = conv_macs(conv, None, None, s.out_hw)
+            dense_macs, dense_params = conv_macs(conv, None, None, s.out_hw), conv_params(conv, None, None)
             if s.break_even < 1:
                 always_dense.append(s.name)
                 fixed_macs += dense_macs
-                fixed_params += conv.weight.numel() + bias
+                fixed_params += dense_params
                 continue
+            bias = dense_params - conv.weight.numel()
             fixed_params += bias
-            layers.append(Layer(s.name, tuple(conv.weight.shape), s.full_rank, s.break_even,
-                                conv_macs(conv, 1, scheme, s.out_hw, s.in_hw), rows + cols,
-                                dense_macs, conv.weight.numel(), offset, offset + s.break_even))
+            layers.append(Layer(s.name, s.full_rank, s.break_even,
+                                conv_macs(conv, 1, scheme, s.out_hw, s.in_hw), conv_params(conv, 1, scheme) - bias,
+                                dense_macs, dense_params - bias, offset, offset + s.break_even))
             offset += s.break_even + 1
-        if convention not in CONVENTIONS:
-            raise ValueError(f"unknown cost convention {convention!r}; choose one of {CONVENTIONS}")
-        prob = cls(scheme, layers, always_dense, fixed_macs, fixed_params, convention)
+        prob = cls(scheme, layers, always_dense, fixed_macs, fixed_params)
         prob._build_rows()
         if with_svd:
             prob.set_weights([s.conv.weight for s in sites if s.name not in always_dense])
@@ -88,34 +80,29 @@ class AllocationProblem:
 
     @classmethod
     def from_arrays(cls, full_rank, break_even, comp_macs, comp_params, dense_macs, dense_params, singular_values,
-                    fixed_macs: float = 0, fixed_params: float = 0, scheme: str = "channel",
-                    names=None) -> "AllocationProblem":
-        """A problem from raw per-layer numbers (for tests and what-if studies); break_even >= 1."""
+                    fixed_macs: float = 0, fixed_params: float = 0) -> "AllocationProblem":
+        """A problem from raw per-layer numbers (for tests); break_even >= 1, layers named layer0..."""
         layers, offset = [], 0
-        names = names or [f"layer{i}" for i in range(len(full_rank))]
+        names = [f"layer{i}" for i in range(len(full_rank))]
         for name, F, B, cm, cp, dm, dp in zip(names, full_rank, break_even, comp_macs, comp_params, dense_macs,
                                               dense_params):
             if not 1 <= B < F:
                 raise ValueError(f"{name}: break_even {B} must lie in [1, full_rank)")
-            layers.append(Layer(name, (), int(F), int(B), cm, cp, dm, dp, offset, offset + B))
+            layers.append(Layer(name, int(F), int(B), cm, cp, dm, dp, offset, offset + B))
             offset += B + 1
-        prob = cls(scheme, layers, [], float(fixed_macs), float(fixed_params))
+        prob = cls("channel", layers, [], float(fixed_macs), float(fixed_params))
         prob._build_rows()
         prob.set_spectra([torch.as_tensor(np.sort(np.abs(np.asarray(s, float)))[::-1].copy()) for s in singular_values])
         return prob
 
     @classmethod
-    def from_model(cls, model: nn.Module, sites: list[ConvSite], scheme: str, input_size,
-                   convention: str = "conv") -> "AllocationProblem":
-        """As `from_sites`, with the constant costs measured on the dense `model`: "conv" counts
-        conv MACs and conv parameters (the TRP authors' convention), "whole" adds the FC layer
-        (and counts every parameter)."""
+    def from_model(cls, model: nn.Module, sites: list[ConvSite], scheme: str, input_size) -> "AllocationProblem":
+        """As `from_sites`, with the constant costs (the conv MACs and conv parameters outside the
+        sites) measured on the dense `model`."""
         cost = model_cost(model, input_size)
         site_macs = sum(conv_macs(s.conv, None, None, s.out_hw) for s in sites)
-        site_params = sum(sum(p.numel() for p in s.conv.parameters(recurse=False)) for s in sites)
-        macs = cost["conv_macs"] if convention == "conv" else cost["whole_macs"]
-        params = cost["conv_params"] if convention == "conv" else cost["total_params"]
-        return cls.from_sites(sites, scheme, macs - site_macs, params - site_params, convention)
+        site_params = sum(conv_params(s.conv, None, None) for s in sites)
+        return cls.from_sites(sites, scheme, cost["conv_macs"] - site_macs, cost["conv_params"] - site_params)
 
     def _build_rows(self) -> None:
         n = self.n_vars
@@ -157,18 +144,16 @@ class AllocationProblem:
     def set_weights(self, weights: list[torch.Tensor]) -> None:
         """Full SVDs (batched) of the layers' current weights."""
         with torch.no_grad():
-            mats = [to_matrix(w.detach().float(), self.scheme) for w in weights]
-            self.svd = batched_svd(mats)
+            self.svd = batched_svd([to_matrix(w, self.scheme) for w in weights])
         self.set_spectra([S for _, S, _ in self.svd], keep_svd=True)
 
     def set_spectra(self, singular_values, keep_svd: bool = False) -> None:
         """Only the spectra (all that the surrogate and the heuristics need)."""
         if len(singular_values) != len(self.layers):
             raise ValueError(f"{len(singular_values)} spectra for {len(self.layers)} layers")
-        self.spectra = [np.asarray(torch.as_tensor(S).detach().cpu().double()) for S in singular_values]
         self.energy = []
-        for S in self.spectra:
-            s2 = S ** 2
+        for S in singular_values:
+            s2 = np.asarray(torch.as_tensor(S).detach().cpu().double()) ** 2
             tot = s2.sum()
             self.energy.append(s2 / tot if tot > 0 else np.zeros_like(s2))
         if not keep_svd:
@@ -224,6 +209,21 @@ class AllocationProblem:
         params = np.where(dense, self.dense_params, ks * self.comp_params).sum()
         return self.fixed_macs + macs, self.fixed_params + params
 
+    def step(self, i: int, k: int) -> tuple[float, float, float]:
+        """(energy gained, extra MACs, extra params) of layer i's next step up from rank k (not
+        dense): keep component k if k < B, else (k = B) switch the layer dense."""
+        L = self.layers[i]
+        if k < L.break_even:
+            return self.energy[i][k], L.comp_macs, L.comp_params
+        return self.energy[i][k:].sum(), L.dense_macs - k * L.comp_macs, L.dense_params - k * L.comp_params
+
+    def step_up(self, ks: np.ndarray, dense: np.ndarray, i: int) -> None:
+        """Take layer i's step of `step` in place: rank + 1, or dense at rank B."""
+        if ks[i] < self.layers[i].break_even:
+            ks[i] += 1
+        else:
+            dense[i] = True
+
     def selection(self, ks, dense) -> np.ndarray:
         """The 0/1 vector z of per-layer ranks `ks` and dense flags (x all 0 for dense layers)."""
         z = np.zeros(self.n_vars)
@@ -277,9 +277,9 @@ class AllocationProblem:
             out.append(m)
         return out
 
-    def feasible(self, z, mac_budget=None, param_budget=None, tol: float = 0.0) -> bool:
-        """Both budgets met (exactly, by default: costs are integers, exact in float64)."""
+    def feasible(self, z, mac_budget=None, param_budget=None) -> bool:
+        """Both budgets met, exactly (costs are integers, exact in float64)."""
         macs, params = self.cost(z)
         mb = np.inf if mac_budget is None else mac_budget
         pb = np.inf if param_budget is None else param_budget
-        return macs <= mb * (1 + tol) and params <= pb * (1 + tol)
+        return macs <= mb and params <= pb

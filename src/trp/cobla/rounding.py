@@ -44,10 +44,6 @@ def _initial(problem, masks, d, rng):
     return np.array(ks, int), np.array(dense, bool)
 
 
-def _tail(problem, i, k):
-    return problem.energy[i][k:].sum()
-
-
 def repair(problem: AllocationProblem, ks, dense, masks, d, mb, pb):
     ks, dense = ks.copy(), dense.copy()
     while True:
@@ -57,12 +53,12 @@ def repair(problem: AllocationProblem, ks, dense, masks, d, mb, pb):
             return ks, dense
         best, fallback = None, None
         for i, L in enumerate(problem.layers):
-            if dense[i]:
-                dm, dp = L.dense_macs - L.break_even * L.comp_macs, L.dense_params - L.break_even * L.comp_params
-                value, energy = d[i], _tail(problem, i, L.break_even)
-            elif ks[i] > 1:
-                dm, dp = L.comp_macs, L.comp_params
-                value, energy = masks[i][ks[i] - 1], problem.energy[i][ks[i] - 1]
+            if dense[i]:  # undo the dense switch from rank B
+                energy, dm, dp = problem.step(i, L.break_even)
+                value = d[i]
+            elif ks[i] > 1:  # drop component K - 1
+                energy, dm, dp = problem.step(i, ks[i] - 1)
+                value = masks[i][ks[i] - 1]
             else:
                 continue
             saving = (dm / mb if over_m else 0.0) + (dp / pb if over_p else 0.0)
@@ -89,35 +85,15 @@ def fill(problem: AllocationProblem, ks, dense, masks, d, mb, pb):
         for i, L in enumerate(problem.layers):
             if dense[i]:
                 continue
-            if ks[i] < L.break_even:
-                dm, dp = L.comp_macs, L.comp_params
-                key = (masks[i][ks[i]], problem.energy[i][ks[i]])
-            else:
-                dm, dp = L.dense_macs - ks[i] * L.comp_macs, L.dense_params - ks[i] * L.comp_params
-                key = (d[i], _tail(problem, i, ks[i]))
+            energy, dm, dp = problem.step(i, ks[i])
+            key = (masks[i][ks[i]] if ks[i] < L.break_even else d[i], energy)
             if macs + dm <= mb and params + dp <= pb and (best is None or key > best[0]):
                 best = (key, i, dm, dp)
         if best is None:
             return ks, dense
         _, i, dm, dp = best
         macs, params = macs + dm, params + dp
-        if ks[i] < problem.layers[i].break_even:
-            ks[i] += 1
-        else:
-            dense[i] = True
-
-
-def next_steps(problem: AllocationProblem, ks, dense) -> list[tuple[int, float, float]]:
-    """(layer, extra MACs, extra params) of every single step that would add to the allocation."""
-    out = []
-    for i, L in enumerate(problem.layers):
-        if dense[i]:
-            continue
-        if ks[i] < L.break_even:
-            out.append((i, L.comp_macs, L.comp_params))
-        else:
-            out.append((i, L.dense_macs - ks[i] * L.comp_macs, L.dense_params - ks[i] * L.comp_params))
-    return out
+        problem.step_up(ks, dense, i)
 
 
 def round_selection(problem: AllocationProblem, z_relaxed, mac_budget=None, param_budget=None, trials: int = 10,

@@ -6,7 +6,7 @@ The point returned is the best feasible point the solver evaluated (never worse 
 which is feasible); SLSQP's own final iterate and message are recorded alongside.
 """
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
@@ -26,7 +26,6 @@ class SQPResult:
     success: bool
     message: str
     seconds: float
-    history: list = field(default_factory=list)  # objective at each evaluation
 
 
 def _reduce(A, b, free, z0):
@@ -52,7 +51,7 @@ def solve_relaxation(problem: AllocationProblem, objective, start: np.ndarray, f
     n_free = int(free.sum())
     f0, g0 = objective(z0) if n_free else (objective.loss(z0), None)
     if n_free == 0:
-        return SQPResult(z0, f0, f0, f0, 0, 1, 0, True, "no free variables", time.perf_counter() - t0, [f0])
+        return SQPResult(z0, f0, f0, f0, 0, 1, 0, True, "no free variables", time.perf_counter() - t0)
 
     rows, rhs = [], []
     for row, budget, fixed in ((problem.macs_row, mb, problem.fixed_macs), (problem.params_row, pb, problem.fixed_params)):
@@ -64,7 +63,7 @@ def solve_relaxation(problem: AllocationProblem, objective, start: np.ndarray, f
     E, e = _reduce(problem.min_rank, np.ones(problem.min_rank.shape[0]), free, z0)
     G, h = np.vstack([G, C]), np.concatenate([h, c])
 
-    history, best = [], [f0, z0.copy()]
+    best = [f0, z0.copy()]
 
     def full(y):
         z = z0.copy()
@@ -74,7 +73,6 @@ def solve_relaxation(problem: AllocationProblem, objective, start: np.ndarray, f
     def fun(y):
         z = full(y)
         f, g = (f0, g0) if np.array_equal(z, z0) else objective(z)
-        history.append(f)
         viol = max(0.0, float((G @ z[free] - h).max(initial=0.0)), float(np.abs(E @ z[free] - e).max(initial=0.0)))
         if viol <= feas_tol and problem.feasible(z, mb * (1 + feas_tol), pb * (1 + feas_tol)) and f < best[0]:
             best[0], best[1] = f, z.copy()
@@ -87,4 +85,4 @@ def solve_relaxation(problem: AllocationProblem, objective, start: np.ndarray, f
                    options={"maxiter": maxiter, "ftol": ftol})
     f_final = float(res.fun) if np.isfinite(res.fun) else float("nan")
     return SQPResult(best[1], f0, best[0], f_final, int(res.nit), int(res.nfev), n_free, bool(res.success),
-                     str(res.message), time.perf_counter() - t0, history)
+                     str(res.message), time.perf_counter() - t0)
