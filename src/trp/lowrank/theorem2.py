@@ -61,14 +61,17 @@ def theorem2_bound_holds(displacement_ratio: float, e: float) -> bool:
 
 
 def theorem2_quantities(W_next, T_prev, k_prev: int, e: float, scheme: str | None = None,
-                        singular_values=None) -> dict:
+                        singular_values=None, steps: int | None = None, max_step: float | None = None) -> dict:
     # Eq. (9)-(12): W_next = W^{t+m}, T_prev = T^z = TSVD(W^t; e) of rank k_prev.
     """displacement = ||W_next - T_prev||_F / ||W_next||_F (the accumulated SGD step, Eq. 11's
     left side over ||W^{t+m}||_F), tail_ratio = tail energy of W_next beyond k_prev over
     ||W_next||_F (Eq. 12's left side; <= displacement by Corollary 1 when rank(T_prev) <= k_prev),
     sqrt_e, bound_holds (displacement < sqrt(e)), rank_next = energy rank of W_next (Eq. 4),
     which is <= k_prev whenever tail_ratio < sqrt(e), in particular whenever bound_holds.
-    `singular_values` of W_next may be passed when already computed (the projection has them)."""
+    `singular_values` of W_next may be passed when already computed (the projection has them).
+    With `steps` (m) and `max_step` (G, the largest ||alpha grad f||_F over those steps), also
+    step_bound = mG/||W_next||_F, the paper's own left side of Eq. (12), and whether it is < sqrt(e)
+    (Theorem 2's assumption)."""
     W, T = _matrix(W_next, scheme), _matrix(T_prev, scheme)
     if W.shape != T.shape:
         raise ValueError(f"W_next and T_prev differ in shape: {tuple(W.shape)} vs {tuple(T.shape)}")
@@ -83,4 +86,7 @@ def theorem2_quantities(W_next, T_prev, k_prev: int, e: float, scheme: str | Non
         "bound_holds": theorem2_bound_holds(displacement, e),
         "rank_prev": int(k_prev),
         "rank_next": energy_rank(s, e),
+        **({} if steps is None else {"step_bound": steps * max_step / norm if norm > 0 else math.inf,
+                                     "assumption_holds": theorem2_bound_holds(steps * max_step / norm, e)
+                                     if norm > 0 else False}),
     }

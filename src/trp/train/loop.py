@@ -107,7 +107,7 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if regularizer is not None:
-                regularizer.after_backward()
+                regularizer.after_backward(opt.param_groups[0]["lr"])
             opt.step()
             detached = loss.detach()
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), state["step"], first_bad)

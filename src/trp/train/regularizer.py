@@ -27,6 +27,7 @@ class RankRegularizer:
         self.previous: dict[str, tuple[torch.Tensor, int]] = {}  # T^z and its rank, per site
         self.projections = 0
         self._last = None
+        self._max_step, self._steps = None, 0  # G = max ||lr grad||_F per site since the last projection, and m
 
     def projects_at(self, step: int) -> bool:
         return self.do_project and step % self.m == 0
@@ -40,10 +41,12 @@ class RankRegularizer:
         ranks = (lambda S: self.allocate(self.sites, S)) if self.allocate else None
         self._last = project_sites(self.sites, self.e, self.scheme, ranks=ranks)
         self.projections += 1
-        for site, p in zip(self.sites, self._last):
-            self._record(site, p, weights[site.name], global_step)
+        max_step = self._max_step.tolist() if self._max_step is not None else [None] * len(self.sites)
+        for site, p, g in zip(self.sites, self._last, max_step):
+            self._record(site, p, weights[site.name], global_step, g)
+        self._max_step, self._steps = None, 0
 
-    def _record(self, site: ConvSite, p, w_before: torch.Tensor, global_step: int) -> None:
+    def _record(self, site: ConvSite, p, w_before: torch.Tensor, global_step: int, max_step: float | None) -> None:
         rank = p.rank
         T = site.conv.weight.detach().clone()
         prev = self.previous.get(site.name)
@@ -58,14 +61,27 @@ class RankRegularizer:
         else:
             T_prev, rank_prev = prev
             # Eq. (11)-(12): ||W^{t+m} - T^z||_F / ||W^{t+m}||_F and the tail energy beyond rank(T^z).
-            q = theorem2_quantities(w_before, T_prev, rank_prev, self.e, self.scheme, singular_values=p.singular_values)
+            steps = self._steps if max_step is not None else None
+            q = theorem2_quantities(w_before, T_prev, rank_prev, self.e, self.scheme, singular_values=p.singular_values,
+                                    steps=steps, max_step=max_step)
             rec.update(rank_before=rank_prev, displacement=q["displacement"], tail_ratio=q["tail_ratio"],
                        sqrt_e=q["sqrt_e"], bound_holds=q["bound_holds"], rank_rose=rank > rank_prev)
+            if steps is not None:
+                rec.update(steps=steps, max_step=max_step, step_bound=q["step_bound"],
+                           assumption_holds=q["assumption_holds"])
         self.log(rec)
 
-    def after_backward(self) -> None:
+    def after_backward(self, lr: float | None = None) -> None:
         """Eq. (6): grad += lam * U_r V_r^T, every step (paper) or on projection steps only,
-        then from the same truncated SVD (authors' code)."""
+        then from the same truncated SVD (authors' code). With `lr` (and a log), also tracks
+        G = max ||lr grad f||_F per site for the rank log (on the device; read at projections)."""
+        self._add_nuclear()
+        if lr is not None and self.log is not None and self.do_project:
+            norms = lr * torch.stack(torch._foreach_norm([s.conv.weight.grad for s in self.sites])).float()
+            self._max_step = norms if self._max_step is None else torch.maximum(self._max_step, norms)
+            self._steps += 1
+
+    def _add_nuclear(self) -> None:
         if self.lam == 0:
             return
         if self.cadence == "every_step":
@@ -76,9 +92,10 @@ class RankRegularizer:
                 add_to_grad(site.conv.weight, g, self.lam)
 
     def state_dict(self) -> dict:
-        return {"projections": self.projections,
+        return {"projections": self.projections, "max_step": self._max_step, "steps": self._steps,
                 "previous": {n: {"weight": T, "rank": r} for n, (T, r) in self.previous.items()}}
 
     def load_state_dict(self, state: dict) -> None:
         self.projections = state["projections"]
+        self._max_step, self._steps = state.get("max_step"), state.get("steps", 0)
         self.previous = {n: (v["weight"], v["rank"]) for n, v in state["previous"].items()}
