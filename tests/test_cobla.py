@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 from trp.cobla import (AllocationProblem, Objective, allocate, budget_ranks, energy_start, fixed_variables,
-                       greedy_start, round_selection, sample_batches, solve_milp, starts, uniform_start)
+                       greedy_start, round_selection, solve_milp, starts, uniform_start)
+from trp.data import sample_batches
 from trp.lowrank import SCHEMES, conv_macs, decompose_model, find_sites, model_cost
 from trp.models import build, input_size, stem
 
@@ -182,7 +183,7 @@ def test_objective_gradient_matches_finite_differences():
 def test_sqp_no_worse_than_energy_start_and_feasible():
     model, images, labels = tiny_setup()
     sites = find_sites(model, (3, 8, 8), "channel", exclude=("stem",))
-    res = allocate(model, None, "channel", target_speedup=2.0, method="sqp", data=(images, labels), sample=64,
+    res = allocate(model, None, "channel", target_speedup=2.0, method="sqp", batches=sample_batches(images, labels, 64),
                    maxiter=10, trials=4, sites=sites, input_size=(3, 8, 8))
     obj = res["objective"]
     assert obj["relaxed"] <= obj["start"] + 1e-12

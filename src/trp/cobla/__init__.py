@@ -14,12 +14,12 @@ from .allocate import METHODS, allocate, budget_ranks, spectra
 from .heuristics import Start, energy_start, fixed_variables, greedy_start, starts, uniform_start
 from .milp import MilpResult, solve_milp, surrogate
 from .mckp import solve_mckp
-from .objective import Objective, sample_batches
+from .objective import Objective
 from .problem import AllocationProblem, Layer
 from .rounding import RoundingResult, round_selection
 from .sqp import SQPResult, solve_relaxation
 
 __all__ = ["METHODS", "AllocationProblem", "Layer", "MilpResult", "Objective", "RoundingResult",
            "SQPResult", "Start", "allocate", "budget_ranks", "energy_start",
-           "fixed_variables", "greedy_start", "round_selection", "sample_batches", "solve_mckp", "solve_milp",
+           "fixed_variables", "greedy_start", "round_selection", "solve_mckp", "solve_milp",
            "solve_relaxation", "spectra", "starts", "surrogate", "uniform_start"]

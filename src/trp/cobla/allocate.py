@@ -17,13 +17,12 @@ from ..lowrank import ConvSite, find_sites, to_matrix
 from ..lowrank.svd import batched, float32_or_better
 from .heuristics import energy_start, fixed_variables, starts
 from .milp import solve_milp
-from .objective import Objective, sample_batches
+from .objective import Objective
 from .problem import AllocationProblem
 from .rounding import round_selection
 from .sqp import solve_relaxation
 
 METHODS = ("sqp", "milp", "energy")
-BATCH_SIZE = 512  # images per forward pass of the sample loss
 
 
 def _budgets(problem: AllocationProblem, target_speedup, max_params):
@@ -34,11 +33,6 @@ def _budgets(problem: AllocationProblem, target_speedup, max_params):
     return mb, max_params
 
 
-def _batches(data, sample, seed, device):
-    images, labels = (data["train_x"], data["train_y"]) if isinstance(data, dict) else data
-    return sample_batches(images, labels, sample, seed, BATCH_SIZE, device)
-
-
 def _summary(problem: AllocationProblem, z) -> dict:
     ranks, dense_layers = problem.ranks_from_selection(z)
     macs, params = problem.cost(z)
@@ -46,20 +40,21 @@ def _summary(problem: AllocationProblem, z) -> dict:
 
 
 def allocate(model: nn.Module, arch: str | None = None, scheme: str = "channel", target_speedup: float | None = None,
-             max_params: float | None = None, method: str = "sqp", data=None, sample: int = 2048, seed: int = 0,
-             maxiter: int = 60, trials: int = 10, sites: list[ConvSite] | None = None, input_size=None,
+             max_params: float | None = None, method: str = "sqp", batches=None, seed: int = 0, maxiter: int = 60,
+             trials: int = 10, sites: list[ConvSite] | None = None, input_size=None,
              device=None) -> dict:
     """Per-layer ranks meeting the budget(s): MACs at most dense / `target_speedup`, parameters
-    at most `max_params`, both counting conv layers only (the TRP authors' convention). `data`:
-    dict with train_x/train_y (as from `load_prepared`) or (images, labels) uint8 arrays; needed
-    for "sqp"; for the others, when given, the sample loss is reported. `sites` and
+    at most `max_params`, both counting conv layers only (the TRP authors' convention). `batches`:
+    the training sample of COBLA's objective, a list of (images, labels) batches (e.g.
+    `trp.data.sample_batches`); needed for "sqp"; for the others, when given, the sample loss
+    is reported. `sites` and
     `input_size` default to those of `arch`. The heuristic starts (filled up to the budget)
     compete with the `trials` rounded SQP solutions, so the result is never worse on the sample
     than the best start (not in COBLA)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-    if method == "sqp" and data is None:
-        raise ValueError("method 'sqp' needs data (training images) for its sample")
+    if method == "sqp" and batches is None:
+        raise ValueError("method 'sqp' needs batches (a training sample) for its objective")
     t_all = time.perf_counter()
     timings = {}
     size = input_size if input_size is not None else models.input_size(arch)
@@ -83,9 +78,8 @@ def allocate(model: nn.Module, arch: str | None = None, scheme: str = "channel",
            "objective": {}, "solver": {}}
 
     objective = None
-    if data is not None:
-        objective = Objective(model, problem, _batches(data, sample, seed, device or next(model.parameters()).device),
-                              device)
+    if batches is not None:
+        objective = Objective(model, problem, batches, device)
 
     if method == "energy":
         z = energy.z

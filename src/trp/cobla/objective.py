@@ -15,18 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from ..data import TensorLoader
 from ..lowrank import from_matrix, to_matrix
 from .problem import AllocationProblem
-
-
-def sample_batches(images, labels, sample: int = 2048, seed: int = 0, batch_size: int = 512, device="cpu"):
-    """`sample` images drawn without replacement (numpy seed `seed`) from uint8 arrays
-    (N, C, H, W), normalised as the test loader does (no augmentation), in batches."""
-    n = len(images)
-    idx = np.sort(np.random.default_rng(seed).choice(n, size=min(sample, n), replace=False))
-    loader = TensorLoader(np.asarray(images)[idx], np.asarray(labels)[idx], batch_size, False, device)
-    return [(x, y) for x, y in loader]
 
 
 class Objective:

@@ -2,7 +2,7 @@
 `trp decompose --ranks FILE` reads (its "ranks" key; layers not listed stay dense)."""
 from ..artifacts import DENSE, load_network, record, sha256_file, write_json
 from ..cobla import allocate
-from ..data import load_prepared
+from ..data import load_prepared, sample_batches
 
 SCHEMA = "trp.allocation/1"
 RESULT_KEYS = ("ranks", "dense_layers", "macs", "params", "budget", "speedup", "param_ratio", "method", "scheme",
@@ -15,8 +15,9 @@ def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = 
     """Allocate ranks for `checkpoint` (a model.pt of `trp train`) and write `out_json`."""
     model, rec = load_network(checkpoint, device, expect=DENSE)
     arrays, data_fp = load_prepared(data_npz) if data_npz is not None else (None, None)
+    batches = None if arrays is None else sample_batches(arrays["train_x"], arrays["train_y"], sample, seed, device=device)
     res = allocate(model, rec["arch"], scheme, target_speedup=target_speedup, max_params=max_params, method=method,
-                   data=arrays, sample=sample, seed=seed, maxiter=maxiter, device=device)
+                   batches=batches, seed=seed, maxiter=maxiter, device=device)
     settings = {"source": str(checkpoint), "arch": rec["arch"], "scheme": scheme, "method": method,
                 "target_speedup": target_speedup, "max_params": max_params,
                 "sample": sample if arrays is not None else None, "seed": seed, "maxiter": maxiter}
