@@ -1,5 +1,6 @@
-"""What every renderer shares: reading run outputs, the provenance footer, seed aggregation,
+"""What every renderer shares: reading run records, the provenance footer, seed aggregation,
 and writing a table (.md/.tex/.csv) or a figure (.png/.pdf) with that footer."""
+import argparse
 import csv
 import json
 import math
@@ -8,15 +9,13 @@ from pathlib import Path
 
 import matplotlib
 
+from ..artifacts import read_json
+
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- inputs
-
-def load_json(path):
-    return json.loads(Path(path).read_text())
-
 
 def load_jsonl(path) -> list[dict]:
     return [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
@@ -25,7 +24,16 @@ def load_jsonl(path) -> list[dict]:
 def sibling_metrics(path) -> list[dict]:
     """The metrics.json of the run directory holding `path` (a rank log), if there is one."""
     p = Path(path).with_name("metrics.json")
-    return [load_json(p)] if p.exists() else []
+    return [read_json(p)] if p.exists() else []
+
+
+def top1(metrics: dict, network: str) -> float:
+    """The top-1 of one network of a run record: "dense", "projected", "decomposed" (without
+    fine-tuning) or "finetuned" (a fine-tuned decomposition, trp finetune)."""
+    acc = metrics["accuracy"]
+    if network not in acc:
+        raise ValueError(f"the record has no {network!r} accuracy, only {sorted(acc)}")
+    return acc[network]
 
 
 def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
@@ -39,11 +47,23 @@ def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
     return out
 
 
-def write_json(obj, out_prefix) -> Path:
-    path = Path(f"{out_prefix}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(obj, indent=1) + "\n")
-    return path
+def renderer_parser(name: str, doc: str) -> argparse.ArgumentParser:
+    """The command line of `trp render NAME`: the renderer's inputs are added to it; --profile, --out here."""
+    ap = argparse.ArgumentParser(prog=f"trp render {name}", description=doc,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", required=True)
+    ap.add_argument("--out", required=True, metavar="PREFIX")
+    return ap
+
+
+def distinct(paths) -> list[str]:
+    """The paths in order, each file once (a run listed under two labels is one run)."""
+    seen, out = set(), []
+    for p in paths:
+        if (key := Path(p).resolve()) not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
 
 
 # ----------------------------------------------------------------------------- provenance

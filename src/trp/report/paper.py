@@ -4,26 +4,27 @@ paper text (/work/shared/papers/trp-ijcai20.txt). The one place the project read
 Method keys used across the project: "baseline", "TRP1" (channel-wise, Zhang et al. 2016 form),
 "TRP1+Nu", "TRP2" (spatial-wise, Jaderberg et al. 2014 form), "TRP2+Nu", "Zhang2016" (basic
 channel-wise decomposition, fine-tuned), "Jaderberg2014" (basic spatial-wise, fine-tuned).
-Other keys name the pruning methods the paper compares against.
+Other keys name the pruning methods the paper compares against, and the rank allocators of our
+COBLA comparison. Renderers work on keys and print a key's label only when writing a table.
 """
 
-METHODS = ("baseline", "TRP1", "TRP1+Nu", "TRP2", "TRP2+Nu", "Zhang2016", "Jaderberg2014")
-
-# How each key is printed, as in the paper's tables.
+# How each method key is printed: the paper's labels, then our COBLA comparison's methods.
 METHOD_LABELS = {
     "baseline": "baseline", "TRP1": "TRP1", "TRP1+Nu": "TRP1+Nu", "TRP2": "TRP2", "TRP2+Nu": "TRP2+Nu",
     "Zhang2016": "[Zhang et al., 2016]", "Jaderberg2014": "[Jaderberg et al., 2014]",
     "Zhang2016-Guo2018": "[Zhang et al., 2016] (data-driven, impl. of [Guo et al., 2018])",
-    "He2017": "[He et al., 2017]", "Li2016": "[Li et al., 2016]", "Luo2017": "[Luo et al., 2017]",
-    "Luo2018": "[Luo et al., 2018]", "Zhou2019": "[Zhou et al., 2019]",
+    "He2017": "[He et al., 2017]", "Li2016": "[Li et al., 2016]",
+    "energy": "energy rule", "sqp": "COBLA (SQP)", "milp": "MILP surrogate", "budgeted_trp": "budgeted TRP",
 }
 MODEL_LABELS = {"resnet20": "R-20", "resnet56": "R-56", "resnet18": "ResNet-18", "resnet50": "ResNet-50"}
-SCHEME = {"TRP1": "channel", "TRP1+Nu": "channel", "Zhang2016": "channel",
-          "TRP2": "spatial", "TRP2+Nu": "spatial", "Jaderberg2014": "spatial"}
 
-# Sec. 4.3 / 4.4: TSVD energy threshold e and nuclear-norm weight lambda.
-SETTINGS = {"cifar10": {"e": 0.02, "lam": 0.0003, "epochs": 164, "lr": 0.1, "lr_steps": (82, 122)},
-            "imagenet": {"e": 0.005, "lam": 0.0003, "epochs": 10, "lr": 0.0001}}
+
+def method_label(key: str) -> str:
+    return METHOD_LABELS.get(key, key)
+
+
+def model_label(key: str) -> str:
+    return MODEL_LABELS.get(key, key)
 
 
 def _rows(fields, rows):
@@ -60,19 +61,6 @@ TABLE2 = _rows(("model", "method", "top1", "top5", "speedup"), [
     ("resnet18", "TRP2", 65.51, 86.74, 2.60),
     ("resnet18", "TRP2+Nu", 65.34, 86.61, 3.18),
     ("resnet18", "Jaderberg2014", 62.80, 83.72, 2.00),
-])
-
-# Table 3: ResNet-50 on ImageNet. The paper labels both of its first two rows "TRP1+Nu"
-# (Sec. 4.4 quotes the 1.80x one); they are copied as printed.
-TABLE3 = _rows(("model", "method", "top1", "top5", "speedup"), [
-    ("resnet50", "baseline", 75.90, 92.70, 1.00),
-    ("resnet50", "TRP1+Nu", 72.69, 91.41, 2.30),
-    ("resnet50", "TRP1+Nu", 74.06, 92.07, 1.80),
-    ("resnet50", "Zhang2016", 71.80, 90.2, 1.50),
-    ("resnet50", "He2017", None, 90.80, 2.00),
-    ("resnet50", "Luo2017", 72.04, 90.67, 1.58),
-    ("resnet50", "Luo2018", 72.03, 90.99, 2.26),
-    ("resnet50", "Zhou2019", 71.50, 90.20, 2.30),
 ])
 
 # Table 4 (Sec. 4.7): inference time per image of ResNet-18, ms; batch size not stated.
