@@ -2,6 +2,7 @@
 refuses to start without a GPU, and the smoke profile runs end to end (minutes), after which
 Theorem 2 is checked over every rank log it wrote."""
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -40,10 +42,59 @@ def test_paper_profile_stops_without_gpu():
     assert "config/cpu.yaml" in proc.stdout + proc.stderr and "config/smoke.yaml" in proc.stdout + proc.stderr
 
 
-def test_bad_profile_is_refused():
-    proc = snakemake("-n", "--configfile", "config/smoke.yaml", "--config", "trp={e: 1.5, lam: 0.0003, m: 2}",
-                     check=False)
-    assert proc.returncode != 0 and "1.5" in proc.stdout + proc.stderr
+def refusal(*args) -> str:
+    """What snakemake prints when it refuses to run (it fails, and prints to either stream)."""
+    proc = snakemake(*args, check=False)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def profile_without(tmp_path, section, key):
+    """config/smoke.yaml with one key removed, as its own file."""
+    profile = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    del profile[section][key]
+    path = tmp_path / "incomplete.yaml"
+    path.write_text(yaml.safe_dump(profile))
+    return path
+
+
+def test_bad_value_is_refused_and_a_valid_one_passes():
+    out = refusal("-n", "--configfile", "config/smoke.yaml", "--config", "trp={e: 1.5, lam: 0.0003, m: 2}")
+    assert "1.5 is greater than or equal to the maximum of 1" in out and "['trp']['e']" in out
+    snakemake("-n", "--configfile", "config/smoke.yaml", "--config", "trp={e: 0.5, lam: 0.0003, m: 2}")
+
+
+def test_any_value_the_schema_accepts_plans():
+    """Run names are looked up, never parsed: lam 5.0e-5 (formatted 5e-05) and e 0.015 plan, and the
+    planned trainings carry exactly those values."""
+    out = snakemake("-n", "-p", "--configfile", "config/smoke.yaml", "--config", "trp={e: 0.015, lam: 5.0e-5, m: 2}").stdout
+    trainings = [line for line in out.splitlines() if "trp train" in line]
+    assert any("'method=\"nuclear\"'" in t and " lam=5e-05 " in t for t in trainings)
+    assert any("'method=\"trp\"'" in t and " e=0.015 " in t and " lam=5e-05 " in t and " m=2 " in t for t in trainings)
+
+
+def test_unknown_key_is_refused_before_any_job():
+    train = "{epochs: 2, milestones: [1], lr: 0.1, batch_size: 64, precision: fp32, train_subset: 512, test_subset: 500, mommentum: 0.5}"
+    out = refusal("-n", "--configfile", "config/smoke.yaml", "--config", f"train={train}")
+    assert "'mommentum' was unexpected" in out and "['train']" in out
+    out = refusal("-n", "--configfile", "config/smoke.yaml", "--config",
+                  "finetune={epochs: 1, lr: 0.01, milestones: [1], train_subset: 256, epoch: 3}")
+    assert "'epoch' was unexpected" in out and "['finetune']" in out
+
+
+def test_missing_key_is_refused_not_taken_from_the_paper_profile(tmp_path):
+    """config/paper.yaml has finetune.train_subset; a --configfile profile without it is refused."""
+    out = refusal("-n", "--configfile", str(profile_without(tmp_path, "finetune", "train_subset")))
+    assert "'train_subset' is a required property" in out and "['finetune']" in out
+
+
+def test_archive_path_is_quoted_in_the_shell_command(tmp_path):
+    marker = tmp_path / "shell-ran"
+    archive = f"{tmp_path}/my data/$(touch {marker}).tar.gz"
+    out = snakemake("-n", "-p", "-f", "data/prepared/cifar10.npz", "--configfile", "config/smoke.yaml",
+                    "--config", f'data={{archive: "{archive}"}}').stdout
+    assert f"trp prepare-data --archive {shlex.quote(archive)} " in out
+    assert not marker.exists()
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +118,11 @@ def test_smoke_pipeline_outputs(smoke_run):
     m = json.loads((results / "runs/resnet20/trp-channel-e0.1-lam0.0003/s0/metrics.json").read_text())
     assert m["ranks"] and m["speedup"]["conv"] > 1
     assert abs(m["accuracy"]["decomposed"] - m["accuracy"]["projected"]) < 1.0
+    basic = json.loads((results / "finetune/resnet20/basic-channel-e0.1/s0/metrics.json").read_text())
+    assert set(basic["accuracy"]) >= {"decomposed", "finetuned"}
+    table1 = json.loads((tables / "table1.json").read_text())["resnet20"]
+    assert table1["Zhang2016"]["top1"] == basic["accuracy"]["finetuned"]
+    assert table1["TRP1+Nu"]["top1"] == m["accuracy"]["decomposed"]
     prov = m["provenance"]
     assert prov["data_fingerprint"] == "d3b3f86e37e1ab1a787a88ca57c309dc4755a07c155bc447b366d5def135b26a"
     assert all(prov[k] for k in ("config_hash", "model_sha256", "decomposed_sha256", "versions", "device"))

@@ -3,7 +3,7 @@ rule prepare_data:
         npz=DATA,
         fingerprint="data/prepared/cifar10.json",
     params:
-        archive=f"--archive {config['data']['archive']}" if config["data"]["archive"] else "",
+        archive=["--archive", config["data"]["archive"]] if config["data"]["archive"] else [],
     conda:
         ENV
     log:
@@ -11,4 +11,5 @@ rule prepare_data:
     benchmark:
         "data/prepared/prepare_data.benchmark.tsv"
     shell:
-        "trp prepare-data {params.archive} --out {output.npz} --download-dir data/raw > {output.fingerprint} 2> {log}"
+        "trp prepare-data {params.archive:q} --out {output.npz:q} --download-dir data/raw "
+        "> {output.fingerprint:q} 2> {log:q}"

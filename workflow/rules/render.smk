@@ -1,19 +1,24 @@
-# One renderer per output (src/trp/report/), each table as .md/.tex/.csv and each figure as
-# .png/.pdf, with a provenance footer.
+# One renderer per output (trp.report.<rule name>, run as `trp render NAME ...`), each table as
+# .md/.tex/.csv (+ .json) and each figure as .png/.pdf, with a provenance footer. Every renderer
+# reads run records (metrics JSON, rank logs, runtime JSON), never another renderer's output.
+RENDER_SHELL = "trp render {params.args:q} --out {params.prefix:q} > {log:q} 2>&1"
+
+
+RUNTIME_TABLES = expand(f"{R}/runtime/{{model}}.json", model=config["models"])
+TABLE1_ARGS = ["--runs", *labelled(table1_runs())]
+FIG2_ARGS = ["--rankvar", rankvar_log(), "--layer", RV["layer"], "--e", str(RV["e"])]
+FIG3_ARGS = ["--points", *labelled(ablation_points())]
+THEOREM2_ARGS = ["--ranklog", *labelled(theorem2_logs())]
 
 
 rule table1:
     input:
-        list(table1_runs().values()),
+        paths(table1_runs()),
     output:
-        report(f"{T}/table1.md", category="Table 1"),
-        f"{T}/table1.tex",
-        f"{T}/table1.csv",
-        f"{T}/table1.json",
+        table_outputs("table1", "Table 1"),
     params:
-        profile=PROFILE,
+        args=render_args("table1", *TABLE1_ARGS),
         prefix=out_prefix,
-        runs=labelled(table1_runs()),
     conda:
         ENV
     log:
@@ -21,21 +26,17 @@ rule table1:
     benchmark:
         f"{R}/benchmarks/render/table1.tsv"
     shell:
-        "python -m trp.report.table1 --runs {params.runs} --profile {params.profile} --out {params.prefix} > {log} 2>&1"
+        RENDER_SHELL
 
 
 rule fig2:
     input:
-        f"{R}/runs/{RV['model']}/rankvar/s{SEEDS[0]}/ranklog.jsonl",
+        rankvar_log(),
     output:
-        report(f"{T}/fig2.png", category="Figure 2"),
-        f"{T}/fig2.pdf",
-        f"{T}/fig2.json",
+        figure_outputs("fig2", "Figure 2"),
     params:
-        profile=PROFILE,
+        args=render_args("fig2", *FIG2_ARGS),
         prefix=out_prefix,
-        layer=RV["layer"],
-        e=RV["e"],
     conda:
         ENV
     log:
@@ -43,21 +44,17 @@ rule fig2:
     benchmark:
         f"{R}/benchmarks/render/fig2.tsv"
     shell:
-        "python -m trp.report.fig2 --ranklog {input} --layer {params.layer} --e {params.e} --profile {params.profile} "
-        "--out {params.prefix} > {log} 2>&1"
+        RENDER_SHELL
 
 
 rule fig3:
     input:
-        [p for _, _, p in ablation_points()],
+        paths(ablation_points()),
     output:
-        report(f"{T}/fig3.png", category="Figure 3"),
-        f"{T}/fig3.pdf",
-        f"{T}/fig3.json",
+        figure_outputs("fig3", "Figure 3"),
     params:
-        profile=PROFILE,
+        args=render_args("fig3", *FIG3_ARGS),
         prefix=out_prefix,
-        points=" ".join(f"--point {s}:{m}:{p}" for s, m, p in ablation_points()),
     conda:
         ENV
     log:
@@ -65,18 +62,18 @@ rule fig3:
     benchmark:
         f"{R}/benchmarks/render/fig3.tsv"
     shell:
-        "python -m trp.report.fig3 {params.points} --profile {params.profile} --out {params.prefix} > {log} 2>&1"
+        RENDER_SHELL
 
 
 rule table4:
     input:
-        expand(f"{R}/runtime/{{model}}.json", model=config["models"]),
+        RUNTIME_TABLES,
     output:
         report(f"{T}/table4.md", category="Table 4"),
         f"{T}/table4.tex",
         f"{T}/table4.csv",
     params:
-        profile=PROFILE,
+        args=render_args("table4", "--runtime", *RUNTIME_TABLES),
         prefix=out_prefix,
     conda:
         ENV
@@ -85,21 +82,17 @@ rule table4:
     benchmark:
         f"{R}/benchmarks/render/table4.tsv"
     shell:
-        "python -m trp.report.table4 --runtime {input} --profile {params.profile} --out {params.prefix} > {log} 2>&1"
+        RENDER_SHELL
 
 
 rule theorem2:
     input:
-        list(trp_ranklogs().values()),
+        paths(theorem2_logs()),
     output:
-        report(f"{T}/theorem2.md", category="Theorem 2"),
-        f"{T}/theorem2.tex",
-        f"{T}/theorem2.csv",
-        f"{T}/theorem2.json",
+        table_outputs("theorem2", "Theorem 2"),
     params:
-        profile=PROFILE,
+        args=render_args("theorem2", *THEOREM2_ARGS),
         prefix=out_prefix,
-        logs=" ".join(shlex.quote(f"{k}={v}") for k, v in trp_ranklogs().items()),
     conda:
         ENV
     log:
@@ -107,24 +100,20 @@ rule theorem2:
     benchmark:
         f"{R}/benchmarks/render/theorem2.tsv"
     shell:
-        "python -m trp.report.theorem2 --ranklog {params.logs} --profile {params.profile} --out {params.prefix} > {log} 2>&1"
+        RENDER_SHELL
 
 
 rule claims:
     input:
-        table1=f"{T}/table1.json",
-        fig2=f"{T}/fig2.json",
-        fig3=f"{T}/fig3.json",
-        theorem2=f"{T}/theorem2.json",
-        runtime=expand(f"{R}/runtime/{{model}}.json", model=config["models"]),
-        runs=sorted(set(trp_metrics().values())),
+        paths(table1_runs()),
+        rankvar_log(),
+        paths(ablation_points()),
+        paths(theorem2_logs()),
+        RUNTIME_TABLES,
     output:
-        report(f"{T}/claims.md", category="Claims"),
-        f"{T}/claims.tex",
-        f"{T}/claims.csv",
-        f"{T}/claims.json",
+        table_outputs("claims", "Claims"),
     params:
-        profile=PROFILE,
+        args=render_args("claims", *TABLE1_ARGS, *FIG2_ARGS, *FIG3_ARGS, *THEOREM2_ARGS, "--runtime", *RUNTIME_TABLES),
         prefix=out_prefix,
     conda:
         ENV
@@ -133,6 +122,25 @@ rule claims:
     benchmark:
         f"{R}/benchmarks/render/claims.tsv"
     shell:
-        "python -m trp.report.claims --table1 {input.table1} --fig2 {input.fig2} --fig3 {input.fig3} "
-        "--theorem2 {input.theorem2} --runtime {input.runtime} --runs {input.runs} --profile {params.profile} "
-        "--out {params.prefix} > {log} 2>&1"
+        RENDER_SHELL
+
+
+rule cobla:
+    input:
+        paths(cobla_runs()),
+        paths(cobla_allocations()),
+        f"{R}/runtime/{COBLA_MODEL}-cobla.json",
+    output:
+        table_outputs("cobla", "COBLA"),
+    params:
+        args=render_args("cobla", "--runs", *labelled(cobla_runs()), "--allocation", *labelled(cobla_allocations()),
+                         "--runtime", f"{R}/runtime/{COBLA_MODEL}-cobla.json"),
+        prefix=out_prefix,
+    conda:
+        ENV
+    log:
+        f"{R}/logs/render/cobla.log",
+    benchmark:
+        f"{R}/benchmarks/render/cobla.tsv"
+    shell:
+        RENDER_SHELL

@@ -1,6 +1,8 @@
+# Trainings from scratch (RUNS entries of kind Training): the baseline, then every projected or
+# nuclear-norm run, each decomposed at the end; budgeted TRP takes its budget from another run.
 TRAIN_SHELL = (
-    "OMP_NUM_THREADS={threads} trp train --no-progress --set {params.settings} --data {input.data} "
-    "--out $(dirname {output.metrics}) --checkpoints $(dirname {output.model}) > {log} 2>&1"
+    "OMP_NUM_THREADS={threads} trp train --no-progress --set {params.settings:q} {params.budget:q} "
+    "--data {input.data:q} --out {params.out:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
 )
 
 
@@ -8,22 +10,25 @@ rule train_baseline:
     input:
         data=DATA,
     output:
-        metrics=f"{R}/runs/{{model}}/{{run}}/s{{seed}}/metrics.json",
-        ranklog=f"{R}/runs/{{model}}/{{run}}/s{{seed}}/ranklog.jsonl",
-        model=f"{C}/runs/{{model}}/{{run}}/s{{seed}}/model.pt",
+        metrics=run_file(R, "runs", "metrics.json"),
+        ranklog=run_file(R, "runs", "ranklog.jsonl"),
+        model=run_file(C, "runs", "model.pt"),
     wildcard_constraints:
-        run="baseline",
+        run=names(Training, is_baseline),
     params:
         settings=train_args,
+        budget=[],
+        out=out_dir("metrics"),
+        checkpoints=out_dir("model"),
     threads: config["threads"]
     resources:
         gpu=gpu,
     conda:
         ENV
     log:
-        f"{R}/logs/train/{{model}}/{{run}}/s{{seed}}.log",
+        job_log("train"),
     benchmark:
-        f"{R}/benchmarks/train/{{model}}/{{run}}/s{{seed}}.tsv"
+        job_benchmark("train")
     shell:
         TRAIN_SHELL
 
@@ -31,23 +36,27 @@ rule train_baseline:
 rule train_lowrank:
     input:
         data=DATA,
+        budget=budget_metrics,
     output:
-        metrics=f"{R}/runs/{{model}}/{{run}}/s{{seed}}/metrics.json",
-        ranklog=f"{R}/runs/{{model}}/{{run}}/s{{seed}}/ranklog.jsonl",
-        model=f"{C}/runs/{{model}}/{{run}}/s{{seed}}/model.pt",
-        decomposed=f"{C}/runs/{{model}}/{{run}}/s{{seed}}/decomposed.pt",
+        metrics=run_file(R, "runs", "metrics.json"),
+        ranklog=run_file(R, "runs", "ranklog.jsonl"),
+        model=run_file(C, "runs", "model.pt"),
+        decomposed=run_file(C, "runs", "decomposed.pt"),
     wildcard_constraints:
-        run="(trp|nuclear)-[a-z0-9.e-]+|rankvar",
+        run=names(Training, lambda run: not is_baseline(run)),
     params:
         settings=train_args,
+        budget=budget_args,
+        out=out_dir("metrics"),
+        checkpoints=out_dir("model"),
     threads: config["threads"]
     resources:
         gpu=gpu,
     conda:
         ENV
     log:
-        f"{R}/logs/train/{{model}}/{{run}}/s{{seed}}.log",
+        job_log("train"),
     benchmark:
-        f"{R}/benchmarks/train/{{model}}/{{run}}/s{{seed}}.tsv"
+        job_benchmark("train")
     shell:
         TRAIN_SHELL

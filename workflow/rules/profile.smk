@@ -1,0 +1,29 @@
+# The profile: config/paper.yaml, unless --configfile names another, which then replaces it rather
+# than being merged into it (a profile is complete on its own: no key leaks in from paper.yaml).
+# --config values are typed as YAML types them in a profile (Snakemake reads a nested --config
+# value as strings, e.g. trp='{lam: 5.0e-5}'). The schema refuses a missing, unknown or bad key
+# before any job.
+import yaml
+from snakemake.utils import update_config, validate
+
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/paper.yaml"
+
+
+YAML_SCALAR_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("int", "float", "bool", "null")}
+
+
+def yaml_typed(value):
+    """A --config value with its strings that YAML reads as numbers, booleans or null converted."""
+    if isinstance(value, dict):
+        return {k: yaml_typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [yaml_typed(v) for v in value]
+    if isinstance(value, str) and yaml.SafeLoader.resolve(yaml.SafeLoader, yaml.ScalarNode, value, (True, False)) in YAML_SCALAR_TAGS:
+        return yaml.safe_load(value)
+    return value
+
+
+update_config(config, yaml_typed(dict(workflow.config_settings.config)))
+validate(config, "../schemas/config.schema.yaml")
