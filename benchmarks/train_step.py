@@ -28,7 +28,9 @@ def setup(name, scheme, variant, device, batch):
     model = models.build(name).to(device, memory_format=torch.channels_last)
     sites = find_sites(model, models.input_size(name), scheme, exclude=(models.stem(name),))
     v = VARIANTS[variant]
-    reg = RankRegularizer(sites, scheme, v["project"], 0.02, 20, v["lam"]) if variant != "plain" else None
+    # the rank log is on, as in `trp train` (its records and G = max ||lr grad|| are part of the cost)
+    reg = RankRegularizer(sites, scheme, v["project"], 0.02, 20, v["lam"], log=lambda record: None) \
+        if variant != "plain" else None
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch,), device=device)
@@ -46,7 +48,7 @@ def steps(state, n, start, precision, device):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if reg is not None:
-            reg.after_backward()
+            reg.after_backward(opt.param_groups[0]["lr"])
         opt.step()
     if device.type == "cuda":
         torch.cuda.synchronize()

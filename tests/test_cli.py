@@ -109,6 +109,12 @@ def test_crafted_truncated_and_wrong_kind_checkpoints(cifar_npz, trained, tmp_pa
                             str(tmp_path / "c")], "holds")
 
 
+def test_infeasible_budget_and_directory_as_file_are_one_line(trained, tmp_path, capsys):
+    allocate = ["allocate", "--checkpoint", str(trained / "model.pt"), "--scheme", "channel", "--method", "milp"]
+    one_line_error(capsys, allocate + ["--target-speedup", "500", "--out", str(tmp_path / "a.json")], "infeasible")
+    one_line_error(capsys, allocate + ["--target-speedup", "2", "--out", str(tmp_path)], "is a directory")
+
+
 @pytest.mark.parametrize("ranks, message", [
     ({"res1-1-1": 2.5}, "integer"),
     ({"layer1.0.conv1": 17}, "from 1 to 16"),

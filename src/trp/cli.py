@@ -1,4 +1,4 @@
-"""Command line: trp prepare-data | train | decompose | allocate | finetune | evaluate | latency | render.
+"""Command line: trp prepare-data | train | decompose | allocate | finetune | evaluate | latency | imagenet | render.
 
 A user error (bad value, missing or wrong file, a run directory holding another run) is one line,
 `trp <command>: error: <what is wrong and what to do>`, exit status 2, before any work where the
@@ -12,14 +12,16 @@ import os
 import sys
 
 from .artifacts import ArtifactError, dumps, read_json
+from .cobla import InfeasibleBudget
 from .config import ConfigError, TrainConfig, load_config
 from .data import DataError
 from .lowrank import SCHEMES
 from .stages.compress import RANK_RULES
+from .stages.imagenet import IMAGENET, NU_LAMBDA
 from .stages.train import EXIT_RESUMABLE
 from .train import NonFiniteError
 
-USER_ERRORS = (ConfigError, DataError, ArtifactError)
+USER_ERRORS = (ConfigError, DataError, ArtifactError, InfeasibleBudget)
 EXIT_DIVERGED = 3
 DEFAULTS = TrainConfig()
 RENDERERS = ("table1", "table4", "fig2", "fig3", "theorem2", "claims", "cobla")
@@ -138,6 +140,15 @@ def cmd_latency(a):
         print(v["label"], [round(r["median_ms_per_image"], 3) for r in v["rows"]], "ms/image")
 
 
+def cmd_imagenet(a):
+    from .stages.imagenet import imagenet_config, imagenet_run
+
+    m = imagenet_run(imagenet_config(a.set, a.nu), a.data, a.out, a.checkpoints, a.weights, a.workers, a.image_size,
+                     progress=not a.no_progress, overwrite=a.overwrite)
+    if m:  # rank 0 of a torchrun job, or the only process
+        print(json.dumps({k: m[k] for k in ("accuracy", "top5", "speedup")}))
+
+
 def cmd_render(a):
     importlib.import_module(f"trp.report.{a.name}").main(a.args)
 
@@ -231,6 +242,22 @@ def parser() -> argparse.ArgumentParser:
                    help="seconds of timing per model and batch size")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_latency)
+
+    p = sub.add_parser("imagenet", help="TRP fine-tuning of pretrained ResNet-18/50 on ImageNet (Tables 2-3), then "
+                                        "decompose and evaluate; many GPUs: launch with torchrun")
+    p.add_argument("--data", required=True, help="ImageNet root holding train/<class>/*.JPEG and val/<class>/*.JPEG")
+    p.add_argument("--weights", help="torchvision weights file named <name>-<sha256 prefix>.pth (default: "
+                                     "$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth or resnet50-0676ba61.pth)")
+    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="config keys (TrainConfig fields); defaults: the paper's ImageNet settings, "
+                        + " ".join(f"{k}={v}" for k, v in IMAGENET.items()) + " (batch_size: over all processes)")
+    p.add_argument("--nu", action="store_true", help=f"+Nu: nuclear-norm weight lam = {NU_LAMBDA:g} (paper)")
+    p.add_argument("--workers", type=number(0, integer=True), default=8, help="DataLoader worker processes per process")
+    p.add_argument("--image-size", type=number(32, integer=True), default=224,
+                   help="training crop; evaluation resizes to size*256/224 and centre-crops it (paper: 224)")
+    _outputs(p, ", ranklog.jsonl (checkpoints: last.pt, resumed from; model.pt; decomposed.pt)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_imagenet)
 
     p = sub.add_parser("render", help="render one table or figure from run records (see trp render NAME --help)")
     p.add_argument("name", choices=RENDERERS)

@@ -20,6 +20,8 @@ def atomic_open(path, mode: str = "wb"):
     """Write to a temporary file beside `path`, then rename: a crash never leaves a half-written
     file behind. The file gets the usual permissions (0666 minus the umask)."""
     path = Path(path)
+    if path.is_dir():
+        raise ArtifactError(f"cannot write {path}: it is a directory; give a file name")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)

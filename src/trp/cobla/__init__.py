@@ -15,11 +15,11 @@ from .heuristics import Start, energy_start, fixed_variables, greedy_start, star
 from .milp import MilpResult, solve_milp, surrogate
 from .mckp import solve_mckp
 from .objective import Objective
-from .problem import AllocationProblem, Layer
+from .problem import AllocationProblem, InfeasibleBudget, Layer
 from .rounding import RoundingResult, round_selection
 from .sqp import SQPResult, solve_relaxation
 
-__all__ = ["METHODS", "AllocationProblem", "Layer", "MilpResult", "Objective", "RoundingResult",
+__all__ = ["METHODS", "AllocationProblem", "InfeasibleBudget", "Layer", "MilpResult", "Objective", "RoundingResult",
            "SQPResult", "Start", "allocate", "budget_ranks", "energy_start",
            "fixed_variables", "greedy_start", "round_selection", "solve_mckp", "solve_milp",
            "solve_relaxation", "spectra", "starts", "surrogate", "uniform_start"]

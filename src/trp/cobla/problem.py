@@ -23,6 +23,10 @@ from ..lowrank import ConvSite, conv_macs, conv_params, model_cost, to_matrix
 from ..lowrank.svd import batched_svd
 
 
+class InfeasibleBudget(ValueError):
+    """No allocation meets the budget: even rank 1 in every decomposable layer exceeds it."""
+
+
 @dataclass
 class Layer:
     """Cost structure of one decomposable layer (no spectrum)."""
@@ -192,7 +196,7 @@ class AllocationProblem:
         pb = np.inf if param_budget is None else float(param_budget)
         lo_m, lo_p = self.min_total
         if lo_m > mb or lo_p > pb:
-            raise ValueError(f"budget infeasible: every layer at rank 1 needs {lo_m:.0f} MACs / {lo_p:.0f} params, "
+            raise InfeasibleBudget(f"budget infeasible: every layer at rank 1 needs {lo_m:.0f} MACs / {lo_p:.0f} params, "
                              f"budget is {mb:.0f} MACs / {pb:.0f} params")
         return mb, pb
 

@@ -21,7 +21,7 @@ EXIT_RESUMABLE = 75  # the time limit stopped the run after a checkpoint: run th
 def budget_allocator(cfg: TrainConfig, model, sites):
     """Budgeted TRP: ranks at every projection from the exact surrogate allocator (least
     discarded energy) so that the network meets conv MACs <= dense conv MACs / target."""
-    from ..cobla import budget_ranks
+    from ..cobla import InfeasibleBudget, budget_ranks
 
     dense = model_cost(model, models.input_size(cfg.model))["conv_macs"]
     fixed = dense - sum(conv_macs(s.conv, None, None, s.out_hw) for s in sites)  # convs never decomposed
@@ -32,7 +32,7 @@ def budget_allocator(cfg: TrainConfig, model, sites):
 
     try:
         allocate(sites)  # ranks exist for this budget (they do for any weights once they do for one)
-    except ValueError as e:
+    except InfeasibleBudget as e:
         raise ConfigError(f"target_speedup {cfg.target_speedup:g} cannot be reached by {cfg.model} ({e})") from None
     return allocate
 
