@@ -29,20 +29,30 @@ def autocast(device: torch.device, precision: str):
 
 
 @torch.no_grad()
-def evaluate(model, loader, device: torch.device) -> dict:
-    """Top-1 accuracy (%) and mean cross-entropy, in fp32."""
+def evaluate(model, loader, device: torch.device, all_reduce: Callable[[torch.Tensor], None] | None = None) -> dict:
+    """Top-1 accuracy (%), mean cross-entropy and, for 5 classes or more, top-5 accuracy (%), in
+    fp32. With `all_reduce` (an in-place sum over processes), each process evaluates its shard of
+    the data and the counts are summed."""
     was_training = model.training
     model.eval()
-    correct = torch.zeros((), dtype=torch.int64, device=device)
-    loss = torch.zeros((), dtype=torch.float64, device=device)
-    total = 0
+    sums = torch.zeros(4, dtype=torch.float64, device=device)  # top-1 hits, top-5 hits, summed loss, images
+    classes = 0
     for x, y in loader:
         out = model(x)
-        loss += F.cross_entropy(out.float(), y, reduction="sum")
-        correct += (out.argmax(1) == y).sum()
-        total += y.numel()
+        classes = out.shape[1]
+        sums[0] += (out.argmax(1) == y).sum()
+        if classes >= 5:
+            sums[1] += (out.topk(5, 1).indices == y[:, None]).any(1).sum()
+        sums[2] += F.cross_entropy(out.float(), y, reduction="sum")
+        sums[3] += y.numel()
     model.train(was_training)
-    return {"top1": 100.0 * correct.item() / total, "loss": loss.item() / total}
+    if all_reduce is not None:
+        all_reduce(sums)
+    top1, top5, loss, total = sums.tolist()
+    result = {"top1": 100.0 * top1 / total, "loss": loss / total}
+    if classes >= 5:
+        result["top5"] = 100.0 * top5 / total
+    return result
 
 
 def make_optimizer(model, cfg: TrainConfig):
@@ -64,12 +74,15 @@ def _check_finite(first_bad: torch.Tensor, model, state: dict, steps_per_epoch: 
 
 def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Generator, device: torch.device,
         regularizer: RankRegularizer | None = None, resume: dict | None = None,
-        save: Callable[[dict], None] | None = None, progress: bool = True, deadline: float | None = None) -> dict:
+        save: Callable[[dict], None] | None = None, progress: bool = True, deadline: float | None = None,
+        all_reduce: Callable[[torch.Tensor], None] | None = None) -> dict:
     """Train for cfg.epochs (or cfg.max_steps) from `resume` (a state given to `save` earlier) or
     from scratch. After every epoch `save(training_state)` is called. With `deadline` (a
     time.monotonic() value) training stops after the last epoch that is expected to end before it;
     the returned state then has "finished": False. Raises NonFiniteError on divergence, before
-    anything of the diverged epoch is saved."""
+    anything of the diverged epoch is saved. Data-parallel training passes `all_reduce` (an
+    in-place sum over processes): the epoch's training and test figures are then summed over them;
+    a train_loader with `set_epoch` (a sampler shared out across processes) is told each epoch."""
     opt, sched = make_optimizer(model, cfg)
     state = {"epoch": 0, "step": 0, "history": [], "train_seconds": 0.0}
     if resume is not None:
@@ -93,6 +106,8 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
         correct = torch.zeros((), dtype=torch.int64, device=device)
         first_bad = torch.full((), -1, dtype=torch.int64, device=device)
         seen = 0
+        if hasattr(train_loader, "set_epoch"):
+            train_loader.set_epoch(epoch)
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
         for i, (x, y) in enumerate(bar):
             if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
@@ -123,7 +138,11 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
         sched.step()
         seconds = time.perf_counter() - t0
         state["train_seconds"] += seconds
-        test = evaluate(model, test_loader, device)
+        test = evaluate(model, test_loader, device, all_reduce)
+        if all_reduce is not None:
+            totals = torch.stack([loss_sum, correct.double(), loss_sum.new_tensor(float(seen))])
+            all_reduce(totals)
+            loss_sum, correct, seen = totals[0], totals[1], int(totals[2].item())
         if not math.isfinite(test["loss"]):
             raise NonFiniteError(f"non-finite test loss after epoch {epoch + 1} (step {state['step']}); the run diverged "
                                  "(try a lower lr); the last good checkpoint is kept")
