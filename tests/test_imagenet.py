@@ -1,0 +1,312 @@
+"""ImageNet (Tables 2-3) on generated data: a 3-class image folder of small JPEGs and a random
+ResNet-18 state_dict saved under a torchvision-style hashed name. The layout and weights checks,
+the loaders, top-5, and the whole run end to end on the CPU: in one process, and in two gloo
+processes under torchrun whose replicas stay identical through TRP's projections; the run
+resumes in one process from the two-process checkpoint; a refused run directory stops every
+process instead of leaving them waiting."""
+import hashlib
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from trp import models
+from trp.artifacts import DECOMPOSED, ArtifactError, load_network, read_json
+from trp.cli import main
+from trp.config import ConfigError
+from trp.data import DataError, image_folders, imagenet_loaders, load_pretrained
+from trp.data.imagenet import LAYOUT
+from trp.lowrank import find_sites, project_sites
+from trp.stages.imagenet import IMAGENET, NU_LAMBDA, default_layers, imagenet_config, imagenet_run, loader_benchmark
+from trp.train import evaluate
+from trp.train.distributed import Process, identical_across, state_digest
+
+CLASSES = ("n01440764", "n01443537", "n01484850")
+SIZE = 64  # training crop of the runs here (ResNet-18 at 224 costs ~2 GFLOP an image on this CPU)
+SUBSET = "layers=[layer1.0.conv1,layer1.0.conv2,layer2.0.conv1]"  # small SVDs for the multi-process runs
+
+
+def write_images(root: Path, classes=CLASSES, per_class: int = 4, seed: int = 0) -> Path:
+    rng = np.random.default_rng(seed)
+    for split in ("train", "val"):
+        for c in classes:
+            (root / split / c).mkdir(parents=True, exist_ok=True)
+            for i in range(per_class):
+                pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / c / f"{c}_{i}.JPEG", quality=90)
+    return root
+
+
+def save_hashed(state: dict, directory: Path, stem: str) -> Path:
+    """`state` saved as torchvision names its files: <stem>-<first 8 hex of sha256>.pth."""
+    tmp = directory / "weights.tmp"
+    torch.save(state, tmp)
+    return tmp.rename(directory / f"{stem}-{hashlib.sha256(tmp.read_bytes()).hexdigest()[:8]}.pth")
+
+
+@pytest.fixture(scope="module")
+def image_root(tmp_path_factory):
+    return write_images(tmp_path_factory.mktemp("imagenet"))
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    """A random ResNet-18 whose projected convs have rank 4 (so the decomposition saves MACs)
+    and whose head favours the 3 classes (so accuracies are not all zero)."""
+    torch.manual_seed(0)
+    model = models.build("resnet18")
+    sites = find_sites(model, (3, 224, 224), "channel", names=default_layers(model, "resnet18"))
+    project_sites(sites, None, "channel", ranks={s.name: 4 for s in sites})
+    with torch.no_grad():
+        model.fc.bias[:len(CLASSES)] += 20
+    return save_hashed(model.state_dict(), tmp_path_factory.mktemp("weights"), "resnet18")
+
+
+def torchrun(*args, timeout=240):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "trp.cli",
+           "imagenet", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+# --- data -------------------------------------------------------------------------------------
+
+def _drop_val(root):
+    for p in (root / "val").rglob("*"):
+        if p.is_file():
+            p.unlink()
+    for c in CLASSES:
+        (root / "val" / c).rmdir()
+    (root / "val").rmdir()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda root: None, "no such directory"),
+    (_drop_val, "no val/ folder"),
+    (lambda root: (root / "val" / CLASSES[0]).rename(root / "val" / "n99999999"), "different class folders"),
+    (lambda root: [p.unlink() for p in (root / "train" / CLASSES[1]).iterdir()], "class folders without images"),
+])
+def test_malformed_layout_is_one_line_error_naming_the_layout(tmp_path, damage, message):
+    root = tmp_path / "data"
+    if message != "no such directory":
+        write_images(root, per_class=1)
+    damage(root)
+    with pytest.raises(DataError) as e:
+        image_folders(root)
+    assert message in str(e.value) and LAYOUT in str(e.value) and "\n" not in str(e.value)
+
+
+def test_nothing_in_the_folder_is_unpickled(tmp_path):
+    """A pickle named like an image is only ever opened by PIL (a one-line error naming it, from a
+    worker process too); files that are not images by name are not read at all."""
+    root = write_images(tmp_path / "data", per_class=1)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    for name in ("evil.JPEG", "evil.pkl", "evil.pth"):
+        (root / "train" / CLASSES[0] / name).write_bytes(pickle.dumps(Payload()))
+    folders = image_folders(root, SIZE)
+    assert len(folders.train) == len(CLASSES) + 1  # the .pkl and .pth are not samples
+    train, _ = imagenet_loaders(folders, batch_size=1, workers=1, device="cpu", seed=0)
+    with pytest.raises(DataError) as e:
+        list(train)
+    assert "evil.JPEG: not a readable image" in str(e.value) and "\n" not in str(e.value)
+    assert not marker.exists()
+
+
+def test_loaders_normalise_shard_and_seed_each_image(image_root):
+    folders = image_folders(image_root, SIZE)
+    assert folders.classes == list(CLASSES) and folders.describe()["train_images"] == 12
+
+    def epoch(workers, epoch_index=0, rank=0, world_size=1):
+        train, _ = imagenet_loaders(folders, 2, workers, "cpu", seed=3, rank=rank, world_size=world_size)
+        train.set_epoch(epoch_index)
+        return list(train)
+
+    batches = epoch(0)
+    assert len(batches) == 6 and batches[0][0].shape == (2, 3, SIZE, SIZE) and batches[0][0].dtype == torch.float32
+    x = torch.cat([b[0] for b in batches])
+    assert -2.2 < x.min() < -1.5 and 2.0 < x.max() < 2.7  # (pixel/255 - mean) / std of random colours
+    # the same crops and flips whichever worker loads an image; another epoch, another order and crops
+    assert all(torch.equal(a[0], b[0]) for a, b in zip(batches, epoch(1)))
+    assert not torch.equal(x, torch.cat([b[0] for b in epoch(0, epoch_index=1)]))
+    # two processes: disjoint training shards; validation shards cover the split exactly once
+    shards = [imagenet_loaders(folders, 2, 0, "cpu", seed=3, rank=r, world_size=2) for r in (0, 1)]
+    for train, _ in shards:
+        train.set_epoch(0)
+    keys = [[k for k in train.loader.sampler] for train, _ in shards]
+    assert len(keys[0]) == len(keys[1]) == 6 and not set(keys[0]) & set(keys[1])
+    val_labels = sorted(y for _, val in shards for _, ys in val for y in ys.tolist())
+    assert val_labels == sorted(folders.val.targets)
+    # the evaluation transform is deterministic: resize to 73 (= 64 * 256 / 224), centre crop 64
+    assert torch.equal(next(iter(shards[0][1]))[0], next(iter(shards[0][1]))[0])
+
+
+def test_loader_benchmark_reports_throughput_and_where_time_goes(image_root):
+    b = loader_benchmark(image_root, workers=0, batch_size=2, batches=3, image_size=SIZE)
+    assert b["images"] == 6 and b["images_per_s"] > 0 and b["decode_ms"] > 0 and b["transform_ms"] > 0
+
+
+# --- weights ----------------------------------------------------------------------------------
+
+def test_weights_are_checked_by_their_hash_before_loading(weights, tmp_path):
+    model, info = load_pretrained("resnet18", weights)
+    assert info["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert info["sha256"].startswith(weights.stem.split("-")[1])
+    assert not info["torchvision_file"] and info["published"] is None and info["paper"] == {"top1": 69.10, "top5": 88.94}
+    assert torch.equal(model.fc.bias, torch.load(weights, weights_only=True)["fc.bias"])
+
+    wrong = tmp_path / "resnet18-00000000.pth"
+    wrong.write_bytes(weights.read_bytes())
+    unnamed = tmp_path / "resnet18.pth"
+    unnamed.write_bytes(weights.read_bytes())
+    for path, message in [(tmp_path / "missing-f37072fd.pth", "weights not found"),
+                          (wrong, "not 00000000 as its name says"), (unnamed, "name the file as torchvision does")]:
+        with pytest.raises(ArtifactError, match=message):
+            load_pretrained("resnet18", path)
+    with pytest.raises(ArtifactError, match="do not fit"):
+        load_pretrained("resnet50", weights)
+    not_weights = save_hashed({"a": [1, 2]}, tmp_path, "resnet18")
+    with pytest.raises(ArtifactError, match="not a state_dict"):
+        load_pretrained("resnet18", not_weights)
+
+
+def test_default_weights_are_torchvision_cache_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    with pytest.raises(ArtifactError) as e:
+        load_pretrained("resnet50")
+    assert f"{tmp_path}/hub/checkpoints/resnet50-0676ba61.pth" in str(e.value)
+    assert "https://download.pytorch.org/models/resnet50-0676ba61.pth" in str(e.value)
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+def test_config_defaults_are_the_papers_imagenet_settings():
+    cfg = imagenet_config()
+    assert (cfg.epochs, cfg.lr, cfg.e, cfg.lam, cfg.milestones, cfg.momentum, cfg.weight_decay) == \
+        (10, 1e-4, 0.005, 0.0, [], 0.9, 1e-4)
+    assert imagenet_config(["model=resnet50", "scheme=spatial"], nu=True).lam == NU_LAMBDA == 3e-4
+    assert IMAGENET["batch_size"] == 256
+    for overrides, nu, message in [(["lam=1e-3"], True, "either --nu or lam"), (["model=resnet20"], False, "resnet18 or"),
+                                   (["target_speedup=2"], False, "budgeted TRP")]:
+        with pytest.raises(ConfigError, match=message):
+            imagenet_config(overrides, nu)
+
+
+def test_projected_convs_are_the_papers():
+    """ResNet-18: its 16 3x3 convs (no 1x1 shortcut convs). ResNet-50: every 1x1 and 3x3 conv, the
+    4 shortcut 1x1 convs included (48 + 4); never the stem."""
+    with torch.device("meta"):
+        r18, r50 = models.build("resnet18"), models.build("resnet50")
+    l18, l50 = default_layers(r18, "resnet18"), default_layers(r50, "resnet50")
+    assert len(l18) == 16 and all(dict(r18.named_modules())[n].kernel_size == (3, 3) for n in l18)
+    assert len(l50) == 52 and sum("downsample" in n for n in l50) == 4 and "conv1" not in l18 + l50
+
+
+def test_evaluate_adds_top5_and_sums_over_processes():
+    torch.manual_seed(0)
+    x, y = torch.randn(40, 8), torch.randint(0, 10, (40,))
+    model = torch.nn.Linear(8, 10)
+    loader = [(x[:25], y[:25]), (x[25:], y[25:])]
+    alone = evaluate(model, loader, torch.device("cpu"))
+    out = model(x)
+    assert alone["top5"] == pytest.approx(100 * (out.topk(5, 1).indices == y[:, None]).any(1).float().mean().item())
+    assert alone["top1"] == pytest.approx(100 * (out.argmax(1) == y).float().mean().item())
+    doubled = evaluate(model, loader, torch.device("cpu"), all_reduce=lambda t: t.mul_(2))  # two equal shards
+    assert doubled == pytest.approx(alone)
+    assert "top5" not in evaluate(torch.nn.Linear(8, 3), [(x, y % 3)], torch.device("cpu"))
+
+
+def test_state_digest_sees_any_change_of_weights_or_ranks():
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    base = state_digest(model, {"0": 2})
+    assert identical_across(model, Process(), {"0": 2}) == [base.hex()]
+    assert state_digest(model, {"0": 3}) != base
+    with torch.no_grad():
+        model[0].weight[0, 0, 0, 0] = torch.nextafter(model[0].weight[0, 0, 0, 0], torch.tensor(2.0))
+    assert state_digest(model, {"0": 2}) != base
+    model[1].running_mean += 1
+    assert state_digest(model, {"0": 2}) != state_digest(model[:1], {"0": 2})
+
+
+# --- runs -------------------------------------------------------------------------------------
+
+def test_one_process_run_end_to_end(image_root, weights, tmp_path):
+    cfg = imagenet_config(["batch_size=2", "max_steps=1", "m=1", "device=cpu"])
+    m = imagenet_run(cfg, image_root, tmp_path / "run", weights=weights, workers=0, image_size=SIZE, progress=False)
+    assert set(m["accuracy"]) == set(m["top5"]) == {"pretrained", "dense", "projected", "decomposed"}
+    assert m["training"]["steps"] == 1 and m["training"]["projections"] == 1
+    assert m["layers"] == default_layers(models.build("resnet18"), "resnet18")
+    assert m["ranks"] and m["speedup"]["conv"] > 1 and m["max_output_difference"] < 1e-3
+    assert m["baseline"]["paper"]["top1"] == 69.10 and m["weights"]["sha256"] == m["provenance"]["weights_sha256"]
+    assert m["data"]["classes"] == 3 and not m["data"]["head_matches_labels"]
+    decomposed, rec = load_network(tmp_path / "run" / "decomposed.pt", expect=DECOMPOSED)
+    assert rec["ranks"] == m["ranks"] and rec["arch"] == "resnet18"
+    log = [json.loads(line) for line in (tmp_path / "run" / "ranklog.jsonl").read_text().splitlines()]
+    assert len(log) == len(m["layers"]) and all(r["step"] == 0 for r in log)
+
+
+@pytest.fixture(scope="module")
+def two_process_run(image_root, weights, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ddp")
+    args = ["--data", str(image_root), "--weights", str(weights), "--workers", "1", "--image-size", str(SIZE),
+            "--no-progress", "--out", str(out), "--set", "batch_size=4", "max_steps=2", "m=1", "device=cpu", SUBSET]
+    done = torchrun(*args)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return out, args, read_json(out / "metrics.json")
+
+
+def test_two_processes_keep_identical_replicas_through_projections(two_process_run):
+    out, _, m = two_process_run
+    assert m["distributed"]["world_size"] == 2 and m["distributed"]["batch_per_process"] == 2
+    digests = m["distributed"]["state_digests"]  # weights, BatchNorm statistics and projection ranks
+    assert len(digests) == 2 and digests[0] == digests[1]
+    assert m["training"]["steps"] == 2 and m["training"]["projections"] == 2
+    log = [json.loads(line) for line in (out / "ranklog.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [0, 0, 0, 1, 1, 1]  # written by rank 0 alone
+    assert m["training"]["history"][0]["images_per_s"] > 0
+
+
+def test_one_process_resumes_the_two_process_checkpoint(two_process_run, weights, image_root):
+    """last.pt is the network's own state (no DDP prefix): one process resumes the finished
+    two-process run and gets its weights, and evaluating the whole split in one process gives the
+    two processes' summed counts."""
+    out, _, m = two_process_run
+    cfg = imagenet_config(["batch_size=4", "max_steps=2", "m=1", "device=cpu", SUBSET])
+    again = imagenet_run(cfg, image_root, out, weights=weights, workers=0, image_size=SIZE, progress=False)
+    assert again["distributed"]["state_digests"] == m["distributed"]["state_digests"][:1]
+    assert again["training"]["history"] == m["training"]["history"]
+    assert again["accuracy"] == m["accuracy"] and again["top5"] == m["top5"] and 0 < m["accuracy"]["pretrained"] < 100
+
+
+def test_refused_run_directory_stops_every_process(two_process_run):
+    """Rank 0 finds another run's outputs; it and the other process exit with the one-line error
+    (no process waits forever at a barrier)."""
+    _, args, _ = two_process_run
+    done = torchrun(*args, "seed=1", timeout=120)
+    # both processes write to the same stderr, so their lines may interleave
+    assert done.returncode != 0 and done.stderr.count("trp imagenet: error: ") == 2, done.stderr[-3000:]
+    assert "holds this kind of run with other settings (config.seed: 0 -> 1)" in done.stderr
+    assert "rank 0 could not take the run directory" in done.stderr and "src/trp/" not in done.stderr  # no trp traceback
+
+
+def test_cli_bad_input_is_one_line(image_root, weights, tmp_path, capsys):
+    base = ["imagenet", "--out", str(tmp_path / "run"), "--no-progress", "--workers", "0"]
+    data, good = ["--data", str(image_root)], ["--weights", str(weights)]
+    for argv, message in [(["--data", str(tmp_path / "none"), *good], "no such directory"),
+                          ([*data, "--weights", str(tmp_path / "x-12345678.pth")], "not found"),
+                          ([*data, "--nu", "--set", "lam=1"], "either --nu or lam"),
+                          ([*data, *good, "--set", "batch_size=64"], "12 training images are fewer than one step")]:
+        assert main(base + argv) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("trp imagenet: error: ") and err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "run").exists()
