@@ -33,7 +33,7 @@ def save_decomposed(path, model: nn.Module, arch: str, scheme: str, ranks: dict[
                  "state_dict": model.state_dict(), "meta": meta or {}}, path)
 
 
-def _torch_load(path, map_location):
+def load_weights_only(path, map_location="cpu"):
     """torch.load(weights_only=True): tensors and plain data only, never code."""
     path = Path(path)
     if not path.is_file():
@@ -48,7 +48,7 @@ def _torch_load(path, map_location):
 
 def read_record(path, map_location="cpu") -> dict:
     """The saved record of a network checkpoint, with its "format" filled in."""
-    rec = _torch_load(path, map_location)
+    rec = load_weights_only(path, map_location)
     if not isinstance(rec, dict) or not isinstance(rec.get("state_dict"), dict) or rec.get("arch") not in models.MODELS:
         raise ArtifactError(f"{path}: not a network checkpoint written by trp (no known arch and state_dict)")
     rec.setdefault("format", DECOMPOSED if "ranks" in rec else DENSE)
@@ -63,7 +63,7 @@ def save_training_state(path, state: dict) -> None:
 
 def load_training_state(path, map_location="cpu") -> dict:
     """The state `trp train` / `trp finetune` saved after an epoch (last.pt), to resume from."""
-    state = _torch_load(path, map_location)
+    state = load_weights_only(path, map_location)
     if not isinstance(state, dict) or not TRAINING_KEYS <= set(state):
         raise ArtifactError(f"{path}: not a training state written by trp (last.pt); delete it to start afresh")
     return state

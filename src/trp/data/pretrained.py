@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ..artifacts import DENSE, ArtifactError, sha256_file
-from ..artifacts.checkpoints import _torch_load, build_from_record
+from ..artifacts.checkpoints import build_from_record, load_weights_only
 
 DOWNLOADS = "https://download.pytorch.org/models/"
 # IMAGENET1K_V1 weights: top-1 / top-5 (%) as torchvision publishes them (ResNet18_Weights /
@@ -50,7 +50,7 @@ def load_pretrained(arch: str, path=None) -> tuple[torch.nn.Module, dict]:
     if not digest.startswith(name["prefix"]):
         raise ArtifactError(f"{path}: its sha256 begins {digest[:8]}, not {name['prefix']} as its name says; the file "
                             "is corrupt or not the one it is named after")
-    state = _torch_load(path, "cpu")
+    state = load_weights_only(path)
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise ArtifactError(f"{path}: not a state_dict (a mapping of names to tensors)")
     model = build_from_record(path, {"format": DENSE, "arch": arch, "state_dict": state})

@@ -42,17 +42,22 @@ def _totals(cost: dict) -> dict:
 
 
 @torch.no_grad()
-def measure(arch: str, networks: dict[str, nn.Module], test_loader, device) -> dict:
-    """Accuracy of each network by its key; cost of the dense architecture and of the last
-    network (the compressed one), their speedup; and, where both are given, the largest
-    difference between the projected and the decomposed outputs (equal up to rounding)."""
+def measure(arch: str, networks: dict[str, nn.Module], test_loader, device, accuracies: dict | None = None) -> dict:
+    """Accuracy of each network by its key (top-1, and top-5 where there are >= 5 classes), or the
+    given `accuracies` ({key: evaluate(...)} computed elsewhere, e.g. sharded over processes);
+    cost of the dense architecture and of the last network (the compressed one), their speedup;
+    and, where both are given, the largest difference between the projected and the decomposed
+    outputs (equal up to rounding) on the first test batch."""
     size = models.input_size(arch)
     dense_cost, cost = model_cost(models.build(arch), size), model_cost(list(networks.values())[-1], size)
-    report = {"accuracy": {k: evaluate(n, test_loader, device)["top1"] for k, n in networks.items()},
+    results = accuracies or {k: evaluate(n, test_loader, device) for k, n in networks.items()}
+    report = {"accuracy": {k: r["top1"] for k, r in results.items()},
+              **({"top5": {k: r["top5"] for k, r in results.items()}} if all("top5" in r for r in results.values())
+                 else {}),
               "cost": {"dense": _totals(dense_cost), "decomposed": _totals(cost), "layers": cost["layers"]},
               "speedup": speedup(dense_cost, cost)}
     if "projected" in networks and "decomposed" in networks:
         x, _ = next(iter(test_loader))
         a, b = networks["projected"].eval(), networks["decomposed"].eval()
-        report["max_output_difference"] = (a(x) - b(x)).abs().max().item()
+        report["max_output_difference"] = (a(x.to(device)) - b(x.to(device))).abs().max().item()
     return report

@@ -153,13 +153,10 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
         metrics = {}
         if process.is_main:
             files = _write_networks(ckpt, networks, cfg, ranks)
-            # measure() on one batch gives the costs, the speedup and the projected-vs-decomposed
-            # difference; the accuracies are those of the whole split, from every process.
-            report = measure(cfg.model, networks, [next(iter(val_loader))], device)
+            # the accuracies are those of the whole split, evaluated by every process
+            report = measure(cfg.model, networks, val_loader, device, accuracies=results)
             metrics = {
                 "schema": "trp.imagenet/1", "config": cfg.to_dict(), **report,
-                "accuracy": {k: r["top1"] for k, r in results.items()},
-                "top5": {k: r["top5"] for k, r in results.items()},
                 "ranks": ranks, "dense_layers": dense_layers, "layers": [s.name for s in sites],
                 "baseline": {"measured": {k: results["pretrained"][k] for k in ("top1", "top5")},
                              "torchvision": weights_info["published"], "paper": weights_info["paper"],
