@@ -1,13 +1,14 @@
 """`trp latency`: measured inference time of a dense baseline (label "baseline") and decomposed
-networks, with their MAC speedups, as a runtime JSON (schema in trp.timing)."""
+networks in interleaved rounds, per runtime and memory format, with their MAC speedups and the
+measured speedups' confidence intervals, as a runtime JSON (schema trp.runtime/2 in trp.timing)."""
 from .. import models
 from ..artifacts import ArtifactError, load_network, record, sha256_file, write_json
-from ..lowrank import model_cost
-from ..timing import latency
+from ..deploy import MEMORY_FORMATS, measure_networks
 from .inputs import resolve_device
 
 
-def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, device="auto") -> dict:
+def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, device="auto", runtimes=("eager",),
+                   memory_formats=MEMORY_FORMATS, rounds: int = 10, threads: int | None = None) -> dict:
     if "baseline" not in checkpoints:
         raise ArtifactError("latency needs a checkpoint labelled 'baseline' (the dense model.pt)")
     device = resolve_device(device)
@@ -16,16 +17,12 @@ def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, 
     for label, (_, rec) in loaded.items():
         if rec["arch"] != arch:
             raise ArtifactError(f"{checkpoints[label]} holds {rec['arch']}, the baseline {arch}")
-    size = models.input_size(arch)
-    variants = [{"label": label, "conv_macs": model_cost(model, size)["conv_macs"],
-                 "rows": latency(model, size, batch_sizes, device, min_run_time)}
-                for label, (model, _) in loaded.items()]
-    base = next(v["conv_macs"] for v in variants if v["label"] == "baseline")
-    for v in variants:
-        v["mac_speedup"] = base / v["conv_macs"]
-    settings = {"checkpoints": checkpoints, "batch_sizes": list(batch_sizes), "min_run_time": min_run_time}
+    measured = measure_networks({label: model for label, (model, _) in loaded.items()}, models.input_size(arch),
+                                batch_sizes, runtimes, memory_formats, threads, rounds, min_run_time, device=device)
+    settings = {"checkpoints": checkpoints, "batch_sizes": list(batch_sizes), "min_run_time": min_run_time,
+                "runtimes": list(runtimes), "memory_formats": list(memory_formats), "rounds": rounds, "threads": threads}
     hashes = {f"{label}_sha256": sha256_file(path) for label, path in checkpoints.items()}
-    report = {"schema": "trp.runtime/1", "model": arch, "variants": variants,
+    report = {"schema": "trp.runtime/2", "model": arch, **measured,
               "provenance": record(settings, device, None, None, **hashes)}
     write_json(out, report)
     return report
