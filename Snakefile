@@ -1,5 +1,5 @@
 # Regenerates the TRP paper's CIFAR-10 tables and figures. Profiles: config/paper.yaml (default,
-# needs a GPU), config/cpu.yaml (2 CPU cores, about 2 hours), config/smoke.yaml (minutes):
+# needs a GPU), config/cpu.yaml (2 CPU cores, under 4 hours), config/smoke.yaml (minutes):
 #   snakemake --cores all [--configfile config/cpu.yaml]
 # A profile given with --configfile replaces config/paper.yaml (workflow/rules/profile.smk).
 from snakemake.utils import min_version
@@ -17,7 +17,7 @@ include: "workflow/rules/runs.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/compress.smk"
-include: "workflow/rules/cobla.smk"
+include: "workflow/rules/allocate.smk"
 include: "workflow/rules/latency.smk"
 include: "workflow/rules/render.smk"
 

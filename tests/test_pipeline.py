@@ -1,7 +1,9 @@
-"""The Snakemake pipeline: every profile plans, the workflow is lint-clean, the paper profile
-refuses to start without a GPU, and the smoke profile runs end to end (minutes), after which
+"""The Snakemake pipeline: every profile plans, the cpu profile plans the jobs of its budget table,
+the basic methods run at the MACs of the same seed's TRP runs, the workflow is lint-clean, the paper
+profile refuses to start without a GPU, and the smoke profile runs end to end (minutes), after which
 Theorem 2 is checked over every rank log it wrote."""
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -28,6 +30,35 @@ def snakemake(*args, check=True):
 def test_dry_run(profile):
     out = snakemake("-n", "--configfile", f"config/{profile}.yaml").stdout
     assert "rule all" in out or "Nothing to be done" in out
+
+
+def job_counts(profile):
+    out = snakemake("-n", "--forceall", "--configfile", f"config/{profile}.yaml").stdout
+    stats = out[out.index("Job stats:"):]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
+
+
+def test_cpu_profile_plans_the_jobs_of_its_budget_table():
+    """config/cpu.yaml's budget table: 2 baselines, 8 Table-1 TRP runs, 2 nuclear-norm runs, 4 Fig. 3
+    runs at e = 0.05 and the rank-variation run; 20 allocations and decompositions (12 Table-1 basic
+    points, 2 + 4 Fig. 3 ones, COBLA's sqp and milp); 28 fine-tunings (those 20, and 8 TRP runs)."""
+    counts = job_counts("cpu")
+    assert {k: counts[k] for k in ("train_baseline", "train_lowrank", "allocate", "decompose", "finetune", "latency")} == \
+        {"train_baseline": 2, "train_lowrank": 8 + 2 + 4 + 1, "allocate": 20, "decompose": 20, "finetune": 28, "latency": 2}
+
+
+def test_basic_methods_run_at_the_macs_of_the_same_seeds_trp_run_and_at_the_paper_speedups():
+    out = snakemake("-n", "-p", "--forceall", "--configfile", "config/cpu.yaml").stdout
+    allocations = [line for line in out.splitlines() if "trp allocate" in line and "--method energy" in line]
+    matched = [re.search(r"--checkpoint \S+/(\w[\w.-]*)/s(\d)/model\.pt .*--budget-from \S+/runs/resnet20/(\S+)/s(\d)/", a)
+               for a in allocations if "--budget-from" in a]
+    assert len(matched) == 8 + 2 + 4 and all(m[2] == m[4] for m in matched)  # a TRP run's MACs, of the same seed
+    assert {m[3] for m in matched if m[1] == "baseline"} >= {"trp-channel-e0.02-lam0", "trp-channel-e0.02-lam0.0003",
+                                                             "trp-spatial-e0.02-lam0", "trp-spatial-e0.02-lam0.0003"}
+    paper_speedups = sorted(re.search(r"--target-speedup (\S+)", a)[1] for a in allocations if "--target-speedup" in a)
+    assert paper_speedups == ["1.41", "1.41", "1.66", "1.66"]  # Table 1: Zhang et al. 1.41x, Jaderberg et al. 1.66x, 2 seeds
+    finetunes = [line for line in out.splitlines() if "trp finetune" in line]
+    assert len({re.search(r"--set (.*) seed=", f)[1] for f in finetunes}) == 1  # one fine-tuning schedule for all
 
 
 def test_lint_clean():
@@ -109,7 +140,7 @@ def smoke_run():
 
 def test_smoke_pipeline_outputs(smoke_run):
     results, tables = smoke_run
-    for name in ("table1", "table4", "theorem2"):
+    for name in ("table1", "table4", "theorem2", "claims"):
         for ext in ("md", "tex", "csv"):
             assert (tables / f"{name}.{ext}").stat().st_size > 0
     for name in ("fig2", "fig3"):
@@ -118,11 +149,17 @@ def test_smoke_pipeline_outputs(smoke_run):
     m = json.loads((results / "runs/resnet20/trp-channel-e0.1-lam0.0003/s0/metrics.json").read_text())
     assert m["ranks"] and m["speedup"]["conv"] > 1
     assert abs(m["accuracy"]["decomposed"] - m["accuracy"]["projected"]) < 1.0
-    basic = json.loads((results / "finetune/resnet20/basic-channel-e0.1/s0/metrics.json").read_text())
-    assert set(basic["accuracy"]) >= {"decomposed", "finetuned"}
+    basic = json.loads((results / "finetune/resnet20/basic-channel-energy-x1.41/s0/metrics.json").read_text())
+    assert set(basic["accuracy"]) >= {"decomposed", "finetuned"} and basic["speedup"]["conv"] >= 1.41
     table1 = json.loads((tables / "table1.json").read_text())["resnet20"]
     assert table1["Zhang2016"]["top1"] == basic["accuracy"]["finetuned"]
     assert table1["TRP1+Nu"]["top1"] == m["accuracy"]["decomposed"]
+    assert {"Zhang2016@TRP1+Nu", "Jaderberg2014@TRP2", "TRP1+Nu+FT", "TRP2+FT"} <= set(table1)
+    ft = json.loads((results / "finetune/resnet20/trp-channel-e0.1-lam0.0003-ft/s0/metrics.json").read_text())
+    assert ft["accuracy"]["decomposed"] == pytest.approx(m["accuracy"]["decomposed"], abs=0.2)  # the TRP network itself
+    assert table1["TRP1+Nu+FT"]["top1"] == ft["accuracy"]["finetuned"]
+    matched = json.loads((results / "finetune/resnet20/basic-channel-energy-TRP1+Nu/s0/metrics.json").read_text())
+    assert matched["speedup"]["conv"] >= m["speedup"]["conv"] * (1 - 1e-9)  # never more conv MACs than TRP1+Nu's
     prov = m["provenance"]
     assert prov["data_fingerprint"] == "d3b3f86e37e1ab1a787a88ca57c309dc4755a07c155bc447b366d5def135b26a"
     assert all(prov[k] for k in ("config_hash", "model_sha256", "decomposed_sha256", "versions", "device"))
@@ -130,14 +167,15 @@ def test_smoke_pipeline_outputs(smoke_run):
 
 
 def test_theorem2_over_smoke_rank_logs(smoke_run):
-    from trp.report.theorem2 import check
+    """Eq. (12)'s bound cannot be violated (a displacement below sqrt(e) leaves the tail energy below it)."""
+    from trp.report.theorem2 import theorem2_results
 
-    results, _ = smoke_run
+    results, tables = smoke_run
     logs = sorted(results.glob("runs/**/ranklog.jsonl"))
-    records = [json.loads(line) for p in logs for line in p.read_text().splitlines()]
-    summary = check(records)
-    assert summary["records"] > 100
-    assert summary["violations"] == [], summary["violations"]
+    overall = theorem2_results({str(p): [str(p)] for p in logs})["overall"]
+    assert overall["records"] > 100 and overall["assumption"]["tested"] == overall["records"]
+    assert overall["bound"]["violations"] == [], overall["bound"]["violations"]
+    assert (tables / "theorem2-failures.md").stat().st_size > 0
 
 
 def test_budgeted_trp_meets_its_target(smoke_run):
@@ -152,7 +190,7 @@ def test_budgeted_trp_meets_its_target(smoke_run):
 
 def test_allocations_never_exceed_their_budget(smoke_run):
     results, _ = smoke_run
-    allocations = sorted(results.glob("cobla/**/ranks.json"))
+    allocations = sorted(results.glob("allocate/**/ranks.json"))
     assert allocations
     for path in allocations:
         a = json.loads(path.read_text())

@@ -62,8 +62,8 @@ def paths(pairs):
     return [path for _, path in pairs]
 
 
-def table_outputs(name, category):
-    return [report(f"{T}/{name}.md", category=category)] + [f"{T}/{name}.{ext}" for ext in ("tex", "csv", "json")]
+def table_outputs(name, category, extensions=("tex", "csv", "json")):
+    return [report(f"{T}/{name}.md", category=category)] + [f"{T}/{name}.{ext}" for ext in extensions]
 
 
 def figure_outputs(name, category):
@@ -80,5 +80,5 @@ def check_device():
 
         if not torch.cuda.is_available():
             sys.exit(f"profile '{PROFILE}' needs a GPU and none is visible here. On a CPU machine run "
-                     "`snakemake --cores all --configfile config/cpu.yaml` (about 2 hours on 2 cores) or "
+                     "`snakemake --cores all --configfile config/cpu.yaml` (under 4 hours on 2 cores) or "
                      "`--configfile config/smoke.yaml` (minutes).")

@@ -1,13 +1,15 @@
-# Decompositions (RUNS entries of kind Decomposition): the TSVD of a trained network, at the energy
-# rule (the basic methods: Zhang et al. 2016 channel, Jaderberg et al. 2014 spatial, and Basic+Nu)
-# or at the ranks an allocation chose (COBLA), then fine-tuning of the decomposed network.
+# Decompositions (RUNS entries of kind Decomposition): the TSVD of a trained network at the ranks
+# an allocation chose (allocate.smk): the basic methods (Zhang et al. 2016 channel, Jaderberg et al.
+# 2014 spatial) and Basic+Nu at the energy rule tuned to a MAC budget, COBLA at its own; then
+# fine-tuning of the decomposed network. A Finetuning fine-tunes a TRP run's own decomposed network
+# with the same schedule.
 
 
 rule decompose:
     input:
         data=DATA,
         model=source_model,
-        ranks=allocated_ranks,
+        ranks=run_file(R, "allocate", "ranks.json"),
     output:
         metrics=run_file(R, "tsvd", "metrics.json"),
         decomposed=run_file(C, "tsvd", "decomposed.pt"),
@@ -32,12 +34,12 @@ rule decompose:
 rule finetune:
     input:
         data=DATA,
-        decomposed=run_file(C, "tsvd", "decomposed.pt"),
+        decomposed=finetune_source,
     output:
         metrics=run_file(R, "finetune", "metrics.json"),
         model=run_file(C, "finetune", "finetuned.pt"),
     wildcard_constraints:
-        run=names(Decomposition),
+        run=names((Decomposition, Finetuning)),
     params:
         settings=finetune_args,
         out=out_dir("metrics"),

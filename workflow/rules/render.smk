@@ -69,9 +69,7 @@ rule table4:
     input:
         RUNTIME_TABLES,
     output:
-        report(f"{T}/table4.md", category="Table 4"),
-        f"{T}/table4.tex",
-        f"{T}/table4.csv",
+        table_outputs("table4", "Table 4", ("tex", "csv")),
     params:
         args=render_args("table4", "--runtime", *RUNTIME_TABLES),
         prefix=out_prefix,
@@ -90,6 +88,7 @@ rule theorem2:
         paths(theorem2_logs()),
     output:
         table_outputs("theorem2", "Theorem 2"),
+        table_outputs("theorem2-failures", "Theorem 2", ("tex", "csv")),
     params:
         args=render_args("theorem2", *THEOREM2_ARGS),
         prefix=out_prefix,

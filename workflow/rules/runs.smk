@@ -1,10 +1,13 @@
 # The run table: every run of the profile, by name, with what it is, built once from the profile.
 # Names are human-readable (built by the formatters below) but never parsed: a rule reads a run's
 # settings, source and arguments from RUNS[wildcards.run], and its wildcard constraint lists the
-# names of the runs it makes. Then come the runs each table and figure reads.
+# names of the runs it makes. REQUESTS records at which (model, seed) each block of outputs asks
+# for a run; then come the runs each table and figure reads.
 from dataclasses import dataclass
 
 from snakemake.exceptions import WorkflowError
+
+from trp.report import paper
 
 
 @dataclass(frozen=True)
@@ -12,31 +15,39 @@ class Training:
     """A training from scratch (trp train): TrainConfig overrides on top of the profile's train: block."""
 
     settings: dict
-    budget: str | float | None = None  # budgeted TRP: a Table-1 method key (the conv MACs its run reached) or a speedup
+    budget: str | float | None = None  # budgeted TRP: a run's name (the conv MACs it reached) or a speedup
 
 
 @dataclass(frozen=True)
 class Allocation:
     """Per-layer ranks of the source network under a conv-MAC budget (trp allocate)."""
 
-    method: str  # energy | sqp | milp
-    budget: str | float  # a Table-1 method key (the conv MACs its run reached) or a speedup
+    method: str  # energy (the energy rule tuned to the budget) | sqp | milp
+    budget: str | float  # a run's name (the conv MACs it reached, same model and seed) or a speedup
 
 
 @dataclass(frozen=True)
 class Decomposition:
-    """TSVD of a training's model.pt (trp decompose), at the energy rule or at allocated ranks, then
+    """TSVD of a training's model.pt at allocated ranks (trp allocate, trp decompose --ranks), then
     fine-tuning (trp finetune) under the same name."""
 
     source: str  # the name of a Training
     scheme: str
-    e: float | None = None
-    allocation: Allocation | None = None
+    allocation: Allocation
+
+
+@dataclass(frozen=True)
+class Finetuning:
+    """Fine-tuning (trp finetune) of a training's own decomposed.pt, with the schedule of the basic methods."""
+
+    source: str  # the name of a Training
 
 
 RUNS = {}
-TRP, BASIC, RV, COBLA = config["trp"], config["basic"], config["rank_variation"], config["cobla"]
+REQUESTS = {}  # (model, run name) -> the seeds some output reads it at
+TRP, AB, RV, COBLA = config["trp"], config["ablation"], config["rank_variation"], config["cobla"]
 SEEDS = config["seeds"]
+SCHEMES = [form["scheme"] for form in paper.FORMS.values()]
 
 
 def num(x):
@@ -45,15 +56,19 @@ def num(x):
     return short if float(short) == float(x) else repr(float(x))
 
 
-def budget_label(budget):
-    """TRP1 (the conv MACs that run reached) or xN (N times fewer conv MACs than the dense network)."""
-    return budget if isinstance(budget, str) else f"x{num(budget)}"
-
-
 def add(name, run):
     if RUNS.setdefault(name, run) != run:
         raise WorkflowError(f"run name {name!r} would stand for both {RUNS[name]} and {run}")
     return name
+
+
+def request(model, run, seeds):
+    REQUESTS.setdefault((model, run), set()).update(seeds)
+    return run
+
+
+def seeds_of(model, run):
+    return sorted(REQUESTS[(model, run)])
 
 
 def trp_settings(scheme, e, m, lam):
@@ -69,17 +84,84 @@ def nuclear_run(scheme):
     return add(f"nuclear-{scheme}-lam{num(TRP['lam'])}", Training({"method": "nuclear", "scheme": scheme, "lam": TRP["lam"]}))
 
 
-def basic_run(scheme, e, nuclear):
-    """Basic (TSVD of the baseline) or Basic+Nu (TSVD of a network trained with the nuclear norm only)."""
-    if nuclear:
-        name = f"basicnu-{scheme}-e{num(e)}-lam{num(TRP['lam'])}"
-        return add(name, Decomposition(nuclear_run(scheme), scheme, e=e))
-    return add(f"basic-{scheme}-e{num(e)}", Decomposition(BASELINE, scheme, e=e))
+BASELINE = add("baseline", Training({"method": "baseline"}))
+# Table 1's TRP rows: method key -> run (the same runs for every model).
+TRP_RUNS = {key: trp_run(form["scheme"], TRP["e"], nuclear)
+            for name, form in paper.FORMS.items() for key, nuclear in zip(paper.trp_keys(name), (False, True))}
+KEY_OF = {run: key for key, run in TRP_RUNS.items()}
 
 
-def cobla_run(budget, method):
-    name = f"cobla-{budget_label(budget)}-{COBLA['scheme']}-{method}"
-    return add(name, Decomposition(BASELINE, COBLA["scheme"], allocation=Allocation(method, budget)))
+def budget_label(budget):
+    """A budget in a run name: the Table-1 key or name of the run whose conv MACs it is, or xN (N times
+    fewer conv MACs than the dense network)."""
+    return KEY_OF.get(budget, budget) if isinstance(budget, str) else f"x{num(budget)}"
+
+
+def basic_run(scheme, budget, method="energy"):
+    """TSVD of the baseline at the ranks `method` chose for `budget`: the energy rule tuned to it (the
+    basic methods, Zhang et al. 2016 channel, Jaderberg et al. 2014 spatial) or COBLA's sqp / milp."""
+    return add(f"basic-{scheme}-{method}-{budget_label(budget)}", Decomposition(BASELINE, scheme, Allocation(method, budget)))
+
+
+def basicnu_run(scheme, budget):
+    """Basic+Nu: the energy rule's TSVD of the network trained with the nuclear norm only, at `budget`."""
+    name = f"basicnu-{scheme}-lam{num(TRP['lam'])}-{budget_label(budget)}"
+    return add(name, Decomposition(nuclear_run(scheme), scheme, Allocation("energy", budget)))
+
+
+def finetuned_run(source):
+    return add(f"{source}-ft", Finetuning(source))
+
+
+def table1_methods(model):
+    """Table 1 of one model, method key -> run: the paper's rows (the basic methods at the paper's
+    speedup), then each basic method at the conv MACs each TRP run of its form reached, and each
+    TRP run followed by the basic methods' fine-tuning."""
+    rows = {"baseline": BASELINE}
+    for name, form in paper.FORMS.items():
+        rows |= {key: TRP_RUNS[key] for key in paper.trp_keys(name)}
+        rows[form["basic"]] = basic_run(form["scheme"], paper.table1(model, form["basic"])["speedup"])
+    for name, form in paper.FORMS.items():
+        for key in paper.trp_keys(name):
+            rows[paper.matched_key(form["basic"], key)] = basic_run(form["scheme"], TRP_RUNS[key])
+            rows[paper.finetuned_key(key)] = finetuned_run(TRP_RUNS[key])
+    return rows
+
+
+TABLE1 = {model: {key: request(model, run, SEEDS) for key, run in table1_methods(model).items()}
+          for model in config["models"]}
+LATENCY_METHODS = list(TRP_RUNS)  # Table 4: decomposed TRP networks timed beside the baseline
+
+
+def ablation():
+    """Fig. 3 on ablation.model, (scheme, method, run): TRP and TRP+Nu over the e sweep; Basic and
+    Basic+Nu at the conv MACs of each TRP+Nu run of the sweep (the highest speedups TRP reaches at
+    each e) and at ablation.speedups, so the four curves span the same speedups; the Table-1 basic
+    runs of the scheme (at the paper's speedup and at each TRP run's MACs) join Basic."""
+    points = []
+    for scheme in SCHEMES:
+        trp, nu = ([trp_run(scheme, e, nuclear) for e in AB["e"]] for nuclear in (False, True))
+        budgets = nu + AB["speedups"]
+        points += [(scheme, "TRP", run) for run in trp] + [(scheme, "TRP+Nu", run) for run in nu]
+        points += [(scheme, "Basic", basic_run(scheme, b)) for b in budgets]
+        points += [(scheme, "Basic+Nu", basicnu_run(scheme, b)) for b in budgets]
+    return [(scheme, method, request(AB["model"], run, AB["seeds"])) for scheme, method, run in points]
+
+
+ABLATION = ablation()
+if AB["model"] in TABLE1:
+    ABLATION += [(form["scheme"], "Basic", TABLE1[AB["model"]][key]) for name, form in paper.FORMS.items()
+                 for key in paper.basic_keys(name)]
+ABLATION = list(dict.fromkeys(ABLATION))
+
+# Fig. 2: one layer's ranks over successive projections, first seed.
+RANKVAR = add("rankvar", Training({**trp_settings(RV["scheme"], RV["e"], RV["m"], 0.0), "max_steps": RV["projections"] * RV["m"]}))
+request(RV["model"], RANKVAR, SEEDS[:1])
+
+
+def cobla_budget(budget):
+    """A budget of the cobla: block: a Table-1 TRP key stands for that run."""
+    return TRP_RUNS[budget] if isinstance(budget, str) else budget
 
 
 def budgeted_run(budget):
@@ -87,42 +169,23 @@ def budgeted_run(budget):
     return add(f"trpbudget-{COBLA['scheme']}-{budget_label(budget)}", Training(settings, budget=budget))
 
 
-BASELINE = add("baseline", Training({"method": "baseline"}))
-
-# Table 1: method key (trp.report.paper) -> run, for every model and seed.
-TABLE1 = {
-    "baseline": BASELINE,
-    "TRP1": trp_run("channel", TRP["e"], False),
-    "TRP1+Nu": trp_run("channel", TRP["e"], True),
-    "Zhang2016": basic_run("channel", BASIC["e"], False),
-    "TRP2": trp_run("spatial", TRP["e"], False),
-    "TRP2+Nu": trp_run("spatial", TRP["e"], True),
-    "Jaderberg2014": basic_run("spatial", BASIC["e"], False),
-}
-LATENCY_METHODS = ["TRP1", "TRP1+Nu", "TRP2", "TRP2+Nu"]  # Table 4: decomposed networks timed beside the baseline
-
-# Fig. 3: (scheme, method, run) over the ablation's e, on ablation.model, first seed.
-ABLATION = [(scheme, method, run)
-            for scheme in ("channel", "spatial") for e in config["ablation"]["e"]
-            for method, run in (("Basic", basic_run(scheme, e, False)), ("Basic+Nu", basic_run(scheme, e, True)),
-                                ("TRP", trp_run(scheme, e, False)), ("TRP+Nu", trp_run(scheme, e, True)))]
-
-# Fig. 2: one layer's ranks over successive projections, first seed.
-RANKVAR = add("rankvar", Training({**trp_settings(RV["scheme"], RV["e"], RV["m"], 0.0), "max_steps": RV["projections"] * RV["m"]}))
-
-# COBLA table, on the first model and seed: (budget, method key) -> run. The allocations and the
-# budgeted TRP runs, then the plain TRP runs whose conv MACs set a budget of budgeted TRP.
+# COBLA table, on the first model and seed: (budget, method key) -> run. The allocations (the energy
+# rule's is the basic method at that budget) and budgeted TRP, then the plain TRP runs whose conv
+# MACs are a budget.
 COBLA_MODEL = config["models"][0]
-COBLA_RUNS = {(budget_label(b), m): cobla_run(b, m) for b in COBLA["budgets"] for m in COBLA["methods"]}
-COBLA_RUNS |= {(budget_label(b), "budgeted_trp"): budgeted_run(b) for b in COBLA["budgeted_trp"]}
-BUDGET_RUNS = {(b, b): TABLE1[b] for b in COBLA["budgeted_trp"] if isinstance(b, str)}
+COBLA_RUNS = {(budget_label(cobla_budget(b)), m): basic_run(COBLA["scheme"], cobla_budget(b), m)
+              for b in COBLA["budgets"] for m in COBLA["methods"]}
+COBLA_RUNS |= {(budget_label(cobla_budget(b)), "budgeted_trp"): budgeted_run(cobla_budget(b)) for b in COBLA["budgeted_trp"]}
+BUDGET_RUNS = {(b, b): TRP_RUNS[b] for b in dict.fromkeys(COBLA["budgets"] + COBLA["budgeted_trp"]) if isinstance(b, str)}
+for run in [*COBLA_RUNS.values(), *BUDGET_RUNS.values()]:
+    request(COBLA_MODEL, run, SEEDS[:1])
 
 
 # ----------------------------------------------------------------------------- run kinds
 
 
 def names(kind, where=lambda run: True):
-    """A wildcard constraint: exactly the names of the runs of one kind."""
+    """A wildcard constraint: exactly the names of the runs of one kind (a class or a tuple of them)."""
     return one_of(name for name, run in RUNS.items() if isinstance(run, kind) and where(run))
 
 
@@ -130,12 +193,13 @@ def is_baseline(run):
     return run.settings["method"] == "baseline"
 
 
-def is_allocated(run):
-    return run.allocation is not None
+def projects_by_energy(run):
+    """A training whose ranks come from the energy rule at every projection (Theorem 2's setting)."""
+    return isinstance(run, Training) and run.settings["method"] == "trp" and run.budget is None
 
 
 def result_metrics(model, run, seed):
-    """The metrics.json a table reads: a training's own, a decomposition's after fine-tuning."""
+    """The metrics.json a table reads: a training's own, a decomposition's or fine-tuning's after fine-tuning."""
     stage = "runs" if isinstance(RUNS[run], Training) else "finetune"
     return run_file(R, stage, "metrics.json", model, run, seed)
 
@@ -156,17 +220,17 @@ def source_model(wildcards):
     return run_file(C, "runs", "model.pt", wildcards.model, RUNS[wildcards.run].source, wildcards.seed)
 
 
-def allocated_ranks(wildcards):
-    if not is_allocated(RUNS[wildcards.run]):
-        return []
-    return run_file(R, "cobla", "ranks.json", wildcards.model, wildcards.run, wildcards.seed)
+def finetune_source(wildcards):
+    """The decomposed network a fine-tuning starts from: a decomposition's, or a training's own."""
+    run = RUNS[wildcards.run]
+    if isinstance(run, Finetuning):
+        return run_file(C, "runs", "decomposed.pt", wildcards.model, run.source, wildcards.seed)
+    return run_file(C, "tsvd", "decomposed.pt", wildcards.model, wildcards.run, wildcards.seed)
 
 
 def decompose_args(wildcards, input):
-    run = RUNS[wildcards.run]
-    ranks = ["--ranks", input.ranks] if is_allocated(run) else ["--e", str(run.e)]
     subset = config["train"]["test_subset"]
-    return ["--scheme", run.scheme, *ranks, *(["--test-subset", str(subset)] if subset else [])]
+    return ["--scheme", RUNS[wildcards.run].scheme, "--ranks", input.ranks, *(["--test-subset", str(subset)] if subset else [])]
 
 
 def budget(run):
@@ -174,9 +238,9 @@ def budget(run):
 
 
 def budget_metrics(wildcards):
-    """The metrics.json of the Table-1 run whose conv MACs set this run's budget, if one does."""
+    """The metrics.json of the run (same model and seed) whose conv MACs set this run's budget, if one does."""
     b = budget(RUNS[wildcards.run])
-    return result_metrics(wildcards.model, TABLE1[b], wildcards.seed) if isinstance(b, str) else []
+    return result_metrics(wildcards.model, b, wildcards.seed) if isinstance(b, str) else []
 
 
 def budget_args(wildcards, input):
@@ -187,8 +251,8 @@ def budget_args(wildcards, input):
 
 
 def allocate_args(wildcards, input):
-    a = RUNS[wildcards.run].allocation
-    return ["--scheme", RUNS[wildcards.run].scheme, "--method", a.method, *budget_args(wildcards, input),
+    run = RUNS[wildcards.run]
+    return ["--scheme", run.scheme, "--method", run.allocation.method, *budget_args(wildcards, input),
             "--sample", str(COBLA["sample"]), "--maxiter", str(COBLA["maxiter"])]
 
 
@@ -197,12 +261,13 @@ def allocate_args(wildcards, input):
 
 def table1_runs():
     """(model/method key, metrics.json) of every Table-1 run and seed."""
-    return [(f"{m}/{key}", result_metrics(m, run, s)) for m in config["models"] for key, run in TABLE1.items() for s in SEEDS]
+    return [(f"{m}/{key}", result_metrics(m, run, s)) for m, rows in TABLE1.items() for key, run in rows.items() for s in SEEDS]
 
 
 def ablation_points():
-    m = config["ablation"]["model"]
-    return [(f"{scheme}/{method}", result_metrics(m, run, SEEDS[0])) for scheme, method, run in ABLATION]
+    """(scheme/method/run, metrics.json) of every Fig. 3 point, at every seed the profile makes it at."""
+    m = AB["model"]
+    return [(f"{scheme}/{method}/{run}", result_metrics(m, run, s)) for scheme, method, run in ABLATION for s in seeds_of(m, run)]
 
 
 def rankvar_log():
@@ -210,12 +275,9 @@ def rankvar_log():
 
 
 def theorem2_logs():
-    """(model/run/seed, ranklog.jsonl) of every training that projects with the energy rule, each once."""
-    requested = {(m, run, s) for m in config["models"] for run in TABLE1.values() for s in SEEDS}
-    requested |= {(config["ablation"]["model"], run, SEEDS[0]) for _, _, run in ABLATION}
-    requested.add((RV["model"], RANKVAR, SEEDS[0]))
-    return [(f"{m}/{run}/s{s}", run_file(R, "runs", "ranklog.jsonl", m, run, s)) for m, run, s in sorted(requested)
-            if isinstance(RUNS[run], Training) and RUNS[run].settings["method"] == "trp" and RUNS[run].budget is None]
+    """(model/run/seed, ranklog.jsonl) of every training made that projects with the energy rule, each once."""
+    return [(f"{m}/{run}/s{s}", run_file(R, "runs", "ranklog.jsonl", m, run, s))
+            for (m, run), seeds in sorted(REQUESTS.items()) if projects_by_energy(RUNS[run]) for s in sorted(seeds)]
 
 
 def cobla_runs():
@@ -224,19 +286,19 @@ def cobla_runs():
 
 
 def cobla_allocations():
-    return [(f"{COBLA_MODEL}/{b}/{m}", run_file(R, "cobla", "ranks.json", COBLA_MODEL, run, SEEDS[0]))
+    return [(f"{COBLA_MODEL}/{b}/{m}", run_file(R, "allocate", "ranks.json", COBLA_MODEL, run, SEEDS[0]))
             for (b, m), run in COBLA_RUNS.items() if isinstance(RUNS[run], Decomposition)]
 
 
 def network(model, run, seed):
-    """The network a run ends with: the fine-tuned one of a decomposition, else the trained (decomposed) one."""
-    if isinstance(RUNS[run], Decomposition):
+    """The network a run ends with: the fine-tuned one of a decomposition or fine-tuning, else the trained (decomposed) one."""
+    if not isinstance(RUNS[run], Training):
         return run_file(C, "finetune", "finetuned.pt", model, run, seed)
     return run_file(C, "runs", "model.pt" if is_baseline(RUNS[run]) else "decomposed.pt", model, run, seed)
 
 
 # Timed networks: output name -> label -> checkpoint (Table 4 per model; the COBLA table's networks).
-LATENCY = {model: {key: network(model, TABLE1[key], SEEDS[0]) for key in ["baseline", *LATENCY_METHODS]}
+LATENCY = {model: {key: network(model, TABLE1[model][key], SEEDS[0]) for key in ["baseline", *LATENCY_METHODS]}
            for model in config["models"]}
 LATENCY[f"{COBLA_MODEL}-cobla"] = {"baseline": network(COBLA_MODEL, BASELINE, SEEDS[0])} | {
     f"{b}/{m}": network(COBLA_MODEL, run, SEEDS[0]) for (b, m), run in COBLA_RUNS.items()}

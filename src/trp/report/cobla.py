@@ -6,14 +6,15 @@ set a budget; with measured latency.
         --runtime R.json --profile P --out PREFIX
 
 METHOD is a method key of trp.report.paper: energy, sqp, milp (allocations, fine-tuned; their
-ranks.json under --allocation), budgeted_trp, or the TRP run itself (TRP1, TRP2: no fine-tuning).
+ranks.json under --allocation), budgeted_trp, or the TRP run itself (TRP1, ...: no fine-tuning).
+Each row reports the network its run ends with, and a fine-tuned one's accuracy before too.
 Runtime variant labels are BUDGET/METHOD.
 """
 from pathlib import Path
 
 from ..artifacts import read_json, write_json
 from . import paper
-from .common import parse_pairs, provenance_footer, renderer_parser, top1, write_table
+from .common import final_top1, parse_pairs, provenance_footer, renderer_parser, top1, write_table
 
 COLUMNS = [("model", "model"), ("budget", "budget"), ("method", "method"),
            ("top1_before", "top-1 before fine-tuning (%)"), ("top1", "top-1 (%)"),
@@ -23,7 +24,6 @@ COLUMNS = [("model", "model"), ("budget", "budget"), ("method", "method"),
            ("surrogate", "MILP surrogate optimum (discarded energy)")]
 TITLE = ("COBLA vs energy rule vs MILP surrogate at equal MAC budgets (fine-tuned), budgeted TRP and plain TRP "
          "(no fine-tuning); budget TRP1 = the conv MACs TRP1 reached, xN = N times fewer conv MACs")
-ALLOCATORS = ("energy", "sqp", "milp")  # their networks are fine-tuned; the others are not
 
 
 def latency(runtimes: list[dict]) -> dict:
@@ -37,11 +37,9 @@ def latency(runtimes: list[dict]) -> dict:
 
 
 def row(model: str, budget: str, method: str, m: dict, ms: tuple, alloc: dict) -> dict:
-    finetuned = method in ALLOCATORS
     obj = alloc.get("objective", {})
     return {"model": paper.model_label(model), "budget": budget, "method": paper.method_label(method),
-            "top1_before": top1(m, "decomposed") if finetuned else None,
-            "top1": top1(m, "finetuned" if finetuned else "decomposed"),
+            "top1_before": top1(m, "decomposed") if "finetuned" in m["accuracy"] else None, "top1": final_top1(m),
             "conv_macs": m["cost"]["decomposed"]["conv_macs"] / 1e6, "params": m["cost"]["decomposed"]["conv_params"] / 1e3,
             "speedup": m["speedup"]["conv"], "ms_b1": ms[0], "ms_bmax": ms[1],
             "ce_start": obj.get("start"), "ce": obj.get("rounded", obj.get("end")),

@@ -36,6 +36,25 @@ def top1(metrics: dict, network: str) -> float:
     return acc[network]
 
 
+def final_top1(metrics: dict) -> float:
+    """The top-1 of the network a run ends with: the fine-tuned one of a fine-tuning, else the
+    decomposed one of a low-rank training (no fine-tuning), else the dense one (the baseline)."""
+    acc = metrics["accuracy"]
+    return next(acc[k] for k in ("finetuned", "decomposed", "dense") if k in acc)
+
+
+def scratch_epochs(records: list[dict]) -> str:
+    """The epochs of the trainings from scratch among `records` (a profile gives them all the same)."""
+    return "/".join(sorted({str(m["config"]["epochs"]) for m in records if "finetuned" not in m["accuracy"]}))
+
+
+def training_epochs(metrics: dict, scratch_epochs: str) -> str:
+    """The training behind a run's network: its own epochs, or a fine-tuning's epochs on top of the
+    `scratch_epochs` its source network was trained for."""
+    own = metrics["config"]["epochs"]
+    return f"{scratch_epochs} + {own}" if "finetuned" in metrics["accuracy"] else f"{own}"
+
+
 def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
     """["a=x", "a=y", "b=z"] -> {"a": ["x", "y"], "b": ["z"]} (repeated labels = seeds)."""
     out: dict[str, list[str]] = {}
@@ -54,16 +73,6 @@ def renderer_parser(name: str, doc: str) -> argparse.ArgumentParser:
     ap.add_argument("--profile", required=True)
     ap.add_argument("--out", required=True, metavar="PREFIX")
     return ap
-
-
-def distinct(paths) -> list[str]:
-    """The paths in order, each file once (a run listed under two labels is one run)."""
-    seen, out = set(), []
-    for p in paths:
-        if (key := Path(p).resolve()) not in seen:
-            seen.add(key)
-            out.append(p)
-    return out
 
 
 # ----------------------------------------------------------------------------- provenance
@@ -133,6 +142,11 @@ _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "_": r"\_", "#": r"\#
         "}": r"\}", "±": r"$\pm$", "−": "-", "–": "--", "×": r"$\times$", "√": r"$\surd$", "≈": r"$\approx$"}
 
 
+def _md(s: str) -> str:
+    """A markdown table cell: a | of the text (||W||) escaped, not a column break."""
+    return s.replace("|", r"\|")
+
+
 def _tex(s: str) -> str:
     return "".join(_TEX.get(c, c) for c in s)
 
@@ -147,10 +161,10 @@ def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict)
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = footer_lines(footer)
 
-    md = [f"**{title}**", "", "| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
+    md = [f"**{title}**", "", "| " + " | ".join(_md(h) for _, h in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
         cells = [f"**{r['section']}**"] + [""] * (len(cols) - 1) if "section" in r else [fmt(r.get(k)) for k, _ in cols]
-        md.append("| " + " | ".join(cells) + " |")
+        md.append("| " + " | ".join(_md(c) for c in cells) + " |")
     md += ["", "**Provenance.** " + "; ".join(lines) + "."]
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
 

@@ -1,40 +1,38 @@
-"""Fig. 3 (Sec. 4.6, ablation on ResNet-20): top-1 of the decomposed network against speedup,
-for Basic, Basic+Nu, TRP and TRP+Nu, channel-wise (a) and spatial-wise (b).
+"""Fig. 3 (Sec. 4.6, ablation on ResNet-20): top-1 against conv-MAC speedup for Basic, Basic+Nu, TRP
+and TRP+Nu, channel-wise (a) and spatial-wise (b), as curves over the same speedups: TRP and TRP+Nu
+over a sweep of e, Basic and Basic+Nu over a sweep of MAC budgets.
 
-    trp render fig3 --points channel/TRP=runs/a/metrics.json spatial/Basic=runs/b/metrics.json ... \
-        --profile paper --out paper_tables/fig3
+    trp render fig3 --points channel/TRP/RUN=runs/a/s0/metrics.json channel/TRP/RUN=runs/a/s1/metrics.json \
+        spatial/Basic/RUN2=runs/b/s0/metrics.json ... --profile paper --out paper_tables/fig3
 
-Basic methods are the data-independent decompositions after fine-tuning; TRP points are
-without fine-tuning. Also writes {PREFIX}.json.
+A label is SCHEME/METHOD/POINT; the paths under one label are the seeds of one point (POINT, a
+run's name, is only an identifier). Each point is mean ± std over its seeds of the network its run
+ends with: the basic methods after fine-tuning, TRP without. Also writes {PREFIX}.json.
 """
 
 import matplotlib.pyplot as plt
 
 from ..artifacts import read_json, write_json
-from .common import parse_pairs, provenance_footer, renderer_parser, save_figure, top1
+from . import equal_macs
+from .common import parse_pairs, provenance_footer, renderer_parser, save_figure, scratch_epochs
 
 SCHEMES = ("channel", "spatial")
-NETWORK = {"Basic": "finetuned", "Basic+Nu": "finetuned", "TRP": "decomposed", "TRP+Nu": "decomposed"}
-METHODS = tuple(NETWORK)
+METHODS = ("Basic", "Basic+Nu", "TRP", "TRP+Nu")
 
 
 def ablation_points(points: dict[str, list[str]]) -> tuple[dict, list[dict]]:
-    """points: "scheme/method" -> metrics.json paths. Returns scheme -> method -> [{speedup, top1,
-    path}] sorted by speedup, and the records read."""
+    """points: "scheme/method/point" -> metrics.json paths (seeds). Returns scheme -> method -> curve
+    (equal_macs points sorted by speedup) and the records read."""
+    runs = {label: [read_json(p) for p in paths] for label, paths in points.items()}
+    records = [m for ms in runs.values() for m in ms]
+    scratch = scratch_epochs(records)
     data = {s: {m: [] for m in METHODS} for s in SCHEMES}
-    records = []
-    for label, paths in points.items():
-        scheme, method = label.split("/")
+    for label, ms in runs.items():
+        scheme, method, name = label.split("/")
         if scheme not in SCHEMES or method not in METHODS:
             raise ValueError(f"bad point label {label!r}; schemes {SCHEMES}, methods {METHODS}")
-        for path in paths:
-            m = read_json(path)
-            records.append(m)
-            data[scheme][method].append({"speedup": m["speedup"]["conv"], "top1": top1(m, NETWORK[method]), "path": str(path)})
-    for methods in data.values():
-        for pts in methods.values():
-            pts.sort(key=lambda p: p["speedup"])
-    return data, records
+        data[scheme][method].append(equal_macs.point(ms, name, scratch))
+    return {s: {m: equal_macs.curve(c) for m, c in methods.items()} for s, methods in data.items()}, records
 
 
 def draw(data: dict):
@@ -43,9 +41,10 @@ def draw(data: dict):
         for method, marker in zip(METHODS, "osD^"):
             pts = data[scheme][method]
             if pts:
-                ax.plot([p["speedup"] for p in pts], [p["top1"] for p in pts], marker=marker, label=method)
+                ax.errorbar([p["speedup"]["mean"] for p in pts], [p["top1"]["mean"] for p in pts],
+                            yerr=[p["top1"]["std"] for p in pts], marker=marker, capsize=3, label=method)
         ax.set(title=f"({letter}) {scheme.capitalize()}-wise decomposition", xlabel="speedup (conv MACs, ×)",
-               ylabel="top-1 (%)")
+               ylabel="top-1 (%, mean ± std over seeds)")
         ax.grid(alpha=0.3)
         if ax.has_data():
             ax.legend(fontsize=8)
@@ -62,7 +61,7 @@ def fig3(points: dict[str, list[str]], profile: str, out_prefix) -> dict:
 
 
 def add_inputs(ap) -> None:
-    ap.add_argument("--points", action="extend", nargs="+", required=True, metavar="SCHEME/METHOD=PATH")
+    ap.add_argument("--points", action="extend", nargs="+", required=True, metavar="SCHEME/METHOD/POINT=PATH")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -72,4 +71,4 @@ def main(argv: list[str] | None = None) -> None:
     data = fig3(parse_pairs(args.points), args.profile, args.out)
     for scheme, methods in data.items():
         for method, pts in methods.items():
-            print(scheme, method, [(round(p["speedup"], 2), round(p["top1"], 2)) for p in pts])
+            print(scheme, method, [(round(p["speedup"]["mean"], 2), round(p["top1"]["mean"], 2), p["top1"]["n"]) for p in pts])

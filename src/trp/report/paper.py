@@ -4,16 +4,49 @@ paper text (/work/shared/papers/trp-ijcai20.txt). The one place the project read
 Method keys used across the project: "baseline", "TRP1" (channel-wise, Zhang et al. 2016 form),
 "TRP1+Nu", "TRP2" (spatial-wise, Jaderberg et al. 2014 form), "TRP2+Nu", "Zhang2016" (basic
 channel-wise decomposition, fine-tuned), "Jaderberg2014" (basic spatial-wise, fine-tuned).
-Other keys name the pruning methods the paper compares against, and the rank allocators of our
-COBLA comparison. Renderers work on keys and print a key's label only when writing a table.
+Our equal-MAC rows add matched_key(basic, trp) (the basic method at the conv MACs that TRP run
+reached) and finetuned_key(trp) (the TRP network fine-tuned like the basic methods). Other keys
+name the pruning methods the paper compares against, and the rank allocators of our COBLA
+comparison. Renderers work on keys and print a key's label only when writing a table.
 """
 
-# How each method key is printed: the paper's labels, then our COBLA comparison's methods.
-METHOD_LABELS = {
+# Table 1's two decomposition forms: the TRP key, its scheme and the basic method of that form.
+FORMS = {"TRP1": {"scheme": "channel", "basic": "Zhang2016"}, "TRP2": {"scheme": "spatial", "basic": "Jaderberg2014"}}
+
+
+def trp_keys(form: str) -> tuple[str, str]:
+    """The Table-1 TRP rows of one form: TRP and TRP+Nu."""
+    return form, f"{form}+Nu"
+
+
+def matched_key(basic: str, trp: str) -> str:
+    """The basic method at the conv MACs that the TRP run `trp` reached."""
+    return f"{basic}@{trp}"
+
+
+def basic_keys(form: str) -> list[str]:
+    """The Table-1 rows of a form's basic method: at the paper's speedup, then at each TRP run's MACs."""
+    basic = FORMS[form]["basic"]
+    return [basic, *(matched_key(basic, trp) for trp in trp_keys(form))]
+
+
+def finetuned_key(trp: str) -> str:
+    """The TRP network followed by the basic methods' fine-tuning."""
+    return f"{trp}+FT"
+
+
+# How each method key is printed: the paper's labels, our equal-MAC rows, our COBLA comparison's methods.
+PAPER_LABELS = {
     "baseline": "baseline", "TRP1": "TRP1", "TRP1+Nu": "TRP1+Nu", "TRP2": "TRP2", "TRP2+Nu": "TRP2+Nu",
     "Zhang2016": "[Zhang et al., 2016]", "Jaderberg2014": "[Jaderberg et al., 2014]",
     "Zhang2016-Guo2018": "[Zhang et al., 2016] (data-driven, impl. of [Guo et al., 2018])",
     "He2017": "[He et al., 2017]", "Li2016": "[Li et al., 2016]",
+}
+METHOD_LABELS = {
+    **PAPER_LABELS,
+    **{matched_key(f["basic"], trp): f"{PAPER_LABELS[f['basic']]} at {trp}'s MACs"
+       for form, f in FORMS.items() for trp in trp_keys(form)},
+    **{finetuned_key(trp): f"{trp} + fine-tuning" for form in FORMS for trp in trp_keys(form)},
     "energy": "energy rule", "sqp": "COBLA (SQP)", "milp": "MILP surrogate", "budgeted_trp": "budgeted TRP",
 }
 MODEL_LABELS = {"resnet20": "R-20", "resnet56": "R-56", "resnet18": "ResNet-18", "resnet50": "ResNet-50"}

@@ -4,34 +4,25 @@
         resnet20/baseline=... --profile paper --out paper_tables/table1
 
 A label is MODEL/METHOD with a method key of trp.report.paper; several PATHs under one label are
-seeds: mean ± std. Every paper row is listed (ours "–" where not run); runs the paper has no row
-for follow it. {PREFIX}.json holds our numbers by model and method key (DVC metrics); their
-provenance is the footer of the .md/.tex/.csv.
+seeds: mean ± std (n). Each row reports the network its run ends with (fine-tuned if it was) and
+the epochs behind it. Every paper row is listed (ours "–" where not run); runs the paper has no
+row for follow it (the basic methods at the MACs each TRP run reached, TRP + fine-tuning).
+{PREFIX}.json holds our numbers by model and method key (DVC metrics); their provenance is the
+footer of the .md/.tex/.csv.
 """
 from pathlib import Path
 
 from ..artifacts import read_json, write_json
 from . import paper
-from .common import diff, mean_std, parse_pairs, provenance_footer, renderer_parser, top1, write_table
+from .common import (diff, final_top1, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs,
+                     training_epochs, write_table)
 
-COLUMNS = [("model", "model"), ("method", "method"),
+COLUMNS = [("model", "model"), ("method", "method"), ("epochs", "training (epochs)"),
            ("our_top1", "ours: top-1 (%)"), ("our_speedup", "ours: speedup (conv MACs)"),
            ("paper_top1", "paper: top-1 (%)"), ("paper_speedup", "paper: speedup"),
            ("d_top1", "ours − paper: top-1"), ("d_speedup", "ours − paper: speedup")]
-TITLE = ("Table 1: CIFAR-10, ours vs the paper (ours: decomposed network without fine-tuning for TRP rows, "
-         "fine-tuned for the basic methods; speedup = dense / decomposed conv MACs)")
-
-# The network whose accuracy a method's row reports; every other method: "decomposed" (TRP rows,
-# the decomposed network without fine-tuning).
-NETWORK = {"baseline": "dense", "Zhang2016": "finetuned", "Jaderberg2014": "finetuned"}
-
-
-def our_top1(metrics: dict, method: str) -> float:
-    return top1(metrics, NETWORK.get(method, "decomposed"))
-
-
-def our_speedup(metrics: dict, method: str) -> float:
-    return 1.0 if method == "baseline" else metrics["speedup"]["conv"]
+TITLE = ("Table 1: CIFAR-10, ours vs the paper (ours: TRP rows without fine-tuning, the basic methods and "
+         "'+ fine-tuning' rows fine-tuned; speedup = dense / decomposed conv MACs; mean ± std over n seeds)")
 
 
 def load_runs(runs: dict[str, list[str]]) -> dict[tuple[str, str], list[dict]]:
@@ -48,10 +39,14 @@ def load_runs(runs: dict[str, list[str]]) -> dict[tuple[str, str], list[dict]]:
 
 
 def our_results(records: dict[tuple[str, str], list[dict]]) -> dict[tuple[str, str], dict]:
-    """(model, method) -> {"top1": mean_std, "speedup": mean_std (1.0 for the baseline)} over seeds."""
-    return {(model, method): {"top1": mean_std([our_top1(m, method) for m in ms]),
-                              "speedup": 1.0 if method == "baseline" else mean_std([our_speedup(m, method) for m in ms])}
-            for (model, method), ms in records.items()}
+    """(model, method) -> {"top1": mean_std, "speedup": mean_std (1.0 for the baseline), "epochs"} over seeds."""
+    out = {}
+    for (model, method), ms in records.items():
+        scratch = scratch_epochs([m for (mdl, _), rs in records.items() if mdl == model for m in rs])
+        out[(model, method)] = {"top1": mean_std([final_top1(m) for m in ms]),
+                                "speedup": 1.0 if method == "baseline" else mean_std([m["speedup"]["conv"] for m in ms]),
+                                "epochs": "/".join(sorted({training_epochs(m, scratch) for m in ms}))}
+    return out
 
 
 def table_rows(ours: dict[tuple[str, str], dict]) -> list[dict]:
@@ -61,7 +56,7 @@ def table_rows(ours: dict[tuple[str, str], dict]) -> list[dict]:
     rows = []
     for model, method in keys:
         p, o = paper.table1(model, method) or {}, ours.get((model, method), {})
-        rows.append({"model": paper.model_label(model), "method": paper.method_label(method),
+        rows.append({"model": paper.model_label(model), "method": paper.method_label(method), "epochs": o.get("epochs"),
                      "our_top1": o.get("top1"), "our_speedup": o.get("speedup"),
                      "paper_top1": p.get("top1"), "paper_speedup": p.get("speedup"),
                      "d_top1": diff(o.get("top1"), p.get("top1")), "d_speedup": diff(o.get("speedup"), p.get("speedup"))})

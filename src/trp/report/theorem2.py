@@ -1,62 +1,126 @@
-"""Theorem 2 (Sec. 3.4) against the rank logs: whenever ||W^{t+m} - T^z||_F / ||W^{t+m}||_F < sqrt(e)
-(Eq. 12), the next TSVD must not raise the rank: rank(T^{z+1}) <= rank(T^z).
+"""Theorem 2 (Sec. 3.4) against the rank logs. The theorem: if mG < sqrt(e) ||W^{t+m}||_F (G the
+largest ||alpha grad f||_F over the m steps; the log's step_bound = mG/||W^{t+m}||_F), the next TSVD
+does not raise the rank. Eq. (12)'s middle term, the measured displacement ||W^{t+m} - T^z||_F /
+||W^{t+m}||_F (at most step_bound), below sqrt(e) is enough for the same conclusion.
 
     trp render theorem2 --ranklog r20_trp1=runs/a/ranklog.jsonl r20_trp2=runs/b/ranklog.jsonl \
         --profile paper --out paper_tables/theorem2
 
-Counts every record with a "displacement" (2nd projection on) in a 2x2 table (bound held?
-x rank rose?), per run and overall, each rank log once however many labels name it;
-violations = held and rose (the theorem says none) are printed and written to {PREFIX}.json.
-Ranks set by a rank allocator are outside the theorem.
+Every distinct record with a displacement (2nd projection on) counts once, per rank log and
+overall, however many labels name a log. For each condition: how often it held, the violations
+(held, and the rank rose: the theorem says none) and how often the rank rose where it failed; the
+largest value relative to sqrt(e) (below 1: the margin). {PREFIX}-failures.md/.tex/.csv lists
+where (layer) and when (projection) a condition failed or the rank rose. The test has power only
+where some rank rose: with none, no record could contradict the theorem. Ranks set by a rank
+allocator are outside the theorem.
 """
 import json
+from pathlib import Path
 
 from ..artifacts import write_json
-from .common import distinct, load_jsonl, parse_pairs, provenance_footer, renderer_parser, sibling_metrics, write_table
+from .common import load_jsonl, parse_pairs, provenance_footer, renderer_parser, sibling_metrics, write_table
 
-CELLS = ("held_rose", "held_not_rose", "failed_rose", "failed_not_rose")
-COLUMNS = [("run", "run"), ("records", "records"),
-           ("held_rose", "bound held, rank rose (violations)"), ("held_not_rose", "bound held, rank did not rise"),
-           ("failed_rose", "bound failed, rank rose"), ("failed_not_rose", "bound failed, rank did not rise"),
-           ("max_displacement", "max displacement"), ("sqrt_e", "sqrt(e)")]
+CONDITIONS = {"assumption": "step_bound", "bound": "displacement"}  # the paper's mG/||W||; the measured displacement
+COLUMNS = [("run", "run"), ("records", "records"), ("rank_rose", "rank rose"),
+           ("assumption_held", "mG/||W|| < sqrt(e): held / tested"), ("assumption_failed_rose", "failed: rank rose then"),
+           ("bound_held", "displacement < sqrt(e): held / tested"), ("bound_failed_rose", "failed: rank rose then"),
+           ("violations", "violations (held, rank rose): mG / displacement"),
+           ("assumption_max", "max mG/||W|| / sqrt(e)"), ("bound_max", "max displacement / sqrt(e)"), ("sqrt_e", "sqrt(e)")]
+FAILURE_COLUMNS = [("run", "run"), ("layer", "layer"), ("assumption", "mG/||W|| >= sqrt(e) at projections"),
+                   ("bound", "displacement >= sqrt(e) at projections"), ("rose", "rank rose at projections")]
 
 
-def check(records: list[dict]) -> dict:
-    """The 2x2 counts, the largest displacement and the violating records (without energy_ratios)."""
-    recs = [r for r in records if "displacement" in r]
-    out = {"records": len(recs), **{c: 0 for c in CELLS}, "violations": [],
-           "max_displacement": max((r["displacement"] for r in recs), default=None),
-           "sqrt_e": sorted({r["sqrt_e"] for r in recs})}
-    for r in recs:
-        held = r["displacement"] < r["sqrt_e"]  # Eq. (12): the theorem's condition
-        rose = r["rank_after"] > r["rank_before"]
-        out[("held" if held else "failed") + ("_rose" if rose else "_not_rose")] += 1
-        if held and rose:
-            out["violations"].append({k: v for k, v in r.items() if k != "energy_ratios"})
+def rose(r: dict) -> bool:
+    return r["rank_after"] > r["rank_before"]
+
+
+def tested(records: list[dict]) -> list[dict]:
+    """The distinct records with a displacement (each layer and projection once)."""
+    out = {}
+    for r in records:
+        if "displacement" in r:
+            out.setdefault((r["layer"], r["projection"]), r)
+    return list(out.values())
+
+
+def condition(recs: list[dict], key: str) -> dict:
+    """How often `key` < sqrt(e) held, the violations (held and rose), the rises where it failed, the largest key / sqrt(e)."""
+    have = [r for r in recs if key in r]
+    held = [r for r in have if r[key] < r["sqrt_e"]]
+    return {"tested": len(have), "held": len(held), "failed": len(have) - len(held),
+            "violations": [{k: v for k, v in r.items() if k != "energy_ratios"} for r in held if rose(r)],
+            "failed_rose": sum(rose(r) for r in have if not r[key] < r["sqrt_e"]),
+            "max_ratio": max((r[key] / r["sqrt_e"] for r in have), default=None)}
+
+
+def failures(recs: list[dict]) -> list[dict]:
+    """Per layer with any: the projections where a condition failed and where the rank rose."""
+    layers = {}
+    for r in sorted(recs, key=lambda r: (r["layer"], r["projection"])):
+        hits = {name: key in r and not r[key] < r["sqrt_e"] for name, key in CONDITIONS.items()} | {"rose": rose(r)}
+        for name, hit in hits.items():
+            if hit:
+                layers.setdefault(r["layer"], {n: [] for n in hits})[name].append(r["projection"])
+    return [{"layer": layer, **zs} for layer, zs in layers.items()]
+
+
+def summarize(recs: list[dict]) -> dict:
+    """Distinct records: how many, how many with a rank rise (power: any), and each condition's summary."""
+    rises = sum(rose(r) for r in recs)
+    return {"records": len(recs), "rank_rose": rises, "power": rises > 0,
+            **{name: condition(recs, key) for name, key in CONDITIONS.items()}, "sqrt_e": sorted({r["sqrt_e"] for r in recs})}
+
+
+def by_log(ranklogs: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Each distinct rank log (resolved path) -> the labels that name it."""
+    out = {}
+    for label, paths in ranklogs.items():
+        for p in paths:
+            labels = out.setdefault(str(Path(p).resolve()), [])
+            labels += [label] if label not in labels else []
     return out
 
 
-def every_log(ranklogs: dict[str, list[str]]) -> list[str]:
-    return distinct(p for paths in ranklogs.values() for p in paths)
-
-
-def records(paths) -> list[dict]:
-    return [r for p in distinct(paths) for r in load_jsonl(p)]
-
-
 def theorem2_results(ranklogs: dict[str, list[str]]) -> dict:
-    """ranklogs: label -> rank log paths. Returns label -> check(), and "overall" over the distinct logs."""
-    return {**{label: check(records(paths)) for label, paths in ranklogs.items()},
-            "overall": check(records(every_log(ranklogs)))}
+    """ranklogs: label -> rank log paths. Returns the labels of each distinct log -> summarize() of
+    its distinct records with their failures(), and "overall": summarize() over every log's once."""
+    logs = {", ".join(labels): tested(load_jsonl(p)) for p, labels in by_log(ranklogs).items()}
+    return {**{run: {**summarize(recs), "failures": failures(recs)} for run, recs in logs.items()},
+            "overall": summarize([r for recs in logs.values() for r in recs])}
+
+
+def ranges(zs: list[int]) -> str:
+    """[2, 3, 4, 9] -> "2-4, 9"."""
+    out, start = [], None
+    for i, z in enumerate(zs):
+        start = z if start is None else start
+        if i + 1 == len(zs) or zs[i + 1] != z + 1:
+            out.append(f"{start}" if start == z else f"{start}-{z}")
+            start = None
+    return ", ".join(out)
+
+
+def summary_row(run: str, res: dict) -> dict:
+    a, b = res["assumption"], res["bound"]
+    return {"run": run, "records": res["records"], "rank_rose": res["rank_rose"],
+            "assumption_held": f"{a['held']} / {a['tested']}", "assumption_failed_rose": a["failed_rose"],
+            "bound_held": f"{b['held']} / {b['tested']}", "bound_failed_rose": b["failed_rose"],
+            "violations": f"{len(a['violations'])} / {len(b['violations'])}",
+            "assumption_max": a["max_ratio"], "bound_max": b["max_ratio"],
+            "sqrt_e": ", ".join(f"{s:.4f}" for s in res["sqrt_e"])}
 
 
 def theorem2(ranklogs: dict[str, list[str]], profile: str, out_prefix) -> dict:
-    """Writes {out_prefix}.md/.tex/.csv/.json; returns label -> check() (see theorem2_results)."""
+    """Writes {out_prefix}.md/.tex/.csv/.json and {out_prefix}-failures.md/.tex/.csv; returns theorem2_results."""
     results = theorem2_results(ranklogs)
-    rows = [{"run": label, **{k: v for k, v in res.items() if k != "violations"},
-             "sqrt_e": ", ".join(f"{s:.4f}" for s in res["sqrt_e"])} for label, res in results.items()]
-    footer = provenance_footer([m for p in every_log(ranklogs) for m in sibling_metrics(p)], profile)
-    write_table(rows, COLUMNS, out_prefix, "Theorem 2: bound held vs rank rose, per TSVD record", footer)
+    footer = provenance_footer([m for p in by_log(ranklogs) for m in sibling_metrics(p)], profile)
+    write_table([summary_row(run, res) for run, res in results.items()], COLUMNS, out_prefix,
+                "Theorem 2 per rank log: how often its assumption and Eq. (12)'s bound held, and whether the rank rose",
+                footer)
+    where = [{"run": run, "layer": f["layer"], **{k: ranges(f[k]) for k in ("assumption", "bound", "rose")}}
+             for run, res in results.items() if "failures" in res for f in res["failures"]]
+    write_table(where, FAILURE_COLUMNS, f"{out_prefix}-failures",
+                "Theorem 2: where (layer) and when (projection z) a condition failed or the rank rose", footer)
     write_json(f"{out_prefix}.json", {"runs": results, "provenance": footer})
     return results
 
@@ -70,9 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     add_inputs(ap)
     args = ap.parse_args(argv)
     results = theorem2(parse_pairs(args.ranklog), args.profile, args.out)
-    for label, res in results.items():
-        print(f"{label}: {res['records']} records, " + ", ".join(f"{c} {res[c]}" for c in CELLS))
-    violations = results["overall"]["violations"]
-    print(f"{len(violations)} violation(s) of Theorem 2" + (":" if violations else ""))
-    for v in violations:
-        print(json.dumps(v))
+    for run, res in results.items():
+        print(f"{run}: {json.dumps(summary_row(run, res))}")
+    for name in CONDITIONS:
+        for v in results["overall"][name]["violations"]:
+            print(f"violation ({name}): {json.dumps(v)}")

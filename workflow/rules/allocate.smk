@@ -1,6 +1,7 @@
-# COBLA (Li & Shi, ECCV-18): per-layer ranks of the trained baseline at the MAC budgets TRP reached
-# and at fixed speedups (energy rule vs COBLA's SQP vs the exact MILP surrogate). Each allocation is
-# then decomposed and fine-tuned like the basic methods (compress.smk); budgeted TRP is a Training.
+# Rank allocation (trp allocate) of a trained network under a conv-MAC budget: the MACs another run
+# of the same model and seed reached (--budget-from), or a speedup (--target-speedup). The energy
+# rule tuned to the budget gives the basic methods' ranks; COBLA (Li & Shi, ECCV-18: SQP) and the
+# exact MILP surrogate compete with it in the COBLA table. Budgeted TRP is a Training (train.smk).
 
 
 rule allocate:
@@ -9,9 +10,9 @@ rule allocate:
         model=source_model,
         budget=budget_metrics,
     output:
-        run_file(R, "cobla", "ranks.json"),
+        run_file(R, "allocate", "ranks.json"),
     wildcard_constraints:
-        run=names(Decomposition, is_allocated),
+        run=names(Decomposition),
     params:
         args=allocate_args,
     threads: config["threads"]

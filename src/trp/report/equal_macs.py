@@ -1,0 +1,52 @@
+"""Accuracy against conv-MAC speedup, for comparisons at equal MACs. A point is one run: mean ± std
+over its seeds of the speedup and of the top-1 of the network it ends with. A curve is the points
+of one method, sorted by speedup. A curve is read at a speedup x from a point within EQUAL_MACS of
+x, else by linear interpolation between the two points around x (mean and std alike, n the
+smaller), and never beyond its ends."""
+from .common import final_top1, mean_std, training_epochs
+
+EQUAL_MACS = 0.02  # speedups within 2 % of each other count as equal conv MACs
+
+
+def point(records: list[dict], label: str, scratch_epochs: str) -> dict:
+    """One run's point: the speedup and top-1 of its seeds (records), mean ± std, and the epochs
+    behind it (training_epochs; `scratch_epochs` those of the profile's trainings from scratch)."""
+    return {"label": label, "speedup": mean_std([m["speedup"]["conv"] for m in records]),
+            "top1": mean_std([final_top1(m) for m in records]),
+            "epochs": "/".join(sorted({training_epochs(m, scratch_epochs) for m in records}))}
+
+
+def curve(points: list[dict]) -> list[dict]:
+    return sorted(points, key=lambda p: p["speedup"]["mean"])
+
+
+def epochs(c: list[dict]) -> str:
+    return "/".join(sorted({p["epochs"] for p in c}))
+
+
+def x(p: dict) -> float:
+    return p["speedup"]["mean"]
+
+
+def span(c: list[dict]) -> str:
+    return f"{x(c[0]):.2f}x" if len(c) == 1 else f"{x(c[0]):.2f}-{x(c[-1]):.2f}x"
+
+
+def at(c: list[dict], speedup: float) -> dict | None:
+    """The top-1 of curve `c` at `speedup` (mean, std, n and where it was read), None outside the curve."""
+    near = min(c, key=lambda p: abs(x(p) - speedup))
+    if abs(x(near) - speedup) <= EQUAL_MACS * speedup:
+        return {**near["top1"], "where": f"measured at {x(near):.2f}x"}
+    for lo, hi in zip(c, c[1:]):
+        if x(lo) < speedup < x(hi):
+            w = (speedup - x(lo)) / (x(hi) - x(lo))
+            mean, std = ((1 - w) * lo["top1"][k] + w * hi["top1"][k] for k in ("mean", "std"))
+            return {"mean": mean, "std": std, "n": min(lo["top1"]["n"], hi["top1"]["n"]),
+                    "where": f"interpolated between {x(lo):.2f}x and {x(hi):.2f}x"}
+    return None
+
+
+def highest_common(a: list[dict], b: list[dict]) -> float | None:
+    """The highest speedup both curves reach, None where their speedup ranges do not overlap."""
+    low, high = max(x(a[0]), x(b[0])), min(x(a[-1]), x(b[-1]))
+    return high if low - high <= EQUAL_MACS * high else None
