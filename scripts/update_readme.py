@@ -11,7 +11,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results:begin (scripts/update_readme.py) -->", "<!-- results:end -->"
 SECTIONS = [("claims", "Which claims the run supports"), ("table1", "Table 1 (CIFAR-10)"),
-            ("theorem2", "Theorem 2 over every logged projection"), ("table4", "Table 4 for CIFAR: measured inference time"),
+            ("theorem2", "Theorem 2 over every logged projection"),
+            ("theorem2-failures", "Theorem 2: where and when a condition failed"),
+            ("table4", "Table 4 for CIFAR: measured inference time"),
             ("cobla", "COBLA and budgeted TRP")]
 
 
@@ -43,9 +45,10 @@ def block(profile: str) -> str:
         f = json.loads(fig2.read_text())
         parts += ["#### Figure 2 (rank variation) and Figure 3 (ablation)",
                   f"![Fig. 2](paper_tables/{profile}/fig2.png)",
-                  f"Layer {f['layer']} (the paper's res3-1-2), e = {f['e']}: max displacement "
-                  f"{f['max_displacement']:.3f} against sqrt(e) = {f['sqrt_e']:.3f} (paper: {f['paper']['max_bound']} < "
-                  f"{f['paper']['sqrt_e']}); rank {f['ranks'][0]} -> {f['ranks'][-1]} over {len(f['ranks'])} projections.",
+                  f"Layer {f['layer']} (the paper's res3-1-2), e = {f['e']}: max mG/||W|| {f['max_step_bound']:.3f} and max "
+                  f"displacement {f['max_displacement']:.3f} against sqrt(e) = {f['sqrt_e']:.3f} (paper: max mG/||W|| "
+                  f"{f['paper']['max_bound']} < {f['paper']['sqrt_e']}); rank {f['ranks'][0]} -> {f['ranks'][-1]} over "
+                  f"{len(f['ranks'])} projections.",
                   f"![Fig. 3](paper_tables/{profile}/fig3.png)"]
     for bench in sorted((ROOT / "results" / "benchmarks").glob("train_step_*.json")):
         parts += ["#### Training overhead of TRP", benchmark_table(bench)]
