@@ -1,6 +1,7 @@
 # Regenerates the TRP paper's CIFAR-10 tables and figures. Profiles: config/paper.yaml (default,
 # needs a GPU), config/cpu.yaml (2 CPU cores, under 4 hours), config/smoke.yaml (minutes):
 #   snakemake --cores all [--configfile config/cpu.yaml]
+# and its ImageNet Tables 2 and 3: config/imagenet.yaml (GPUs and an ImageNet copy).
 # A profile given with --configfile replaces config/paper.yaml (workflow/rules/profile.smk).
 from snakemake.utils import min_version
 
@@ -13,13 +14,22 @@ envvars:
 
 include: "workflow/rules/profile.smk"
 include: "workflow/rules/common.smk"
-include: "workflow/rules/runs.smk"
-include: "workflow/rules/data.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/compress.smk"
-include: "workflow/rules/allocate.smk"
-include: "workflow/rules/latency.smk"
-include: "workflow/rules/render.smk"
+
+
+if config["dataset"] == "imagenet":
+
+    include: "workflow/rules/imagenet_runs.smk"
+    include: "workflow/rules/imagenet.smk"
+
+else:
+
+    include: "workflow/rules/runs.smk"
+    include: "workflow/rules/data.smk"
+    include: "workflow/rules/train.smk"
+    include: "workflow/rules/compress.smk"
+    include: "workflow/rules/allocate.smk"
+    include: "workflow/rules/latency.smk"
+    include: "workflow/rules/render.smk"
 
 
 onstart:

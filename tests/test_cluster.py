@@ -16,3 +16,33 @@ def test_slurm_profile_dry_run():
     train = [j for j in jobs if j.startswith("train_lowrank:")]
     assert train and all("runtime=90" in j and "gpu=1" in j and "slurm_partition=gpu" in j for j in train)
     assert all("gpu=1" not in j for j in jobs if j.startswith(("decompose:", "allocate:", "table1:")))
+
+
+def slurm_dry_run(configfile, *args):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--profile", "workflow/profiles/slurm",
+                           "--configfile", configfile, *args], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    return proc.stdout.split("rule ")
+
+
+def test_slurm_train_jobs_stop_before_their_runtime():
+    """runtime 90 (train_lowrank) and 60 (train_baseline) minutes: --time-limit 81 and 54 (10 %, at least 5 min)."""
+    jobs = slurm_dry_run("config/paper.yaml")
+    assert all("--time-limit 81 " in j for j in jobs if j.startswith("train_lowrank:"))
+    assert all("--time-limit 54 " in j for j in jobs if j.startswith("train_baseline:"))
+    assert all("--time-limit" not in j for j in jobs if j.startswith("finetune:"))
+
+
+def test_default_profile_sets_no_time_limit():
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--configfile", "config/paper.yaml"], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "trp train" in proc.stdout and "--time-limit" not in proc.stdout
+
+
+def test_slurm_profile_plans_the_imagenet_profile():
+    jobs = slurm_dry_run("config/imagenet.yaml", "--config", "data={root: /cluster/imagenet}")
+    runs = [j for j in jobs if j.startswith("imagenet:")]
+    assert len(runs) == 5
+    assert all(all(r in j for r in ("runtime=1440", "gpu=4", "cpus_per_task=32", "mem_mb=96000")) for j in runs)
+    assert all("torchrun --standalone --nproc_per_node 4 " in j and "--data /cluster/imagenet " in j for j in runs)
+    assert all("gpu=" not in j for j in jobs if j.startswith("imagenet_table:"))

@@ -26,7 +26,7 @@ def snakemake(*args, check=True):
     return proc
 
 
-@pytest.mark.parametrize("profile", ["paper", "cpu", "smoke"])
+@pytest.mark.parametrize("profile", ["paper", "cpu", "smoke", "imagenet"])
 def test_dry_run(profile):
     out = snakemake("-n", "--configfile", f"config/{profile}.yaml").stdout
     assert "rule all" in out or "Nothing to be done" in out
@@ -61,9 +61,21 @@ def test_basic_methods_run_at_the_macs_of_the_same_seeds_trp_run_and_at_the_pape
     assert len({re.search(r"--set (.*) seed=", f)[1] for f in finetunes}) == 1  # one fine-tuning schedule for all
 
 
-def test_lint_clean():
-    proc = snakemake("--lint", "--configfile", "config/smoke.yaml")
+@pytest.mark.parametrize("profile", ["smoke", "imagenet"])
+def test_lint_clean(profile):
+    proc = snakemake("--lint", "--configfile", f"config/{profile}.yaml")
     assert "Congratulations, your workflow is in a good condition" in proc.stdout + proc.stderr
+
+
+def test_gpu_jobs_are_pinned_to_a_gpu_slot_on_a_gpu_profile_only():
+    """paper (require_gpu): every training and fine-tuning runs under trp.gpu_slots with the profile's
+    jobs_per_gpu; cpu: none does."""
+    out = snakemake("-n", "-p", "--configfile", "config/paper.yaml", "--config", "gpu={jobs_per_gpu: 3}").stdout
+    jobs = [line for line in out.splitlines() if "trp train" in line or "trp finetune" in line]
+    assert jobs and all(" python -m trp.gpu_slots --per-gpu 3 -- trp " in j for j in jobs)
+    assert all("gpu_slots" not in line for line in out.splitlines() if "trp allocate" in line or "trp decompose" in line)
+    out = snakemake("-n", "-p", "--configfile", "config/cpu.yaml").stdout
+    assert "trp train" in out and "gpu_slots" not in out
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present: the paper profile would start")

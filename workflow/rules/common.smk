@@ -74,6 +74,16 @@ def gpu(wildcards):
     return 1 if config["require_gpu"] else 0
 
 
+def time_limit(wildcards, resources):
+    """`trp train --time-limit` a safety margin (10 %, at least 5 min) below the job's runtime resource
+    (minutes, e.g. the SLURM profile's), so the run stops after a checkpoint (exit 75) before the
+    scheduler kills it and `retries` resubmits it to resume; none without a runtime resource."""
+    runtime = resources.get("runtime")
+    if not runtime:
+        return []
+    return ["--time-limit", str(max(1, round(runtime - max(5, 0.1 * runtime))))]
+
+
 def check_device():
     if config["require_gpu"]:
         import torch

@@ -54,5 +54,5 @@ rule finetune:
     benchmark:
         job_benchmark("finetune")
     shell:
-        "OMP_NUM_THREADS={threads} trp finetune --no-progress --checkpoint {input.decomposed:q} --set {params.settings:q} "
+        "OMP_NUM_THREADS={threads} " + GPU_SLOT + "trp finetune --no-progress --checkpoint {input.decomposed:q} --set {params.settings:q} "
         "--data {input.data:q} --out {params.out:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"

@@ -1,8 +1,8 @@
 # The profile: config/paper.yaml, unless --configfile names another, which then replaces it rather
 # than being merged into it (a profile is complete on its own: no key leaks in from paper.yaml).
 # --config values are typed as YAML types them in a profile (Snakemake reads a nested --config
-# value as strings, e.g. trp='{lam: 5.0e-5}'). The schema refuses a missing, unknown or bad key
-# before any job.
+# value as strings, e.g. trp='{lam: 5.0e-5}'). The schema of the profile's dataset (CIFAR-10 or
+# ImageNet) refuses a missing, unknown or bad key before any job.
 import yaml
 from snakemake.utils import update_config, validate
 
@@ -26,4 +26,5 @@ def yaml_typed(value):
 
 
 update_config(config, yaml_typed(dict(workflow.config_settings.config)))
-validate(config, "../schemas/config.schema.yaml")
+SCHEMAS = {"cifar10": "../schemas/config.schema.yaml", "imagenet": "../schemas/imagenet.schema.yaml"}
+validate(config, SCHEMAS.get(config.get("dataset"), SCHEMAS["cifar10"]))

@@ -1,8 +1,17 @@
 # Trainings from scratch (RUNS entries of kind Training): the baseline, then every projected or
-# nuclear-norm run, each decomposed at the end; budgeted TRP takes its budget from another run.
+# nuclear-norm run, each decomposed at the end; budgeted TRP takes its budget from another run. A
+# job with a runtime resource stops before it (time_limit) and resumes when resubmitted.
+
+# A GPU rule's command (trainings here, fine-tunings in compress.smk) on a GPU profile: pinned to
+# one GPU (CUDA_VISIBLE_DEVICES) by trp.gpu_slots, at most gpu.jobs_per_gpu jobs a GPU;
+# `--resources gpu=N` (workflow/profiles/default) caps how many run at once. On a CPU profile the
+# command runs as is.
+GPU_SLOT = f"python -m trp.gpu_slots --per-gpu {config['gpu']['jobs_per_gpu']} -- " if config["require_gpu"] else ""
+
+
 TRAIN_SHELL = (
-    "OMP_NUM_THREADS={threads} trp train --no-progress --set {params.settings:q} {params.budget:q} "
-    "--data {input.data:q} --out {params.out:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
+    "OMP_NUM_THREADS={threads} " + GPU_SLOT + "trp train --no-progress --set {params.settings:q} {params.budget:q} "
+    "{params.time_limit:q} --data {input.data:q} --out {params.out:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
 )
 
 
@@ -18,6 +27,7 @@ rule train_baseline:
     params:
         settings=train_args,
         budget=[],
+        time_limit=time_limit,
         out=out_dir("metrics"),
         checkpoints=out_dir("model"),
     threads: config["threads"]
@@ -47,6 +57,7 @@ rule train_lowrank:
     params:
         settings=train_args,
         budget=budget_args,
+        time_limit=time_limit,
         out=out_dir("metrics"),
         checkpoints=out_dir("model"),
     threads: config["threads"]

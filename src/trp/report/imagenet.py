@@ -1,0 +1,119 @@
+"""Tables 2 (ResNet-18) and 3 (ResNet-50), ImageNet: our top-1, top-5 and speedup beside the paper's.
+
+    trp render imagenet --model resnet18 --runs TRP1=runs/a/metrics.json TRP1+Nu=runs/b/metrics.json \
+        --profile imagenet --out paper_tables/table2
+
+A label is a TRP method key of trp.report.paper; several PATHs under one label are seeds: mean ± std
+(n). A TRP row reports the decomposed network without fine-tuning (`trp imagenet`). The Baseline row
+is the pretrained network as every run evaluated it, beside the paper's baseline; its note gives
+torchvision's published accuracy of those weights. Every paper row is listed: the basic methods are
+not run (there is no ImageNet decompose + fine-tune path) nor are the pruning methods, and the note
+says so. {PREFIX}.json holds our numbers by method key (DVC metrics).
+"""
+from pathlib import Path
+
+from ..artifacts import read_json, write_json
+from . import paper
+from .common import diff, mean_std, parse_pairs, provenance_footer, renderer_parser, write_table
+
+PAPER = {"resnet18": ("Table 2", paper.TABLE2), "resnet50": ("Table 3", paper.TABLE3)}
+TRP_KEYS = {key for form in paper.FORMS for key in paper.trp_keys(form)}
+BASIC_KEYS = {form["basic"] for form in paper.FORMS.values()} | {"Zhang2016-Guo2018"}
+COLUMNS = [("method", "method"), ("our_top1", "ours: top-1 (%)"), ("our_top5", "ours: top-5 (%)"),
+           ("our_speedup", "ours: speedup (conv MACs)"), ("paper_top1", "paper: top-1 (%)"),
+           ("paper_top5", "paper: top-5 (%)"), ("paper_speedup", "paper: speedup"),
+           ("d_top1", "ours − paper: top-1"), ("d_top5", "ours − paper: top-5"), ("note", "note")]
+
+
+def title(model: str) -> str:
+    return (f"{PAPER[model][0]}: {paper.model_label(model)} on ImageNet, ours vs the paper (ours: TRP networks "
+            "decomposed, no fine-tuning; speedup = dense / decomposed conv MACs, the paper's a FLOPs ratio; mean ± "
+            "std over n seeds). The paper does not say which pretrained weights gave its baseline: compare each "
+            "method's drop from its own baseline.")
+
+
+def load_runs(model: str, runs: dict[str, list[str]]) -> dict[str, list[dict]]:
+    """method key -> metrics.json paths (seeds)  =>  method key -> records, each checked to be of `model`."""
+    out = {}
+    for key, files in runs.items():
+        out[key] = [read_json(p) for p in files]
+        for p, m in zip(files, out[key]):
+            if m["config"]["model"] != model:
+                raise ValueError(f"{p}: model {m['config']['model']!r} is not {model!r}")
+    return out
+
+
+def our_results(records: dict[str, list[dict]]) -> dict[str, dict]:
+    """method key -> {"top1", "top5", "speedup"} over seeds (mean_std), the decomposed networks; and
+    "baseline": the pretrained network over every record."""
+    every = [m for ms in records.values() for m in ms]
+    out = {"baseline": {"top1": mean_std(m["accuracy"]["pretrained"] for m in every),
+                        "top5": mean_std(m["top5"]["pretrained"] for m in every), "speedup": 1.0}}
+    for key, ms in records.items():
+        out[key] = {"top1": mean_std(m["accuracy"]["decomposed"] for m in ms),
+                    "top5": mean_std(m["top5"]["decomposed"] for m in ms),
+                    "speedup": mean_std(m["speedup"]["conv"] for m in ms)}
+    return out
+
+
+def baseline_note(records: list[dict]) -> str:
+    published = {(p["top1"], p["top5"]) for p in (m["baseline"]["torchvision"] for m in records) if p}
+    said = "; ".join(f"torchvision publishes {t1:.2f} / {t5:.2f} for these weights" for t1, t5 in sorted(published))
+    return "the pretrained network, evaluated in each run; " + (said or "weights not torchvision's file: no published accuracy")
+
+
+def note(key: str, ours: dict, repeated: bool, baseline: str) -> str:
+    if key == "baseline":
+        return baseline
+    if key in BASIC_KEYS:
+        return "not run: no ImageNet decompose + fine-tune path is built"
+    if key not in TRP_KEYS:
+        return "not run: another method, the paper's number"
+    if key not in ours:
+        return "not run: not in the profile"
+    return "one run beside both rows: they differ in a setting the paper does not state" if repeated else ""
+
+
+def table_rows(model: str, ours: dict[str, dict], baseline: str) -> list[dict]:
+    """The paper's rows in its order, our numbers beside each row of the same key; labels for keys."""
+    rows = []
+    keys = [r["method"] for r in PAPER[model][1]]
+    for p in PAPER[model][1]:
+        key = p["method"]
+        o = ours.get(key, {})
+        rows.append({"method": paper.method_label(key), "our_top1": o.get("top1"), "our_top5": o.get("top5"),
+                     "our_speedup": o.get("speedup"), "paper_top1": p["top1"], "paper_top5": p["top5"],
+                     "paper_speedup": p["speedup"], "d_top1": diff(o.get("top1"), p["top1"]),
+                     "d_top5": diff(o.get("top5"), p["top5"]), "note": note(key, ours, keys.count(key) > 1, baseline)})
+    return rows
+
+
+def dvc_metrics(ours: dict[str, dict]) -> dict:
+    """method key -> {top1, top1_std, top5, top5_std, speedup, n}: numbers only, for `dvc metrics`."""
+    return {key: {"top1": o["top1"]["mean"], "top1_std": o["top1"]["std"], "top5": o["top5"]["mean"],
+                  "top5_std": o["top5"]["std"], "n": o["top1"]["n"],
+                  "speedup": o["speedup"]["mean"] if isinstance(o["speedup"], dict) else o["speedup"]}
+            for key, o in ours.items()}
+
+
+def imagenet_table(model: str, runs: dict[str, list[str]], profile: str, out_prefix) -> list[dict]:
+    """runs: method key -> metrics.json paths (seeds) of `model`. Writes {out_prefix}.md/.tex/.csv/.json;
+    returns the rows."""
+    if model not in PAPER:
+        raise ValueError(f"ImageNet tables are of {' and '.join(PAPER)}, not {model!r}")
+    records = load_runs(model, runs)
+    every = [m for ms in records.values() for m in ms]
+    ours = our_results(records)
+    rows = table_rows(model, ours, baseline_note(every))
+    write_table(rows, COLUMNS, out_prefix, title(model), provenance_footer(every, profile))
+    write_json(f"{out_prefix}.json", dvc_metrics(ours))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = renderer_parser("imagenet", __doc__)
+    ap.add_argument("--model", required=True, choices=sorted(PAPER))
+    ap.add_argument("--runs", action="extend", nargs="+", required=True, metavar="METHOD=PATH")
+    args = ap.parse_args(argv)
+    imagenet_table(args.model, parse_pairs(args.runs), args.profile, args.out)
+    print(Path(f"{args.out}.md").read_text())
