@@ -33,6 +33,10 @@ def imagenet_weights(wildcards):
     return MODELS[wildcards.model]["weights"] or []
 
 
+def nu_args(wildcards):
+    return ["--nu"] if RUNS[wildcards.run].nu else []
+
+
 def weights_args(wildcards, input):
     return ["--weights", input.weights] if input.weights else []
 
@@ -54,7 +58,3 @@ def table_args(wildcards):
 
 def all_outputs():
     return [f"{T}/{table}.md" for table in MODEL_OF]
-
-
-def nu_args(wildcards):
-    return ["--nu"] if RUNS[wildcards.run].nu else []
