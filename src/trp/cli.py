@@ -12,6 +12,7 @@ import os
 import sys
 
 from .artifacts import ArtifactError, dumps, read_json
+from .cli_parser import Parser
 from .cobla import InfeasibleBudget
 from .config import ConfigError, TrainConfig, load_config
 from .data import DataError
@@ -24,14 +25,7 @@ from .train import NonFiniteError
 USER_ERRORS = (ConfigError, DataError, ArtifactError, InfeasibleBudget)
 EXIT_DIVERGED = 3
 DEFAULTS = TrainConfig()
-RENDERERS = ("table1", "table4", "fig2", "fig3", "theorem2", "claims", "cobla")
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that reports a usage error in the one-line form, without the usage block."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+RENDERERS = ("table1", "table4", "fig2", "fig3", "theorem2", "claims", "cobla", "imagenet")
 
 
 def number(lo=None, hi=None, integer=False, lo_open=False):

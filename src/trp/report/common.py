@@ -10,6 +10,8 @@ from pathlib import Path
 import matplotlib
 
 from ..artifacts import read_json
+from ..cli_parser import Parser
+from ..config import ConfigError
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -61,15 +63,14 @@ def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
     for item in items or []:
         label, _, path = item.partition(sep)
         if not path:
-            raise SystemExit(f"expected LABEL{sep}PATH, got {item!r}")
+            raise ConfigError(f"expected LABEL{sep}PATH, got {item!r}")
         out.setdefault(label, []).append(path)
     return out
 
 
 def renderer_parser(name: str, doc: str) -> argparse.ArgumentParser:
     """The command line of `trp render NAME`: the renderer's inputs are added to it; --profile, --out here."""
-    ap = argparse.ArgumentParser(prog=f"trp render {name}", description=doc,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(prog=f"trp render {name}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", required=True)
     ap.add_argument("--out", required=True, metavar="PREFIX")
     return ap
