@@ -12,8 +12,8 @@ from torch import nn
 from trp import models
 from trp.artifacts import dumps, save_decomposed, save_dense
 from trp.deploy import (Unavailable, candidate_ranks, conv_bn_pairs, fold_bn, keep_faster, latency_costs,
-                        layer_latency_table, measure_networks, network_latency, prepare, rank_latency, recompose,
-                        round_ranks)
+                        layer_latency_table, measure_networks, network_latency, pad_ranks, prepare, rank_latency,
+                        recompose, round_ranks)
 from trp.deploy import measure as measure_module
 from trp.lowrank import LowRankConv2d, decompose_model, find_sites, model_cost
 from trp.stages.compress import final_ranks
@@ -85,6 +85,20 @@ def test_recompose_gives_a_dense_conv_with_the_same_output(scheme):
     assert model_cost(dense, SIZE)["conv_macs"] > model_cost(model, SIZE)["conv_macs"]
     with pytest.raises(ValueError, match="not a decomposed layer"):
         recompose(model, ["conv1"])
+
+
+@pytest.mark.parametrize("scheme", ["channel", "spatial"])
+def test_pad_ranks_keeps_the_output(scheme):
+    model, ranks = NETWORKS[scheme]
+    padded = pad_ranks(copy.deepcopy(model), 8)
+    for n, r in ranks.items():
+        low = padded.get_submodule(n)
+        full = find_sites(models.build("resnet20"), SIZE, scheme, names=[n])[0].full_rank
+        assert low.rank == min(full, -(-r // 8) * 8) and low[0].out_channels == low[1].in_channels == low.rank
+    assert any(padded.get_submodule(n).rank > r for n, r in ranks.items())
+    assert close(reference(padded), reference(model))
+    with pytest.raises(ValueError):
+        pad_ranks(padded, 0)
 
 
 def test_fold_bn_leaves_a_shared_conv_output_alone():
