@@ -6,7 +6,10 @@ import warnings
 import torch
 from torch import nn
 
-from .runtimes import Unavailable
+
+class Unavailable(RuntimeError):
+    """A runtime cannot run here; the message says why (recorded, and the runtime skipped)."""
+
 
 OPSET = 17
 

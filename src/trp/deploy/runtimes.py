@@ -16,14 +16,11 @@ import torch
 from torch import nn
 
 from .fold import fold_bn
+from .ort import Unavailable, ort_call
 
 RUNTIMES = ("eager", "folded", "compile", "onnxruntime")
 MEMORY_FORMATS = ("contiguous", "channels_last")
 COMPILE_LIMIT = 256  # compiled graphs of one forward method (every network, batch size and format)
-
-
-class Unavailable(RuntimeError):
-    """A runtime cannot run here; the message says why (recorded, and the runtime skipped)."""
 
 
 def check(runtimes, memory_formats) -> None:
@@ -79,8 +76,6 @@ def prepare(model: nn.Module, runtime: str, x: torch.Tensor, memory_format: str 
     if runtime == "onnxruntime":
         if memory_format != "contiguous":
             raise Unavailable("onnxruntime takes contiguous (NCHW) inputs")
-        from .ort import ort_call
-
         return ort_call(model, x, threads)
     if memory_format == "channels_last":  # on a copy: Module.to converts in place
         model = (copy.deepcopy(model) if runtime == "eager" else model).to(memory_format=torch.channels_last)
