@@ -14,6 +14,7 @@ import sys
 from .artifacts import ArtifactError, dumps, read_json
 from .cli_parser import Parser
 from .cobla import InfeasibleBudget
+from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
 from .config import ConfigError, TrainConfig, load_config
 from .data import DataError
 from .lowrank import SCHEMES
@@ -129,7 +130,8 @@ def cmd_latency(a):
     pairs = dict(a.checkpoint)
     if len(pairs) < len(a.checkpoint):
         raise ConfigError("each --checkpoint label must be given once")
-    report = latency_report(pairs, a.batch_sizes, a.min_run_time, a.out)
+    report = latency_report(pairs, a.batch_sizes, a.min_run_time, a.out, runtimes=a.runtimes,
+                            memory_formats=a.memory_formats, rounds=a.rounds, threads=a.threads)
     for v in report["variants"]:
         print(v["label"], [round(r["median_ms_per_image"], 3) for r in v["rows"]], "ms/image")
 
@@ -234,6 +236,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-sizes", nargs="+", type=POSITIVE_INT, default=[1, 128])
     p.add_argument("--min-run-time", type=number(0, lo_open=True), default=1.0,
                    help="seconds of timing per model and batch size")
+    p.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=["eager"],
+                   help="inference runtimes (the first is the one Table 4 reads)")
+    p.add_argument("--memory-formats", nargs="+", choices=MEMORY_FORMATS, default=list(MEMORY_FORMATS))
+    p.add_argument("--rounds", type=POSITIVE_INT, default=10, help="interleaved timing rounds")
+    p.add_argument("--threads", type=POSITIVE_INT, help="intra-op threads (default: torch's)")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_latency)
 

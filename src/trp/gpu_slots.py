@@ -1,11 +1,13 @@
 """Several small jobs per GPU, each pinned to one device: `python -m trp.gpu_slots --per-gpu K -- CMD`
 waits for a free slot (one of K per visible GPU, held by a file lock for as long as CMD runs), sets
-CUDA_VISIBLE_DEVICES to that slot's GPU and runs CMD, returning its exit status.
+CUDA_VISIBLE_DEVICES to that slot's GPU and runs CMD, returning its exit status. The GPUs are the
+ones the job may use: those in an inherited CUDA_VISIBLE_DEVICES (as SLURM sets it), else all.
 
 Snakemake's local executor counts GPU jobs (resources: gpu_jobs) but does not say which device a
 job gets; the locks do: with G GPUs and K slots each, at most G*K jobs run and no GPU gets more
-than K. The locks live in --lock-dir (default $TMPDIR/trp-gpu-slots) and vanish with the process,
-so a killed job frees its slot."""
+than K. The locks are named by device id and live in --lock-dir (default $TMPDIR/trp-gpu-slots,
+and per SLURM job under SLURM, whose jobs own their GPUs); they vanish with the process, so a killed
+job frees its slot."""
 import argparse
 import fcntl
 import os
@@ -22,14 +24,27 @@ def gpu_count() -> int:
     return torch.cuda.device_count()
 
 
-def acquire(gpus: int, per_gpu: int, lock_dir, poll_s: float = 1.0, timeout_s: float | None = None):
-    """(gpu index, open lock fd) of the first free slot, least-loaded GPU first; waits if none is free."""
+def visible_devices(gpus: int | None = None) -> list[str]:
+    """The device ids this job may use: an inherited CUDA_VISIBLE_DEVICES, else 0..gpus-1."""
+    inherited = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if gpus is None and inherited:
+        return [d.strip() for d in inherited.split(",") if d.strip()]
+    return [str(i) for i in range(gpu_count() if gpus is None else gpus)]
+
+
+def default_lock_dir() -> Path:
+    job = os.environ.get("SLURM_JOB_ID")
+    return Path(tempfile.gettempdir()) / (f"trp-gpu-slots-{job}" if job else "trp-gpu-slots")
+
+
+def acquire(devices: list[str], per_gpu: int, lock_dir, poll_s: float = 1.0, timeout_s: float | None = None):
+    """(device id, open lock fd) of the first free slot, least-loaded GPU first; waits if none is free."""
     lock_dir = Path(lock_dir)
     lock_dir.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     while True:
         for slot in range(per_gpu):          # fill slot 0 of every GPU before slot 1 of any
-            for gpu in range(gpus):
+            for gpu in devices:
                 fd = os.open(lock_dir / f"gpu{gpu}-slot{slot}.lock", os.O_RDWR | os.O_CREAT, 0o666)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -37,7 +52,7 @@ def acquire(gpus: int, per_gpu: int, lock_dir, poll_s: float = 1.0, timeout_s: f
                 except BlockingIOError:
                     os.close(fd)
         if timeout_s is not None and time.monotonic() - start > timeout_s:
-            raise TimeoutError(f"no free GPU slot among {gpus} GPU(s) x {per_gpu} after {timeout_s} s")
+            raise TimeoutError(f"no free GPU slot among {len(devices)} GPU(s) x {per_gpu} after {timeout_s} s")
         time.sleep(poll_s)
 
 
@@ -45,19 +60,19 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m trp.gpu_slots", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-gpu", type=int, default=1, help="jobs that may share one GPU")
-    ap.add_argument("--gpus", type=int, help="number of GPUs (default: as torch sees them)")
-    ap.add_argument("--lock-dir", default=Path(tempfile.gettempdir()) / "trp-gpu-slots")
+    ap.add_argument("--gpus", type=int, help="number of GPUs 0..N-1 (default: CUDA_VISIBLE_DEVICES, else as torch sees them)")
+    ap.add_argument("--lock-dir", default=default_lock_dir())
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     a = ap.parse_args(argv)
     command = a.command[1:] if a.command[:1] == ["--"] else a.command
     if not command or a.per_gpu < 1:
         ap.error("give --per-gpu >= 1 and a command after --")
-    gpus = a.gpus if a.gpus is not None else gpu_count()
-    if gpus < 1:  # no GPU: nothing to share, run as is
+    devices = visible_devices(a.gpus)
+    if not devices:  # no GPU: nothing to share, run as is
         return subprocess.call(command)
-    gpu, fd = acquire(gpus, a.per_gpu, a.lock_dir)
+    gpu, fd = acquire(devices, a.per_gpu, a.lock_dir)
     try:
-        return subprocess.call(command, env={**os.environ, "CUDA_VISIBLE_DEVICES": str(gpu)})
+        return subprocess.call(command, env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
     finally:
         os.close(fd)
 

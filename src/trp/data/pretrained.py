@@ -14,16 +14,14 @@ from ..artifacts.checkpoints import build_from_record, load_weights_only
 
 DOWNLOADS = "https://download.pytorch.org/models/"
 # IMAGENET1K_V1 weights: top-1 / top-5 (%) as torchvision publishes them (ResNet18_Weights /
-# ResNet50_Weights docs, single 224 centre crop of the 256-resized image), beside the paper's
-# Baseline rows (Tables 2 and 3).
+# ResNet50_Weights docs, single 224 centre crop of the 256-resized image); the paper's Baseline rows
+# live in trp.report.paper with the paper's other numbers.
 PUBLISHED = {
-    "resnet18": {"file": "resnet18-f37072fd.pth", "torchvision": {"top1": 69.758, "top5": 89.078},
-                 "paper": {"top1": 69.10, "top5": 88.94}},
-    "resnet50": {"file": "resnet50-0676ba61.pth", "torchvision": {"top1": 76.130, "top5": 92.862},
-                 "paper": {"top1": 75.90, "top5": 92.70}},
+    "resnet18": {"file": "resnet18-f37072fd.pth", "torchvision": {"top1": 69.758, "top5": 89.078}},
+    "resnet50": {"file": "resnet50-0676ba61.pth", "torchvision": {"top1": 76.130, "top5": 92.862}},
 }
 BASELINE_NOTE = ("The paper does not say which pretrained weights or evaluation gave its baselines (the authors' "
-                 "README prints 75.90 / 92.80 for ResNet-50, the paper 75.90 / 92.70, and neither pair is "
+                 "README and the paper print different ResNet-50 top-5 baselines, and neither pair is "
                  "torchvision's), so compare each method's drop from its own baseline, not absolute accuracies.")
 HASHED_NAME = re.compile(r".+-(?P<prefix>[0-9a-f]{8})\.pth")
 
@@ -56,5 +54,4 @@ def load_pretrained(arch: str, path=None) -> tuple[torch.nn.Module, dict]:
     model = build_from_record(path, {"format": DENSE, "arch": arch, "state_dict": state})
     published = path.name == expected
     return model, {"path": str(path), "sha256": digest, "torchvision_file": published,
-                   "published": PUBLISHED[arch]["torchvision"] if published else None,
-                   "paper": PUBLISHED[arch]["paper"]}
+                   "published": PUBLISHED[arch]["torchvision"] if published else None}

@@ -159,7 +159,7 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
                 "schema": "trp.imagenet/1", "config": cfg.to_dict(), **report,
                 "ranks": ranks, "dense_layers": dense_layers, "layers": [s.name for s in sites],
                 "baseline": {"measured": {k: results["pretrained"][k] for k in ("top1", "top5")},
-                             "torchvision": weights_info["published"], "paper": weights_info["paper"],
+                             "torchvision": weights_info["published"],
                              "note": BASELINE_NOTE},
                 "data": {**data, "head_matches_labels": len(folders.classes) == model.fc.out_features},
                 "weights": weights_info,
