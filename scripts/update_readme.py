@@ -32,6 +32,18 @@ def benchmark_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def throughput_table(path: Path) -> str:
+    d = json.loads(path.read_text())
+    bf16 = ", ".join(d["cpu_bf16_instructions"]) or "none"
+    lines = [f"Plain ResNet-20 training throughput, batch {d['batch']}, medians of {d['rounds']} interleaved rounds "
+             f"({d['device']}, {d['cores']} cores, bf16 instructions: {bf16}; commit {d['git']['commit'][:7]}; "
+             "`benchmarks/cpu_throughput.py`):", "",
+             "| setting | images/s | relative |", "|---|---|---|"]
+    for name, r in d["settings"].items():
+        lines.append(f"| {name} | {r['images_per_s']:.0f} | {r['relative_to_fp32_channels_last_1_job']:.2f} |")
+    return "\n".join(lines)
+
+
 def block(profile: str) -> str:
     tables = ROOT / "paper_tables" / profile
     parts = [f"Generated from `paper_tables/{profile}/` and `results/benchmarks/` by `scripts/update_readme.py`; "
@@ -52,6 +64,9 @@ def block(profile: str) -> str:
                   f"![Fig. 3](paper_tables/{profile}/fig3.png)"]
     for bench in sorted((ROOT / "results" / "benchmarks").glob("train_step_*.json")):
         parts += ["#### Training overhead of TRP", benchmark_table(bench)]
+    throughput = ROOT / "results" / "benchmarks" / "cpu_throughput.json"
+    if throughput.exists():
+        parts += ["#### Training throughput on this machine's CPU", throughput_table(throughput)]
     return "\n\n".join(parts)
 
 
