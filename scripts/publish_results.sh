@@ -1,0 +1,28 @@
+#!/bin/bash
+# Publish a finished profile run from the tagged worktree it ran in: record its checkpoints in DVC,
+# push them to the in-repository remote (dvc-store/), and commit its results on a branch off the tag.
+#
+#   cd <worktree at tag T> && bash scripts/publish_results.sh cpu        # then, in the main checkout:
+#   git merge results/cpu-T && .venv/bin/python scripts/update_readme.py --profile cpu
+#
+# Refuses when the tree is dirty, HEAD is not a tag, or Snakemake still has jobs to run, so that
+# every committed number names the clean tagged commit that produced it. Then
+# `bash scripts/verify_results.sh results-cpu-T` checks the published checkpoints from a fresh clone.
+set -euo pipefail
+profile=${1:?usage: publish_results.sh PROFILE}
+bin=${TRP_BIN:-$(dirname "$(command -v snakemake)")}
+tag=$(git describe --exact-match --tags HEAD 2>/dev/null) || { echo "publish_results: HEAD is not a tag" >&2; exit 2; }
+if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+  echo "publish_results: the worktree has uncommitted changes to tracked files" >&2; exit 2
+fi
+if ! "$bin/snakemake" -n --configfile "config/$profile.yaml" 2>&1 | grep -q "Nothing to be done"; then
+  echo "publish_results: the $profile profile has jobs left to run (snakemake -n --configfile config/$profile.yaml)" >&2
+  exit 2
+fi
+"$bin/dvc" commit -f data "$profile"
+"$bin/dvc" push "$profile"
+git switch -c "results/$profile-$tag"
+git add "results/$profile" "paper_tables/$profile" dvc.lock dvc-store
+git commit -q -m "results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables, records, dvc.lock and the checkpoints in dvc-store/"
+git tag "results-$profile-$tag"
+echo "published on branch results/$profile-$tag, tag results-$profile-$tag"
