@@ -44,6 +44,35 @@ def throughput_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def latency_table(path: Path) -> str:
+    """Table 4 on ResNet-18 (and any ResNet-20 networks timed): the paper's rows from trp.report.paper,
+    then, per decomposed network and batch size, the runtime whose speedup has the best lower bound."""
+    from trp.report.paper import TABLE4
+    d = json.loads(path.read_text())
+    git = d["provenance"]
+    rows = {r["method"]: r for r in TABLE4["rows"]}
+    base = rows["baseline"]["cpu_ms"]
+    lines = [f"Paper (Table 4, {TABLE4['cpu']}, batch size not stated): " + "; ".join(
+        f"{m} {r['cpu_ms']} ms ({base / r['cpu_ms']:.2f}x)" for m, r in rows.items()) + ".", "",
+        f"Measured here ({d['device']}, commit {str(git.get('commit'))[:7]}, "
+        f"dirty {git.get('dirty')}; `benchmarks/latency.py`): per decomposed network and batch size, the runtime whose "
+        "speedup has the highest lower 95 % bound; *realised* = measured speedup / conv-MAC speedup.", "",
+        "| model | network | batch | conv-MAC speedup | best runtime | ms/image | speedup [95 % CI] | realised [95 % CI] |",
+        "|---|---|---|---|---|---|---|---|"]
+    for b in d["best"]:
+        lo, hi = b["speedup_ci"]
+        rlo, rhi = b["realised_ci"]
+        lines.append(f"| {b['model']} | {b['variant']} | {b['batch_size']} | {b['mac_speedup']:.2f}x | {b['runtime']} / "
+                     f"{b['memory_format']} | {b['median_ms_per_image']:.2f} | {b['speedup']:.2f}x [{lo:.2f}, {hi:.2f}] | "
+                     f"{b['realised_fraction']:.2f} [{rlo:.2f}, {rhi:.2f}] |")
+    for t in d["targets"]:
+        verdict = "met with confidence" if t["met_with_confidence"] else "met (point estimate only)" if t["met"] \
+            else "not met"
+        lines.append(f"\nTarget: {t['model']} {t['variant']} at batch 1 realises at least {t['threshold']} of its MAC "
+                     f"speedup: {t['realised_fraction']:.2f}, {verdict}.")
+    return "\n".join(lines)
+
+
 def block(profile: str) -> str:
     tables = ROOT / "paper_tables" / profile
     parts = [f"Generated from `paper_tables/{profile}/` and `results/benchmarks/` by `scripts/update_readme.py`; "
@@ -64,6 +93,9 @@ def block(profile: str) -> str:
                   f"![Fig. 3](paper_tables/{profile}/fig3.png)"]
     for bench in sorted((ROOT / "results" / "benchmarks").glob("train_step_*.json")):
         parts += ["#### Training overhead of TRP", benchmark_table(bench)]
+    latency = ROOT / "results" / "benchmarks" / "latency_cpu.json"
+    if latency.exists():
+        parts += ["#### Table 4 on ResNet-18: measured speedup against conv-MAC speedup", latency_table(latency)]
     throughput = ROOT / "results" / "benchmarks" / "cpu_throughput.json"
     if throughput.exists():
         parts += ["#### Training throughput on this machine's CPU", throughput_table(throughput)]
