@@ -92,14 +92,17 @@ def cmd_train(a):
 def cmd_allocate(a):
     from .stages.allocate import allocate_checkpoint
 
+    if a.latency_speedup is not None and a.latency_table is None:
+        raise ConfigError("--latency-speedup needs --latency-table (a layer latency JSON of this model and scheme)")
     target = a.target_speedup or (budget_speedup(a.budget_from) if a.budget_from else None)
-    if target is None and a.max_params is None:
-        raise ConfigError("give a budget: --target-speedup, --budget-from or --max-params")
+    if target is None and a.max_params is None and a.latency_speedup is None:
+        raise ConfigError("give a budget: --target-speedup, --budget-from, --max-params or --latency-speedup")
     if a.method == "sqp" and a.data is None:
         raise ConfigError("method 'sqp' needs the prepared data (--data) for its training sample")
     res = allocate_checkpoint(a.checkpoint, a.scheme, target, a.max_params, a.data, a.out, a.method, a.sample,
-                              maxiter=a.maxiter)
-    print(json.dumps({k: res[k] for k in ("speedup", "macs", "params", "method")}))
+                              maxiter=a.maxiter, latency_table=a.latency_table, latency_speedup=a.latency_speedup)
+    keys = ("speedup", "macs", "params", "method") + (("latency_speedup",) if a.latency_table else ())
+    print(json.dumps({k: res[k] for k in keys}))
 
 
 def cmd_decompose(a):
@@ -200,13 +203,21 @@ def parser() -> argparse.ArgumentParser:
     _outputs(p, " (checkpoints: decomposed.pt)")
     p.set_defaults(func=cmd_decompose)
 
-    p = sub.add_parser("allocate", help="COBLA: per-layer ranks of a trained network under MAC / parameter budgets")
+    p = sub.add_parser("allocate", help="COBLA: per-layer ranks of a trained network under MAC / parameter / "
+                                        "latency budgets")
     p.add_argument("--checkpoint", required=True, help="model.pt written by `trp train`")
     p.add_argument("--scheme", required=True, choices=SCHEMES)
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--target-speedup", type=SPEEDUP, help="MAC budget = dense conv MACs / this (> 1)")
     budget.add_argument("--budget-from", help="use the conv-MAC speedup another run reached (its metrics.json)")
     p.add_argument("--max-params", type=number(0, lo_open=True), help="budget on conv parameters")
+    p.add_argument("--latency-table", metavar="PATH",
+                   help="per-layer latency table of this model and scheme, measured on the target device (JSON of "
+                        "trp.deploy.layer_latency_table; benchmarks/latency.py --latency-aware caches them under "
+                        "--table-cache); the output then reports the predicted latency of the decomposable convs")
+    p.add_argument("--latency-speedup", type=SPEEDUP, metavar="S",
+                   help="latency budget: predicted time of the decomposable convs at most their all-dense time in "
+                        "--latency-table / S (> 1); alone or with the MAC / parameter budgets")
     p.add_argument("--method", default="sqp", choices=["sqp", "milp", "energy"],
                    help="sqp: COBLA's relaxation + rounding; milp: exact least-discarded-energy surrogate; "
                         "energy: energy rule tuned to the budget")

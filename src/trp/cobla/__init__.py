@@ -1,5 +1,6 @@
 """COBLA (Li & Shi, ECCV-18): constrained-optimization rank allocation under MAC and parameter
-budgets, and the data-free budget allocator used by budgeted TRP.
+budgets (and, our addition, a budget on latency predicted from per-layer latency costs), and the
+data-free budget allocator used by budgeted TRP.
 
 problem     the 0-1 program: variables, linear costs with cost saturation, budgets
 objective   sample cross-entropy of the masked network, with its gradient

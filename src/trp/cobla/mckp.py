@@ -2,7 +2,8 @@
 
 With prefix constraints the program is a multiple-choice knapsack: layer l takes one option, a
 rank k in 1..B_l (cost k * c_l, value sum_{j<k} e_lj) or dense (cost dense_l, value sum_j e_lj),
-and the total value is maximized under the MAC budget (and the parameter budget). Solved by
+and the total value is maximized under the MAC budget (or the parameter or latency budget: any
+one cost; options' latencies need not be monotone in k). Solved by
 dynamic programming over layers on partial solutions (MACs, params, value), pruning
 
 - states that cannot fit even at the cheapest option of every remaining layer,
@@ -27,16 +28,19 @@ class _Options:
     macs: list
     params: list
     value: list
+    latency: list
 
 
 def _options(problem: AllocationProblem) -> _Options:
-    macs, params, value = [], [], []
-    for L, e in zip(problem.layers, problem.energy):
+    macs, params, value, latency = [], [], [], []
+    for i, (L, e) in enumerate(zip(problem.layers, problem.energy)):
         k = np.arange(1, L.break_even + 1)
         macs.append(np.append(k * float(L.comp_macs), float(L.dense_macs)))
         params.append(np.append(k * float(L.comp_params), float(L.dense_params)))
         value.append(np.append(np.cumsum(e[:L.break_even]), e.sum()))
-    return _Options(macs, params, value)
+        if problem.has_latency:
+            latency.append(np.append(problem.rank_latency[i], problem.dense_latency[i]))
+    return _Options(macs, params, value, latency)
 
 
 def _hull_increments(cost: np.ndarray, value: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
@@ -160,23 +164,25 @@ def _solve_one(costs: list, values: list, budget: float) -> tuple[np.ndarray, in
     return picks, largest
 
 
-def solve_mckp(problem: AllocationProblem, mac_budget=None, param_budget=None) -> MckpResult | None:
-    """The exact optimum under one budget; under two, the optimum under the one that binds when
-    the other's optimum meets both, else None (both bind: use `milp.solve_milp`)."""
-    mb, pb = problem.check_budgets(mac_budget, param_budget)
+def solve_mckp(problem: AllocationProblem, mac_budget=None, param_budget=None, latency_budget=None) -> MckpResult | None:
+    """The exact optimum under one budget; under several (MACs, params, latency), the optimum
+    under one of them when it meets all the others, else None (several bind: use
+    `milp.solve_milp`)."""
+    mb, pb, tb = problem.check_budgets(mac_budget, param_budget, latency_budget)
     n = len(problem.layers)
     opt = _options(problem)
     total = sum(e.sum() for e in problem.energy)
-    if not np.isfinite(mb) and not np.isfinite(pb):
+    if not (np.isfinite(mb) or np.isfinite(pb) or np.isfinite(tb)):
         dense = np.ones(n, bool)
         return MckpResult(problem.break_even.copy(), dense, 0.0, 1)
-    for costs, budget in ((opt.macs, mb - problem.fixed_macs), (opt.params, pb - problem.fixed_params)):
+    for costs, budget in ((opt.macs, mb - problem.fixed_macs), (opt.params, pb - problem.fixed_params),
+                          (opt.latency, tb - problem.fixed_latency)):
         if not np.isfinite(budget):
             continue
         picks, states = _solve_one(costs, opt.value, budget)
         dense = picks == problem.break_even
         ks = np.where(dense, problem.break_even, picks + 1)
-        if problem.feasible(problem.selection(ks, dense), mb, pb):
+        if problem.feasible(problem.selection(ks, dense), mb, pb, tb):
             value = sum(opt.value[i][picks[i]] for i in range(n))
             return MckpResult(ks, dense, float(total - value), states)
     return None

@@ -11,6 +11,13 @@ Layers with B_l = 0 (no rank saves MACs) and convs that are not sites (the stem)
 costs. MACs and parameters (from `lowrank.cost`) count the conv layers only, the TRP authors'
 convention. The variables form one vector z: layer l's x's at `offset[l]:offset[l]+B_l`, its d
 at `d_index[l]`.
+
+Latency (optional, `set_latency`): per-layer seconds, rank k = 1..B_l and dense, given as plain
+numbers (e.g. `trp.deploy.latency_costs` of a measured layer table). Rank k costs
+sum_{j<k} delta_lj (delta_l0 = t_l(1), delta_lj = t_l(j+1) - t_l(j)), dense costs t_l(dense): a
+third linear row, exact at every 0-1 prefix selection. Every cost comes as a vector
+(MACs, params, latency) from `totals`, `config_totals` and `step_costs`; `cost`, `config_cost`
+and `step` give the first two.
 """
 from dataclasses import dataclass, field
 
@@ -24,7 +31,18 @@ from ..lowrank.svd import batched_svd
 
 
 class InfeasibleBudget(ValueError):
-    """No allocation meets the budget: even rank 1 in every decomposable layer exceeds it."""
+    """No allocation meets the budget: even rank 1 in every decomposable layer exceeds it (for a
+    latency budget: even the fastest allocation within the other budgets; `latency_floor`)."""
+
+
+LATENCY_QUANTUM = 2.0 ** -40  # seconds (~0.9 ps): latencies are multiples of it, so sums are exact
+
+
+def _exact_seconds(v) -> np.ndarray:
+    """Seconds rounded to multiples of LATENCY_QUANTUM: every sum of such numbers below 2^13 s is
+    exact in float64 (as MAC counts are), whatever the order of summation, so the heuristics'
+    per-configuration latency and the row's latency agree to the last bit."""
+    return np.round(np.asarray(v, float) / LATENCY_QUANTUM) * LATENCY_QUANTUM
 
 
 @dataclass
@@ -49,6 +67,10 @@ class AllocationProblem:
     always_dense: list[str]          # sites with break_even 0
     fixed_macs: float                # constant MACs (non-site convs, always-dense sites)
     fixed_params: float
+    fixed_latency: float = 0.0       # constant seconds (set_latency: fixed_s and the always-dense sites)
+    has_latency: bool = False        # set_latency was called
+    # set by set_latency: per layer, the (monotone) seconds at rank 1..B (dense: `dense_latency`)
+    rank_latency: list = field(default_factory=list)
     # set by set_spectra: per layer, the float64 numpy normalized energies s_j^2 / sum s^2
     energy: list = field(default_factory=list)
     svd: list = field(default_factory=list)   # per layer (U, S, Vh) torch tensors, or empty
@@ -112,6 +134,8 @@ class AllocationProblem:
         n = self.n_vars
         self.macs_row = np.zeros(n)
         self.params_row = np.zeros(n)
+        self.latency_row = np.zeros(n)  # zero until set_latency
+        self.dense_latency = np.zeros(len(self.layers))
         for L in self.layers:
             self.macs_row[L.offset:L.d_index] = L.comp_macs
             self.params_row[L.offset:L.d_index] = L.comp_params
@@ -144,6 +168,52 @@ class AllocationProblem:
                 vals += [1.0, -1.0]
                 r += 1
         self.prefix = sp.csr_matrix((vals, (rows, cols)), shape=(r, n))
+
+    def set_latency(self, costs: dict, fixed_s: float = 0.0) -> "AllocationProblem":
+        """Latency costs (seconds) of exactly this problem's layers and always-dense sites:
+        {name: {"dense_s": seconds dense, "rank_s": seconds at rank k = 1.. (entry k-1), at least
+        up to the layer's break-even rank}} (the form of `trp.deploy.latency_costs`), plus `fixed_s`
+        for the rest of the network. Builds `latency_row`: x_lj costs delta_lj, d_l costs the dense
+        seconds. Measured tables are noisy, so each layer's rank_s is first made non-decreasing by a
+        running maximum (a rank never counts as faster than a smaller one; the prediction is an
+        upper bound of the raw table's): every increment delta_lj is then >= 0, as the heuristics'
+        bisections, `latency_floor` and the repair's savings assume; only the dense switch can
+        save time (a dense conv faster than its decomposed form). Seconds are rounded to
+        multiples of LATENCY_QUANTUM (~1 ps)."""
+        want = self.names + list(self.always_dense)
+        missing = [n for n in want if n not in costs]
+        extra = sorted(set(costs) - set(want))
+        if missing or extra:
+            raise ValueError("latency costs do not match the layers: "
+                             + "; ".join(([f"missing {missing}"] if missing else [])
+                                         + ([f"not decomposable layers of this problem: {extra}"] if extra else [])))
+        fixed = float(fixed_s)
+        for n in self.always_dense:
+            fixed += float(costs[n]["dense_s"])
+        row = self.latency_row.copy()
+        ranks, dense = [], []
+        for L in self.layers:
+            c = costs[L.name]
+            t = np.asarray(c["rank_s"], float).ravel()
+            td = float(c["dense_s"])
+            if len(t) < L.break_even:
+                raise ValueError(f"latency costs of {L.name} cover ranks 1..{len(t)}, but its break-even rank is "
+                                 f"{L.break_even}")
+            t = t[:L.break_even]
+            if not (np.all(np.isfinite(t)) and np.all(t >= 0) and np.isfinite(td) and td >= 0):
+                raise ValueError(f"latency costs of {L.name} must be finite and >= 0")
+            t = _exact_seconds(np.maximum.accumulate(t))
+            ranks.append(t)
+            dense.append(float(_exact_seconds(td)))
+            row[L.offset:L.d_index] = np.diff(t, prepend=0.0)
+            row[L.d_index] = dense[-1]
+        fixed = float(_exact_seconds(fixed))
+        if not (self.has_latency and np.array_equal(row, self.latency_row) and fixed == self.fixed_latency):
+            self.__dict__.pop("_milp_cache", None)  # the MILP's constraint matrix holds the row
+            self.__dict__.pop("_floor_cache", None)
+        self.latency_row, self.rank_latency, self.dense_latency = row, ranks, np.array(dense, float)
+        self.fixed_latency, self.has_latency = fixed, True
+        return self
 
     def set_weights(self, weights: list[torch.Tensor]) -> None:
         """Full SVDs (batched) of the layers' current weights."""
@@ -184,42 +254,146 @@ class AllocationProblem:
         more parameters than one component)."""
         return self.fixed_macs + self.comp_macs.sum(), self.fixed_params + self.comp_params.sum()
 
+    @property
+    def min_latency(self) -> float:
+        """Predicted seconds with every layer at rank 1 (set_latency)."""
+        return self.fixed_latency + sum(float(t[0]) for t in self.rank_latency)
+
+    @property
+    def dense_latency_total(self) -> float:
+        """Predicted seconds with every layer dense (set_latency)."""
+        return self.fixed_latency + float(self.dense_latency.sum())
+
     def budget_from_speedup(self, target: float) -> float:
         """MAC budget for a speedup = dense MACs / decomposed MACs of `target`."""
         if target <= 0:
             raise ValueError(f"target speedup must be positive, got {target}")
         return self.dense_total[0] / target
 
-    def check_budgets(self, mac_budget, param_budget) -> tuple[float, float]:
-        """Budgets as floats (inf where None); raises if even all-rank-1 exceeds one."""
+    def check_budgets(self, mac_budget, param_budget, latency_budget=None) -> tuple[float, float, float]:
+        """Budgets as floats (inf where None); raises InfeasibleBudget if no allocation meets them.
+        For MACs and parameters rank 1 everywhere is the cheapest allocation. For latency it is
+        the fastest one without dense layers; a dense conv can be faster than its rank-1 form,
+        and below the all-rank-1 latency `latency_floor` decides (exactly) whether some set of
+        such layers kept dense meets all the budgets."""
         mb = np.inf if mac_budget is None else float(mac_budget)
         pb = np.inf if param_budget is None else float(param_budget)
+        # achievable latencies are multiples of LATENCY_QUANTUM, so rounding the budget down to one
+        # changes no comparison and makes budget - fixed exact
+        tb = np.inf if latency_budget is None else float(np.floor(float(latency_budget) / LATENCY_QUANTUM)
+                                                         * LATENCY_QUANTUM)
+        if latency_budget is not None and not self.has_latency:
+            raise ValueError("a latency budget needs latency costs (AllocationProblem.set_latency)")
         lo_m, lo_p = self.min_total
         if lo_m > mb or lo_p > pb:
             raise InfeasibleBudget(f"budget infeasible: every layer at rank 1 needs {lo_m:.0f} MACs / {lo_p:.0f} params, "
                              f"budget is {mb:.0f} MACs / {pb:.0f} params")
-        return mb, pb
+        self.latency_floor(mb, pb, tb)  # raises where even the fastest allocation within them is too slow
+        return mb, pb, tb
+
+    def latency_floor(self, mb: float, pb: float, tb: float) -> np.ndarray:
+        """Dense flags of the floor that the heuristics and the rounding start from and never go
+        below: rank 1 everywhere (all False) where that meets the latency budget `tb`; else rank
+        1 but for the fewest MACs and parameters (normalized by the dense totals) of layers that
+        are faster dense than at rank 1, kept dense so that the latency fits (a small exact 0-1
+        program, HiGHS). Raises InfeasibleBudget where no such set meets every budget: then no
+        allocation does (rank k >= 1 costs at least rank 1's time, MACs and parameters, so an
+        allocation's time is at least that of its floor: its dense layers, rank 1 elsewhere).
+        Budgets as from `check_budgets`."""
+        n = len(self.layers)
+        if not self.has_latency or self.min_latency <= tb:
+            return np.zeros(n, bool)
+        cache = self.__dict__.setdefault("_floor_cache", {})
+        if (mb, pb, tb) in cache:
+            return cache[(mb, pb, tb)].copy()
+        t1 = np.array([float(t[0]) for t in self.rank_latency])
+        saving = t1 - self.dense_latency
+        fast = np.flatnonzero(saving > 0)
+        need = self.min_latency - tb
+        lo_m, lo_p = self.min_total
+        fastest = self.min_latency - float(saving[fast].sum())
+        names = [self.layers[i].name for i in fast]
+        layers = (f"{len(fast)} layers are faster dense than at rank 1 ({', '.join(names[:3])}"
+                  f"{', ...' if len(names) > 3 else ''})") if len(fast) else "no layer is faster dense than at rank 1"
+        head = (f"latency budget infeasible: every layer at rank 1 is predicted at {self.min_latency * 1e3:.4g} ms, "
+                f"budget is {tb * 1e3:.4g} ms; {layers}")
+        if fastest > tb:
+            raise InfeasibleBudget(head + (f": with them dense {fastest * 1e3:.4g} ms, the fastest allocation"
+                                           if len(fast) else ""))
+        from scipy.optimize import Bounds, LinearConstraint, milp
+
+        dm = self.dense_macs[fast] - self.comp_macs[fast]
+        dp = self.dense_params[fast] - self.comp_params[fast]
+        c = dm / max(self.dense_total[0], 1.0) + dp / max(self.dense_total[1], 1.0) + 1e-9
+        # integers (latency in quanta), so that HiGHS's absolute tolerance is below one unit
+        rows, lb, ub = [saving[fast] / LATENCY_QUANTUM], [need / LATENCY_QUANTUM], [np.inf]
+        for row, budget in ((dm, mb - lo_m), (dp, pb - lo_p)):
+            if np.isfinite(budget):
+                rows.append(row), lb.append(-np.inf), ub.append(budget)
+        for slack in (0, 1, 2):
+            lb[0] = need / LATENCY_QUANTUM + slack
+            res = milp(c, integrality=np.ones(len(fast)), bounds=Bounds(0, 1),
+                       constraints=LinearConstraint(np.vstack(rows), lb, ub))
+            if res.x is None:
+                break
+            dense = np.zeros(n, bool)
+            dense[fast[np.round(res.x) > 0.5]] = True
+            if np.all(self.config_totals(np.where(dense, self.break_even, 1), dense) <= np.array([mb, pb, tb])):
+                if len(cache) > 16:
+                    cache.clear()
+                cache[(mb, pb, tb)] = dense
+                return dense.copy()
+        raise InfeasibleBudget(head + f": with them dense {fastest * 1e3:.4g} ms, but no set of them that is fast "
+                               "enough fits the MAC / parameter budgets")
 
     # ---------------------------------------------------------------- selections
+    def totals(self, z) -> np.ndarray:
+        """[MACs, params, seconds] of a selection (0/1 or relaxed); seconds 0 without set_latency."""
+        z = np.asarray(z, float)
+        return np.array([self.fixed_macs + self.macs_row @ z, self.fixed_params + self.params_row @ z,
+                         self.fixed_latency + self.latency_row @ z])
+
     def cost(self, z) -> tuple[float, float]:
         """(MACs, params) of a selection (0/1 or relaxed)."""
-        z = np.asarray(z, float)
-        return self.fixed_macs + self.macs_row @ z, self.fixed_params + self.params_row @ z
+        m, p, _ = self.totals(z)
+        return m, p
 
-    def config_cost(self, ks, dense) -> tuple[float, float]:
-        """(MACs, params) of per-layer ranks `ks` (1..B) and dense flags."""
+    def latency(self, z) -> float:
+        """Predicted seconds of a selection (set_latency)."""
+        return float(self.totals(z)[2])
+
+    def config_totals(self, ks, dense) -> np.ndarray:
+        """[MACs, params, seconds] of per-layer ranks `ks` (1..B) and dense flags."""
         ks, dense = np.asarray(ks, float), np.asarray(dense, bool)
         macs = np.where(dense, self.dense_macs, ks * self.comp_macs).sum()
         params = np.where(dense, self.dense_params, ks * self.comp_params).sum()
-        return self.fixed_macs + macs, self.fixed_params + params
+        seconds = 0.0
+        if self.has_latency:
+            seconds = sum(td if d else float(t[int(k) - 1])
+                          for t, td, k, d in zip(self.rank_latency, self.dense_latency, ks, dense))
+        return np.array([self.fixed_macs + macs, self.fixed_params + params, self.fixed_latency + seconds])
+
+    def config_cost(self, ks, dense) -> tuple[float, float]:
+        """(MACs, params) of per-layer ranks `ks` (1..B) and dense flags."""
+        m, p, _ = self.config_totals(ks, dense)
+        return m, p
+
+    def step_costs(self, i: int, k: int) -> tuple[float, np.ndarray]:
+        """(energy gained, [extra MACs, extra params, extra seconds]) of layer i's next step up
+        from rank k (not dense): keep component k if k < B, else (k = B) switch the layer dense.
+        Extra seconds are >= 0 but for the dense switch (see set_latency)."""
+        L = self.layers[i]
+        lat = self.latency_row[L.offset + k] if k < L.break_even else (
+            self.dense_latency[i] - self.rank_latency[i][k - 1] if self.has_latency else 0.0)
+        if k < L.break_even:
+            return self.energy[i][k], np.array([L.comp_macs, L.comp_params, lat], float)
+        return self.energy[i][k:].sum(), np.array([L.dense_macs - k * L.comp_macs, L.dense_params - k * L.comp_params,
+                                                   lat], float)
 
     def step(self, i: int, k: int) -> tuple[float, float, float]:
-        """(energy gained, extra MACs, extra params) of layer i's next step up from rank k (not
-        dense): keep component k if k < B, else (k = B) switch the layer dense."""
-        L = self.layers[i]
-        if k < L.break_even:
-            return self.energy[i][k], L.comp_macs, L.comp_params
-        return self.energy[i][k:].sum(), L.dense_macs - k * L.comp_macs, L.dense_params - k * L.comp_params
+        """(energy gained, extra MACs, extra params) of `step_costs`."""
+        gain, c = self.step_costs(i, k)
+        return gain, c[0], c[1]
 
     def step_up(self, ks: np.ndarray, dense: np.ndarray, i: int) -> None:
         """Take layer i's step of `step` in place: rank + 1, or dense at rank B."""
@@ -281,9 +455,8 @@ class AllocationProblem:
             out.append(m)
         return out
 
-    def feasible(self, z, mac_budget=None, param_budget=None) -> bool:
-        """Both budgets met, exactly (costs are integers, exact in float64)."""
-        macs, params = self.cost(z)
-        mb = np.inf if mac_budget is None else mac_budget
-        pb = np.inf if param_budget is None else param_budget
-        return macs <= mb and params <= pb
+    def feasible(self, z, mac_budget=None, param_budget=None, latency_budget=None) -> bool:
+        """Every budget met, exactly (costs are integers, latencies multiples of LATENCY_QUANTUM:
+        all exact in float64)."""
+        limits = [np.inf if b is None else b for b in (mac_budget, param_budget, latency_budget)]
+        return bool(np.all(self.totals(z) <= np.array(limits, float)))

@@ -1,6 +1,7 @@
 """COBLA's relaxation solved by sequential quadratic programming: scipy's SLSQP (quasi-Newton
 BFGS Hessian, line search) over the variables the heuristics disagree on, within [0, 1], under
-the two budgets (rows scaled by the budget), x_j + d <= 1, and x_0 + d = 1.
+the budgets (MACs, parameters, predicted latency where given; rows scaled by the budget),
+x_j + d <= 1, and x_0 + d = 1.
 
 The point returned is the best feasible point the solver evaluated (never worse than the start,
 which is feasible); SLSQP's own final iterate and message are recorded alongside.
@@ -41,11 +42,11 @@ def _reduce(A, b, free, z0):
 
 def solve_relaxation(problem: AllocationProblem, objective, start: np.ndarray, fixed_mask: np.ndarray,
                      mac_budget=None, param_budget=None, maxiter: int = 60, ftol: float = 1e-6,
-                     feas_tol: float = 1e-7) -> SQPResult:
+                     feas_tol: float = 1e-7, latency_budget=None) -> SQPResult:
     t0 = time.perf_counter()
-    mb, pb = problem.check_budgets(mac_budget, param_budget)
+    mb, pb, tb = problem.check_budgets(mac_budget, param_budget, latency_budget)
     z0 = np.asarray(start, float).copy()
-    if not problem.feasible(z0, mb, pb):
+    if not problem.feasible(z0, mb, pb, tb):
         raise ValueError("the start point exceeds the budget")
     free = ~np.asarray(fixed_mask, bool)
     n_free = int(free.sum())
@@ -54,10 +55,12 @@ def solve_relaxation(problem: AllocationProblem, objective, start: np.ndarray, f
         return SQPResult(z0, f0, f0, f0, 0, 1, 0, True, "no free variables", time.perf_counter() - t0)
 
     rows, rhs = [], []
-    for row, budget, fixed in ((problem.macs_row, mb, problem.fixed_macs), (problem.params_row, pb, problem.fixed_params)):
+    for row, budget, fixed in ((problem.macs_row, mb, problem.fixed_macs), (problem.params_row, pb, problem.fixed_params),
+                               (problem.latency_row, tb, problem.fixed_latency)):
         if np.isfinite(budget):
-            rows.append(row[None, :] / budget)
-            rhs.append(np.array([(budget - fixed) / budget]))
+            scale = budget if budget > 0 else 1.0
+            rows.append(row[None, :] / scale)
+            rhs.append(np.array([(budget - fixed) / scale]))
     G, h = _reduce(np.vstack(rows), np.concatenate(rhs), free, z0)
     C, c = _reduce(problem.coupling, np.ones(problem.coupling.shape[0]), free, z0)
     E, e = _reduce(problem.min_rank, np.ones(problem.min_rank.shape[0]), free, z0)
@@ -74,7 +77,8 @@ def solve_relaxation(problem: AllocationProblem, objective, start: np.ndarray, f
         z = full(y)
         f, g = (f0, g0) if np.array_equal(z, z0) else objective(z)
         viol = max(0.0, float((G @ z[free] - h).max(initial=0.0)), float(np.abs(E @ z[free] - e).max(initial=0.0)))
-        if viol <= feas_tol and problem.feasible(z, mb * (1 + feas_tol), pb * (1 + feas_tol)) and f < best[0]:
+        if viol <= feas_tol and problem.feasible(z, mb * (1 + feas_tol), pb * (1 + feas_tol), tb * (1 + feas_tol)) \
+                and f < best[0]:
             best[0], best[1] = f, z.copy()
         return f, g[free]
 

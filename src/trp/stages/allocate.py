@@ -1,27 +1,82 @@
 """`trp allocate`: COBLA rank allocation of a trained dense checkpoint, written as JSON that
-`trp decompose --ranks FILE` reads (its "ranks" key; layers not listed stay dense)."""
-from ..artifacts import DENSE, load_network, record, sha256_file, write_json
+`trp decompose --ranks FILE` reads (its "ranks" key; layers not listed stay dense).
+
+With a per-layer latency table (`trp.deploy.layer_table`, measured on the target device and
+runtime), the allocation also reports its predicted latency and can be held to a latency budget:
+the table's dense time of the decomposable convs divided by `latency_speedup`. The prediction
+covers the table's layers (the decomposable convs) only, as the MAC speedup covers conv layers
+only; latency does not depend on the weights' values, so a table measured once per model, scheme
+and device serves every checkpoint of that model."""
+from .. import models
+from ..artifacts import DENSE, ArtifactError, load_network, read_json, record, sha256_file, write_json
 from ..cobla import allocate
 from ..data import load_prepared, sample_batches
+from ..deploy.latency_aware import latency_costs, network_latency
+from ..deploy.layer_table import SCHEMA as TABLE_SCHEMA
+from ..lowrank import find_sites
 
 SCHEMA = "trp.allocation/1"
 RESULT_KEYS = ("ranks", "dense_layers", "macs", "params", "budget", "speedup", "param_ratio", "method", "scheme",
                "arch", "convention", "dense", "objective", "solver", "starts", "timings")
+LATENCY_KEYS = ("latency_s", "latency_speedup")
+
+
+def table_costs(path, arch: str, scheme: str, sites) -> tuple[dict, dict]:
+    """(the table's key fields, its latency costs of `sites`) from a layer-latency JSON; a table
+    of another model, scheme or layer structure is an ArtifactError (one line)."""
+    table = read_json(path, "latency table")
+    if not isinstance(table, dict) or table.get("schema") != TABLE_SCHEMA or not isinstance(table.get("layers"), dict):
+        raise ArtifactError(f"{path}: not a layer latency table (schema {TABLE_SCHEMA})")
+    if (table.get("model"), table.get("scheme")) != (arch, scheme):
+        raise ArtifactError(f"{path}: a latency table of {table.get('model')} ({table.get('scheme')} scheme), but this "
+                            f"allocation is of {arch} ({scheme} scheme); measure one for it")
+    layers = table["layers"]
+    names = [s.name for s in sites]
+    missing, extra = [n for n in names if n not in layers], sorted(set(layers) - set(names))
+    wrong = [s.name for s in sites if s.name in layers and layers[s.name].get("break_even") != s.break_even]
+    if missing or extra or wrong:
+        what = "; ".join(([f"missing {missing[:3]}"] if missing else []) + ([f"extra {extra[:3]}"] if extra else [])
+                         + ([f"other break-even ranks for {wrong[:3]}"] if wrong else []))
+        raise ArtifactError(f"{path}: its layers do not match {arch}'s decomposable convs ({what}); measure a table "
+                            "for this model")
+    try:
+        costs = latency_costs(table, names)
+    except (KeyError, TypeError, ValueError) as e:
+        raise ArtifactError(f"{path}: malformed latency table ({e})") from None
+    key = {k: table.get(k) for k in ("model", "scheme", "runtime", "memory_format", "batch_size", "threads", "device")}
+    return key, costs
 
 
 def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = None, max_params: float | None = None,
                         data_npz=None, out_json="allocation.json", method: str = "sqp", sample: int = 2048,
-                        seed: int = 0, maxiter: int = 60, device: str = "cpu") -> dict:
-    """Allocate ranks for `checkpoint` (a model.pt of `trp train`) and write `out_json`."""
+                        seed: int = 0, maxiter: int = 60, device: str = "cpu", latency_table=None,
+                        latency_speedup: float | None = None) -> dict:
+    """Allocate ranks for `checkpoint` (a model.pt of `trp train`) and write `out_json`.
+    `latency_table`: a layer-latency JSON of this model and scheme; `latency_speedup`: the latency
+    budget, the table's all-dense time / this (needs the table)."""
+    if latency_speedup is not None and latency_table is None:
+        raise ArtifactError("a latency budget (latency_speedup) needs a layer latency table")
     model, rec = load_network(checkpoint, device, expect=DENSE)
+    arch = rec["arch"]
+    sites = find_sites(model, models.input_size(arch), scheme, exclude=(models.stem(arch),))
+    table_key, costs, max_latency = None, None, None
+    if latency_table is not None:
+        table_key, costs = table_costs(latency_table, arch, scheme, sites)
+        if latency_speedup is not None:
+            max_latency = network_latency({}, costs) / latency_speedup  # all dense
     arrays, data_fp = load_prepared(data_npz) if data_npz is not None else (None, None)
     batches = None if arrays is None else sample_batches(arrays["train_x"], arrays["train_y"], sample, seed, device=device)
-    res = allocate(model, rec["arch"], scheme, target_speedup=target_speedup, max_params=max_params, method=method,
-                   batches=batches, seed=seed, maxiter=maxiter, device=device)
-    settings = {"source": str(checkpoint), "arch": rec["arch"], "scheme": scheme, "method": method,
+    res = allocate(model, arch, scheme, target_speedup=target_speedup, max_params=max_params, method=method,
+                   batches=batches, seed=seed, maxiter=maxiter, device=device, sites=sites,
+                   latency_costs=costs, max_latency=max_latency)
+    settings = {"source": str(checkpoint), "arch": arch, "scheme": scheme, "method": method,
                 "target_speedup": target_speedup, "max_params": max_params,
                 "sample": sample if arrays is not None else None, "seed": seed, "maxiter": maxiter}
+    if latency_table is not None:  # only then: the settings of earlier allocations stay as they were
+        settings.update({"latency_table": str(latency_table), "latency_table_key": table_key,
+                         "latency_speedup": latency_speedup})
     out = {"schema": SCHEMA, **{k: res[k] for k in RESULT_KEYS}, **{k: res[k] for k in ("milp", "rounding") if k in res},
+           **({k: res[k] for k in LATENCY_KEYS} if latency_table is not None else {}),
            "config": settings,
            "provenance": record(settings, device, data_fp, seed, source_sha256=sha256_file(checkpoint))}
     write_json(out_json, out)
