@@ -3,13 +3,17 @@ ResNet-18 state_dict saved under a torchvision-style hashed name. The layout and
 the loaders, top-5, and the whole run end to end on the CPU: in one process, and in two gloo
 processes under torchrun whose replicas stay identical through TRP's projections; the run
 resumes in one process from the two-process checkpoint; a refused run directory stops every
-process instead of leaving them waiting."""
+process instead of leaving them waiting. The basic method at a TRP run's conv MACs end to end; a
+time-limited run exits 75 and resumes to the same result; under torchrun both processes stop
+after the same epoch and share rank 0's ranks."""
 import hashlib
 import json
 import os
 import pickle
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +24,14 @@ from PIL import Image
 from trp import models
 from trp.artifacts import DECOMPOSED, ArtifactError, load_network, read_json
 from trp.cli import main
+from trp.stages.train import EXIT_RESUMABLE
 from trp.config import ConfigError
 from trp.data import DataError, image_folders, imagenet_loaders, load_pretrained
 from trp.data.imagenet import LAYOUT
 from trp.lowrank import find_sites, project_sites
 from trp.stages.imagenet import IMAGENET, NU_LAMBDA, default_layers, imagenet_config, imagenet_run, loader_benchmark
 from trp.train import evaluate
+from trp.train.loop import out_of_time
 from trp.train.distributed import Process, identical_across, state_digest
 
 CLASSES = ("n01440764", "n01443537", "n01484850")
@@ -200,6 +206,12 @@ def test_config_defaults_are_the_papers_imagenet_settings():
                                    (["target_speedup=2"], False, "budgeted TRP")]:
         with pytest.raises(ConfigError, match=message):
             imagenet_config(overrides, nu)
+    # a basic-method run: the same schedule, no regulariser
+    basic = imagenet_config(["scheme=spatial"], basic=True)
+    assert (basic.method, basic.lam, basic.epochs, basic.lr, basic.batch_size) == ("baseline", 0.0, 10, 1e-4, 256)
+    for overrides, nu in [([], True), (["lam=1e-3"], False), (["method=trp"], False)]:
+        with pytest.raises(ConfigError, match="without a regulariser"):
+            imagenet_config(overrides, nu, basic=True)
 
 
 def test_projected_convs_are_the_papers():
@@ -224,6 +236,23 @@ def test_evaluate_adds_top5_and_sums_over_processes():
     doubled = evaluate(model, loader, torch.device("cpu"), all_reduce=lambda t: t.mul_(2))  # two equal shards
     assert doubled == pytest.approx(alone)
     assert "top5" not in evaluate(torch.nn.Linear(8, 3), [(x, y % 3)], torch.device("cpu"))
+
+
+def test_processes_stop_together_when_any_would_overrun():
+    """out_of_time: a process alone stops when the next epoch would end after the deadline; among
+    several (all_reduce sums their votes), every one stops when any one would."""
+    cpu, now = torch.device("cpu"), time.monotonic()
+    assert out_of_time(now + 10, 60.0, cpu) and not out_of_time(now + 100, 60.0, cpu)
+
+    def another_is_late(votes):  # the other process votes to stop
+        votes += 1
+
+    def another_is_on_time(votes):
+        votes += 0
+
+    assert out_of_time(now + 100, 60.0, cpu, another_is_late)  # on time here, but stops with the other
+    assert not out_of_time(now + 100, 60.0, cpu, another_is_on_time)
+    assert out_of_time(now + 10, 60.0, cpu, another_is_on_time)
 
 
 def test_state_digest_sees_any_change_of_weights_or_ranks():
@@ -299,13 +328,97 @@ def test_refused_run_directory_stops_every_process(two_process_run):
     assert "rank 0 could not take the run directory" in done.stderr and "src/trp/" not in done.stderr  # no trp traceback
 
 
+# --- the basic methods, time limits -----------------------------------------------------------
+
+def cli_args(image_root, weights, out, *extra, sets=("batch_size=4", "epochs=2")):
+    return ["imagenet", "--data", str(image_root), "--weights", str(weights), "--workers", "0", "--image-size",
+            str(SIZE), "--no-progress", "--out", str(out), *extra, "--set", *sets, "device=cpu", SUBSET]
+
+
+@pytest.fixture(scope="module")
+def trp_run(image_root, weights, tmp_path_factory):
+    """A one-process TRP run on SUBSET's layers: its conv MACs are a basic method's budget."""
+    out = tmp_path_factory.mktemp("trp")
+    assert main(cli_args(image_root, weights, out, sets=("batch_size=4", "max_steps=1", "m=1"))) == 0
+    return out / "metrics.json"
+
+
+def network_state(path):
+    return torch.load(path, weights_only=True)["state_dict"]
+
+
+def history(m):
+    """The training history without its timings."""
+    return [{k: v for k, v in h.items() if k not in ("seconds", "images_per_s")} for h in m["training"]["history"]]
+
+
+def test_basic_method_at_a_trp_runs_macs_resumes_after_a_time_limit_to_the_same_result(trp_run, image_root, weights,
+                                                                                         tmp_path, capsys):
+    """`trp imagenet --budget-from` a TRP run's metrics: the TSVD of the pretrained network at the
+    energy rule's ranks for the conv MACs that run reached, fine-tuned (2 epochs, no regulariser).
+    With a time limit it stops after epoch 1 (exit 75, checkpointed); the same command without the
+    limit resumes and ends with the very network and numbers of the uninterrupted run."""
+    ref, cut = tmp_path / "ref", tmp_path / "cut"
+    basic = ("--budget-from", str(trp_run))
+    assert main(cli_args(image_root, weights, ref, *basic)) == 0
+    assert main(cli_args(image_root, weights, cut, *basic, "--time-limit", "1e-6")) == EXIT_RESUMABLE
+    assert "time limit reached after epoch 1" in capsys.readouterr().err
+    assert (cut / "last.pt").exists() and not (cut / "metrics.json").exists() and not (cut / "finetuned.pt").exists()
+    assert main(cli_args(image_root, weights, cut, *basic)) == 0
+
+    trp, m, resumed = read_json(trp_run), read_json(ref / "metrics.json"), read_json(cut / "metrics.json")
+    assert m["basic"]["target_speedup"] == trp["speedup"]["conv"] and m["basic"]["budget_from"] == str(trp_run)
+    assert m["basic"]["allocation"]["method"] == "energy" and m["basic"]["allocation"]["ranks"] == m["ranks"]
+    assert m["layers"] == trp["layers"] and m["ranks"]
+    # the budget is met: at most the TRP run's conv MACs (these weights have rank 4: the same ranks)
+    assert m["cost"]["decomposed"]["conv_macs"] <= trp["cost"]["decomposed"]["conv_macs"]
+    assert m["speedup"]["conv"] == pytest.approx(trp["speedup"]["conv"])
+    assert set(m["accuracy"]) == set(m["top5"]) == {"pretrained", "decomposed", "finetuned"}
+    assert m["accuracy"]["pretrained"] == trp["accuracy"]["pretrained"]
+    assert (m["config"]["method"], m["config"]["lam"], m["training"]["epochs"], m["training"]["projections"]) == \
+        ("baseline", 0.0, 2, 0)
+    assert sorted(p.name for p in ref.iterdir() if not p.name.startswith(".")) == \
+        ["finetuned.pt", "last.pt", "metrics.json", "run.json"]
+    net, rec = load_network(ref / "finetuned.pt", expect=DECOMPOSED)
+    assert rec["ranks"] == m["ranks"] and rec["scheme"] == "channel"
+    # resumed after the time limit: the same network and numbers
+    a, b = network_state(ref / "finetuned.pt"), network_state(cut / "finetuned.pt")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert history(resumed) == history(m) and resumed["accuracy"] == m["accuracy"] and resumed["top5"] == m["top5"]
+    assert resumed["ranks"] == m["ranks"] and resumed["basic"] == m["basic"]
+
+
+def test_two_processes_stop_after_the_same_epoch_and_share_the_basic_ranks(image_root, weights, tmp_path):
+    """Under torchrun (2 gloo processes) a time-limited basic-method run stops both processes after
+    epoch 1, checkpointed by rank 0 (which exits 75; torchrun ends a process still shutting down
+    when the first has exited, and itself exits non-zero); neither goes on into epoch 2, where it
+    would wait for the other forever. One process then resumes it to the end with the ranks rank 0
+    allocated."""
+    out = tmp_path / "ddp"
+    args = cli_args(image_root, weights, out, "--target-speedup", "1.1", "--time-limit", "1e-6")[1:]
+    done = torchrun(*args)
+    assert done.returncode != 0, done.stderr[-3000:]
+    assert re.search(r"rank\s+: 0 \(local_rank: 0\)\s+exitcode\s+: 75 ", done.stderr), done.stderr[-3000:]
+    assert done.stderr.count("time limit reached after epoch 1") == 1  # said by rank 0 alone
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert state["state"]["epoch"] == 1 and not (out / "metrics.json").exists()
+    assert main(cli_args(image_root, weights, out, "--target-speedup", "1.1")) == 0
+    m = read_json(out / "metrics.json")
+    assert m["training"]["epochs"] == 2 and m["training"]["history"][0] == state["state"]["history"][0]
+    assert m["speedup"]["conv"] >= 1.1 and m["ranks"] == m["basic"]["allocation"]["ranks"]
+    assert m["distributed"]["world_size"] == 1
+
+
 def test_cli_bad_input_is_one_line(image_root, weights, tmp_path, capsys):
     base = ["imagenet", "--out", str(tmp_path / "run"), "--no-progress", "--workers", "0"]
     data, good = ["--data", str(image_root)], ["--weights", str(weights)]
     for argv, message in [(["--data", str(tmp_path / "none"), *good], "no such directory"),
                           ([*data, "--weights", str(tmp_path / "x-12345678.pth")], "not found"),
                           ([*data, "--nu", "--set", "lam=1"], "either --nu or lam"),
-                          ([*data, *good, "--set", "batch_size=64"], "12 training images are fewer than one step")]:
+                          ([*data, *good, "--set", "batch_size=64"], "12 training images are fewer than one step"),
+                          ([*data, *good, "--target-speedup", "2", "--nu"], "without a regulariser"),
+                          ([*data, *good, "--budget-from", str(tmp_path / "none.json")], "none.json"),
+                          ([*data, *good, "--target-speedup", "1000"], "budget infeasible")]:
         assert main(base + argv) == 2
         err = capsys.readouterr().err
         assert err.startswith("trp imagenet: error: ") and err.count("\n") == 1 and message in err, err

@@ -1,8 +1,11 @@
 """The imagenet profile (config/imagenet.yaml): it plans the torchrun jobs of Tables 2 and 3 with
-quoted paths, its schema refuses a bad key, and the ImageNet renderer puts synthetic records beside
-the paper's numbers. Expected numbers are computed here from the records the test writes and the
-paper's numbers typed here."""
+quoted paths, the basic methods at the conv MACs of the same model's and seed's TRP run and at the
+paper's speedups, its schema refuses a bad key, and the ImageNet renderer puts synthetic records
+beside the paper's numbers. Expected numbers are computed here from the records the test writes and
+the paper's numbers typed here."""
 import json
+import os
+import re
 import shlex
 import subprocess
 import sys
@@ -34,9 +37,10 @@ def test_imagenet_profile_plans_torchrun_jobs_with_quoted_paths(tmp_path):
     proc = snakemake("-n", "-p", "--configfile", "config/imagenet.yaml", "--config", f'data={{root: "{root}"}}',
                      f"models={models}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    jobs = shell_commands(proc.stdout)
+    jobs = [j for j in shell_commands(proc.stdout) if "method=\"trp\"" in j]
     assert len(jobs) == 5 and all(j.startswith("torchrun --standalone --nproc_per_node 4 -m trp.cli imagenet ") for j in jobs)
-    assert all(f" --data {shlex.quote(root)} " in j and " --workers 8 " in j for j in jobs)
+    assert all(f" --data {shlex.quote(root)} " in j and " --workers 8 " in j and "--time-limit" not in j
+               for j in shell_commands(proc.stdout))  # no runtime resource here: no time limit
     r18 = [j for j in jobs if "model=\"resnet18\"" in j]
     assert len(r18) == 4 and all(f" --weights {shlex.quote(str(weights))} " in j for j in r18)
     r50 = [j for j in jobs if "model=\"resnet50\"" in j]
@@ -44,6 +48,56 @@ def test_imagenet_profile_plans_torchrun_jobs_with_quoted_paths(tmp_path):
     assert sum(" --nu " in j for j in r18) == 2
     assert "trp render imagenet --model resnet18" in proc.stdout and "trp render imagenet --model resnet50" in proc.stdout
     assert not marker.exists()
+
+
+def option(job, name):
+    return re.search(rf" {name} (\S+)", job)[1]
+
+
+def scheme(job):
+    return re.search(r"'scheme=\"(\w+)\"'", job)[1]
+
+
+def test_basic_methods_run_at_the_macs_of_the_same_trp_run_and_at_the_papers_speedups():
+    """Two seeds. Every basic-method row the profile lists is one torchrun job (fine-tuning of the
+    pretrained network's TSVD, no regulariser) whose budget is the metrics.json of the TRP row it
+    is matched with, of the same model and seed (the very file the table reads for that TRP row),
+    or the speedup of the paper's row for that model: 8 jobs a seed."""
+    proc = snakemake("-n", "-p", "--configfile", "config/imagenet.yaml", "--config", "seeds=[0,1]")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    jobs = {option(j, "--out"): j for j in shell_commands(proc.stdout)}
+    basic = {out: j for out, j in jobs.items() if "method=\"baseline\"" in j}
+    assert len(jobs) == 2 * 13 and len(basic) == 2 * 8
+    assert all(" --nu " not in j and ("--budget-from" in j) != ("--target-speedup" in j) for j in basic.values())
+    for model, table, matched, at_paper in [
+            ("resnet18", "table2", {"Zhang2016@TRP1": "TRP1", "Zhang2016@TRP1+Nu": "TRP1+Nu",
+                                    "Jaderberg2014@TRP2": "TRP2", "Jaderberg2014@TRP2+Nu": "TRP2+Nu"},
+             {"Zhang2016": ("channel", "1.41"), "Jaderberg2014": ("spatial", "2.0")}),
+            ("resnet50", "table3", {"Zhang2016@TRP1+Nu": "TRP1+Nu"}, {"Zhang2016": ("channel", "1.5")})]:
+        render = next(line for line in proc.stdout.splitlines() if f"trp render imagenet --model {model} " in line)
+        runs = {}  # label -> the metrics.json of each seed, as the table reads them
+        for label, path in re.findall(r"(\S+)=(\S+/metrics\.json)", render):
+            runs.setdefault(label, []).append(path)
+        assert set(runs) >= set(matched) | set(matched.values()) | set(at_paper)
+        for key, trp in matched.items():
+            for seed, path in enumerate(runs[key]):
+                job = basic[os.path.dirname(path)]
+                assert f"model=\"{model}\"" in job and f" seed={seed} " in job
+                assert option(job, "--budget-from") == runs[trp][seed]  # that TRP row's run, same model and seed
+                trp_job = jobs[os.path.dirname(runs[trp][seed])]
+                assert "method=\"trp\"" in trp_job and scheme(trp_job) == scheme(job)
+        for key, (form_scheme, speedup) in at_paper.items():
+            for seed, path in enumerate(runs[key]):
+                job = basic[os.path.dirname(path)]
+                assert option(job, "--target-speedup") == speedup and scheme(job) == form_scheme
+                assert f"model=\"{model}\"" in job and f" seed={seed} " in job
+
+
+def test_a_basic_method_without_a_paper_row_asks_for_a_matched_key():
+    proc = snakemake("-n", "--configfile", "config/imagenet.yaml", "--config",
+                     "models={resnet50: {weights: null, methods: [Jaderberg2014]}}")
+    assert proc.returncode != 0
+    assert "the paper has no Jaderberg2014 row for resnet50" in proc.stdout + proc.stderr
 
 
 @pytest.mark.parametrize("setting, message", [
@@ -105,6 +159,47 @@ def test_table3_one_run_beside_both_trp_rows(tmp_path):
                             "[Zhou et al., 2019]"]
     assert all(r["our_top1"] is None and r["note"].startswith("not run") for r in others.values())
     assert others["[He et al., 2017]"]["paper_top1"] is None and others["[Zhou et al., 2019]"]["paper_top1"] == 71.50
+
+
+def basic_record(path, model, before, finetuned, top5, speedup, target, seed=0):
+    """A basic-method run's metrics: the TSVD network before ("decomposed") and after fine-tuning."""
+    record(path, model, before, top5 - 5, speedup, seed=seed)
+    m = json.loads(path.read_text())
+    m["accuracy"]["finetuned"], m["top5"]["finetuned"] = finetuned, top5
+    for key in ("dense", "projected"):
+        del m["accuracy"][key], m["top5"][key]
+    m["basic"] = {"target_speedup": target, "budget_from": None}
+    path.write_text(json.dumps(m))
+    return str(path)
+
+
+def test_table2_basic_rows_beside_the_papers(tmp_path):
+    """A basic method's row reports its fine-tuned network: at the paper's speedup beside the
+    paper's row, at a TRP run's conv MACs right after it (no paper numbers)."""
+    runs = {"TRP1": [record(tmp_path / "t.json", "resnet18", 65.0, 86.0, 1.9)],
+            "Zhang2016": [basic_record(tmp_path / "z.json", "resnet18", 20.0, 63.5, 85.0, 1.41, 1.41)],
+            "Zhang2016@TRP1": [basic_record(tmp_path / "zt.json", "resnet18", 15.0, 62.0, 84.0, 1.9, 1.9)],
+            "Jaderberg2014@TRP2+Nu": [basic_record(tmp_path / "jt.json", "resnet18", 10.0, 60.0, 83.0, 3.1, 3.1)]}
+    rows = imagenet_table("resnet18", runs, "test", tmp_path / "table2")
+    assert [r["method"] for r in rows] == [
+        "baseline", "TRP1", "TRP1+Nu", "[Zhang et al., 2016] (data-driven, impl. of [Guo et al., 2018])",
+        "[Zhang et al., 2016]", "[Zhang et al., 2016] at TRP1's MACs", "TRP2", "TRP2+Nu", "[Jaderberg et al., 2014]",
+        "[Jaderberg et al., 2014] at TRP2+Nu's MACs"]
+    by = {r["method"]: r for r in rows}
+    zhang, matched = by["[Zhang et al., 2016]"], by["[Zhang et al., 2016] at TRP1's MACs"]
+    assert zhang["our_top1"]["mean"] == 63.5 and zhang["our_top5"]["mean"] == 85.0  # fine-tuned, not the TSVD's 20.0
+    assert zhang["d_top1"] == f"{63.5 - 63.10:+.2f}" and zhang["d_top5"] == f"{85.0 - 84.44:+.2f}"
+    assert "1.41x (the paper's speedup)" in zhang["note"] and "fine-tuned like TRP (10 epochs)" in zhang["note"]
+    assert matched["our_top1"]["mean"] == 62.0 and matched["paper_top1"] is None and matched["d_top1"] is None
+    assert "the conv MACs TRP1 reached (same seed)" in matched["note"]
+    assert by["[Jaderberg et al., 2014]"]["our_top1"] is None and by["[Jaderberg et al., 2014]"]["paper_top1"] == 62.80
+    assert "data-driven" in by["[Zhang et al., 2016] (data-driven, impl. of [Guo et al., 2018])"]["note"]
+    assert by["baseline"]["our_top1"]["n"] == 4  # every run evaluates the pretrained network
+    assert json.loads((tmp_path / "table2.json").read_text())["Zhang2016@TRP1"]["top1"] == 62.0
+    # a label and a record of different kinds are refused
+    for label, path in [("TRP1", tmp_path / "z.json"), ("Zhang2016", tmp_path / "t.json")]:
+        with pytest.raises(ValueError, match="basic-method run"):
+            imagenet_table("resnet18", {label: [str(path)]}, "test", tmp_path / "bad")
 
 
 def test_a_record_of_another_model_is_refused(tmp_path):

@@ -142,9 +142,17 @@ def cmd_latency(a):
 def cmd_imagenet(a):
     from .stages.imagenet import imagenet_config, imagenet_run
 
-    m = imagenet_run(imagenet_config(a.set, a.nu), a.data, a.out, a.checkpoints, a.weights, a.workers, a.image_size,
-                     progress=not a.no_progress, overwrite=a.overwrite)
-    if m:  # rank 0 of a torchrun job, or the only process
+    basic = a.target_speedup is not None or a.budget_from is not None
+    target = a.target_speedup or (budget_speedup(a.budget_from) if a.budget_from else None)
+    m = imagenet_run(imagenet_config(a.set, a.nu, basic=basic), a.data, a.out, a.checkpoints, a.weights, a.workers,
+                     a.image_size, progress=not a.no_progress, overwrite=a.overwrite, target_speedup=target,
+                     budget_from=a.budget_from, time_limit_minutes=a.time_limit)
+    if not m["finished"]:  # every process stopped after the same epoch
+        if os.environ.get("RANK", "0") == "0":
+            print(f"trp imagenet: time limit reached after epoch {m['epoch']}; checkpoint saved, run the same command "
+                  "again to resume", file=sys.stderr)
+        return EXIT_RESUMABLE
+    if "accuracy" in m:  # rank 0 of a torchrun job, or the only process
         print(json.dumps({k: m[k] for k in ("accuracy", "top5", "speedup")}))
 
 
@@ -264,10 +272,20 @@ def parser() -> argparse.ArgumentParser:
                    help="config keys (TrainConfig fields); defaults: the paper's ImageNet settings, "
                         + " ".join(f"{k}={v}" for k, v in IMAGENET.items()) + " (batch_size: over all processes)")
     p.add_argument("--nu", action="store_true", help=f"+Nu: nuclear-norm weight lam = {NU_LAMBDA:g} (paper)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--target-speedup", type=SPEEDUP,
+                        help="the basic method instead of TRP: TSVD of the pretrained network at the energy rule tuned "
+                             "to conv MACs = dense / this (> 1), then fine-tuning (same schedule, no regulariser)")
+    budget.add_argument("--budget-from", help="the basic method at the conv-MAC speedup another run reached (its "
+                                              "metrics.json, e.g. a TRP run's)")
+    p.add_argument("--time-limit", type=number(0, lo_open=True), metavar="MINUTES",
+                   help=f"stop after the last epoch that ends within this time, checkpointed; exit {EXIT_RESUMABLE} "
+                        "(under torchrun every process does, after the same epoch; run the command again to resume)")
     p.add_argument("--workers", type=number(0, integer=True), default=8, help="DataLoader worker processes per process")
     p.add_argument("--image-size", type=number(32, integer=True), default=224,
                    help="training crop; evaluation resizes to size*256/224 and centre-crops it (paper: 224)")
-    _outputs(p, ", ranklog.jsonl (checkpoints: last.pt, resumed from; model.pt; decomposed.pt)")
+    _outputs(p, ", ranklog.jsonl (checkpoints: last.pt, resumed from; model.pt; decomposed.pt; a basic-method "
+                "run: finetuned.pt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_imagenet)
 

@@ -34,6 +34,20 @@ def one_of(names):
     return "|".join(re.escape(name) for name in sorted(names))
 
 
+def num(x):
+    """A number in a run name: as short as %g when that is exact, else every digit (names stay unique)."""
+    short = f"{float(x):g}"
+    return short if float(short) == float(x) else repr(float(x))
+
+
+def budget_flags(budget, input):
+    """A run's conv-MAC budget as `trp` arguments: none (None), --budget-from the metrics.json of the
+    run whose MACs it is (a run name; the rule's input.budget), or --target-speedup (a number)."""
+    if budget is None:
+        return []
+    return ["--budget-from", input.budget] if isinstance(budget, str) else ["--target-speedup", str(budget)]
+
+
 def set_args(values):
     """TrainConfig overrides as `trp ... --set` arguments (quote them with {params.x:q})."""
     return [f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in values.items()]
@@ -75,9 +89,10 @@ def gpu(wildcards):
 
 
 def time_limit(wildcards, resources):
-    """`trp train --time-limit` a safety margin (10 %, at least 5 min) below the job's runtime resource
-    (minutes, e.g. the SLURM profile's), so the run stops after a checkpoint (exit 75) before the
-    scheduler kills it and `retries` resubmits it to resume; none without a runtime resource."""
+    """`trp train` / `trp imagenet` --time-limit: a safety margin (10 %, at least 5 min) below the
+    job's runtime resource (minutes, e.g. the SLURM profile's), so the run stops after a checkpoint
+    (exit 75; under torchrun, torchrun's own non-zero status) before the scheduler kills it and
+    `retries` resubmits it to resume; none without a runtime resource."""
     runtime = resources.get("runtime")
     if not runtime:
         return []

@@ -1,8 +1,17 @@
-# ImageNet, Tables 2 (ResNet-18) and 3 (ResNet-50): each run fine-tunes torchvision's pretrained
+# ImageNet, Tables 2 (ResNet-18) and 3 (ResNet-50): each TRP run fine-tunes torchvision's pretrained
 # network with TRP under torchrun (trp imagenet, the paper's settings), decomposes it and evaluates
 # the pretrained, dense, projected and decomposed networks; the pretrained evaluation is the tables'
-# Baseline row. A job takes `gpus` whole GPUs (resources: gpu); it has no --time-limit, and a job
-# stopped by its scheduler resumes from last.pt (written after every epoch) when resubmitted.
+# Baseline row. Each basic-method run (imagenet_basic) takes the TSVD of the pretrained network at
+# the energy rule tuned to its conv-MAC budget (a TRP run's MACs: --budget-from its metrics.json;
+# or the paper's speedup) and fine-tunes it with the same schedule. A job takes `gpus` whole GPUs
+# (resources: gpu); with a runtime resource (SLURM) it gets --time-limit below it, stops after a
+# checkpointed epoch, and resumes from last.pt when resubmitted.
+
+IMAGENET_SHELL = (
+    "torchrun --standalone --nproc_per_node {resources.gpu} -m trp.cli imagenet --no-progress --data {params.root:q} "
+    "{params.weights:q} --set {params.settings:q} {params.method_args:q} {params.time_limit:q} --workers {params.workers} "
+    "--out {params.out:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
+)
 
 
 rule imagenet:
@@ -15,12 +24,13 @@ rule imagenet:
         decomposed=run_file(C, "imagenet", "decomposed.pt"),
     wildcard_constraints:
         model=one_of(MODELS),
-        run=one_of(RUNS),
+        run=names(basic=False),
     params:
         root=config["data"]["root"],
         weights=weights_args,
         settings=imagenet_settings,
-        nu=nu_args,
+        method_args=nu_args,
+        time_limit=time_limit,
         workers=config["workers"],
         out=out_dir("metrics"),
         checkpoints=out_dir("model"),
@@ -34,9 +44,39 @@ rule imagenet:
     benchmark:
         job_benchmark("imagenet")
     shell:
-        "torchrun --standalone --nproc_per_node {resources.gpu} -m trp.cli imagenet --no-progress --data {params.root:q} "
-        "{params.weights:q} --set {params.settings:q} {params.nu:q} --workers {params.workers} --out {params.out:q} "
-        "--checkpoints {params.checkpoints:q} > {log:q} 2>&1"
+        IMAGENET_SHELL
+
+
+rule imagenet_basic:
+    input:
+        weights=imagenet_weights,
+        budget=budget_metrics,
+    output:
+        metrics=run_file(R, "imagenet", "metrics.json"),
+        model=run_file(C, "imagenet", "finetuned.pt"),
+    wildcard_constraints:
+        model=one_of(MODELS),
+        run=names(basic=True),
+    params:
+        root=config["data"]["root"],
+        weights=weights_args,
+        settings=imagenet_settings,
+        method_args=budget_args,
+        time_limit=time_limit,
+        workers=config["workers"],
+        out=out_dir("metrics"),
+        checkpoints=out_dir("model"),
+    threads: config["gpus"] * config["workers"]
+    resources:
+        gpu=config["gpus"],
+    conda:
+        ENV
+    log:
+        job_log("imagenet"),
+    benchmark:
+        job_benchmark("imagenet")
+    shell:
+        IMAGENET_SHELL
 
 
 rule imagenet_table:

@@ -50,12 +50,6 @@ SEEDS = config["seeds"]
 SCHEMES = [form["scheme"] for form in paper.FORMS.values()]
 
 
-def num(x):
-    """A number in a run name: as short as %g when that is exact, else every digit (names stay unique)."""
-    short = f"{float(x):g}"
-    return short if float(short) == float(x) else repr(float(x))
-
-
 def add(name, run):
     if RUNS.setdefault(name, run) != run:
         raise WorkflowError(f"run name {name!r} would stand for both {RUNS[name]} and {run}")
@@ -244,10 +238,7 @@ def budget_metrics(wildcards):
 
 
 def budget_args(wildcards, input):
-    b = budget(RUNS[wildcards.run])
-    if b is None:
-        return []
-    return ["--budget-from", input.budget] if isinstance(b, str) else ["--target-speedup", str(b)]
+    return budget_flags(budget(RUNS[wildcards.run]), input)
 
 
 def allocate_args(wildcards, input):

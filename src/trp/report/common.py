@@ -38,11 +38,15 @@ def top1(metrics: dict, network: str) -> float:
     return acc[network]
 
 
-def final_top1(metrics: dict) -> float:
-    """The top-1 of the network a run ends with: the fine-tuned one of a fine-tuning, else the
+def final_network(metrics: dict) -> str:
+    """The key of the network a run ends with: the fine-tuned one of a fine-tuning, else the
     decomposed one of a low-rank training (no fine-tuning), else the dense one (the baseline)."""
-    acc = metrics["accuracy"]
-    return next(acc[k] for k in ("finetuned", "decomposed", "dense") if k in acc)
+    return next(k for k in ("finetuned", "decomposed", "dense") if k in metrics["accuracy"])
+
+
+def final_top1(metrics: dict) -> float:
+    """The top-1 of the network a run ends with (final_network)."""
+    return metrics["accuracy"][final_network(metrics)]
 
 
 def scratch_epochs(records: list[dict]) -> str:

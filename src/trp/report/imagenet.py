@@ -1,24 +1,30 @@
 """Tables 2 (ResNet-18) and 3 (ResNet-50), ImageNet: our top-1, top-5 and speedup beside the paper's.
 
     trp render imagenet --model resnet18 --runs TRP1=runs/a/metrics.json TRP1+Nu=runs/b/metrics.json \
-        --profile imagenet --out paper_tables/table2
+        Zhang2016@TRP1=runs/c/metrics.json --profile imagenet --out paper_tables/table2
 
-A label is a TRP method key of trp.report.paper; several PATHs under one label are seeds: mean ± std
-(n). A TRP row reports the decomposed network without fine-tuning (`trp imagenet`). The Baseline row
-is the pretrained network as every run evaluated it, beside the paper's baseline; its note gives
-torchvision's published accuracy of those weights. Every paper row is listed: the basic methods are
-not run (there is no ImageNet decompose + fine-tune path) nor are the pruning methods, and the note
-says so. {PREFIX}.json holds our numbers by method key (DVC metrics).
+A label is a method key of trp.report.paper; several PATHs under one label are seeds: mean ± std
+(n). A TRP row reports the decomposed network without fine-tuning (`trp imagenet`); a basic-method
+row (the paper's basic keys at the paper's speedup, and paper.matched_key rows at the conv MACs a
+TRP run reached) the TSVD of the pretrained network fine-tuned (`trp imagenet --target-speedup /
+--budget-from`). The Baseline row is the pretrained network as every run evaluated it, beside the
+paper's baseline; its note gives torchvision's published accuracy of those weights. Every paper
+row is listed (the pruning methods and the data-driven [Zhang et al., 2016] of [Guo et al., 2018]
+are not run, and the note says so); a matched row follows the paper's row of its basic method.
+{PREFIX}.json holds our numbers by method key (DVC metrics).
 """
 from pathlib import Path
 
 from ..artifacts import read_json, write_json
 from . import paper
-from .common import diff, mean_std, parse_pairs, provenance_footer, renderer_parser, write_table
+from .common import diff, final_network, mean_std, parse_pairs, provenance_footer, renderer_parser, write_table
 
-PAPER = {"resnet18": ("Table 2", paper.TABLE2), "resnet50": ("Table 3", paper.TABLE3)}
+PAPER = paper.IMAGENET_TABLES
 TRP_KEYS = {key for form in paper.FORMS for key in paper.trp_keys(form)}
-BASIC_KEYS = {form["basic"] for form in paper.FORMS.values()} | {"Zhang2016-Guo2018"}
+MATCHED = {paper.matched_key(f["basic"], trp): (f["basic"], trp) for form, f in paper.FORMS.items()
+           for trp in paper.trp_keys(form)}  # matched key -> (its basic method, the TRP run whose MACs it took)
+BASIC_KEYS = {form["basic"] for form in paper.FORMS.values()} | set(MATCHED)
+DATA_DRIVEN = "Zhang2016-Guo2018"
 COLUMNS = [("method", "method"), ("our_top1", "ours: top-1 (%)"), ("our_top5", "ours: top-5 (%)"),
            ("our_speedup", "ours: speedup (conv MACs)"), ("paper_top1", "paper: top-1 (%)"),
            ("paper_top5", "paper: top-5 (%)"), ("paper_speedup", "paper: speedup"),
@@ -27,32 +33,40 @@ COLUMNS = [("method", "method"), ("our_top1", "ours: top-1 (%)"), ("our_top5", "
 
 def title(model: str) -> str:
     return (f"{PAPER[model][0]}: {paper.model_label(model)} on ImageNet, ours vs the paper (ours: TRP networks "
-            "decomposed, no fine-tuning; speedup = dense / decomposed conv MACs, the paper's a FLOPs ratio; mean ± "
-            "std over n seeds). The paper does not say which pretrained weights gave its baseline: compare each "
-            "method's drop from its own baseline.")
+            "decomposed, no fine-tuning; the basic methods: TSVD of the pretrained network at the energy rule tuned "
+            "to a conv-MAC budget, then fine-tuned with TRP's schedule; speedup = dense / decomposed conv MACs, the "
+            "paper's a FLOPs ratio; mean ± std over n seeds). The paper does not say which pretrained weights gave "
+            "its baseline: compare each method's drop from its own baseline.")
 
 
 def load_runs(model: str, runs: dict[str, list[str]]) -> dict[str, list[dict]]:
-    """method key -> metrics.json paths (seeds)  =>  method key -> records, each checked to be of `model`."""
+    """method key -> metrics.json paths (seeds)  =>  method key -> records, each checked to be of
+    `model` and of the kind of run its key names (a basic method's: fine-tuned TSVD; TRP's: not)."""
     out = {}
     for key, files in runs.items():
         out[key] = [read_json(p) for p in files]
         for p, m in zip(files, out[key]):
             if m["config"]["model"] != model:
                 raise ValueError(f"{p}: model {m['config']['model']!r} is not {model!r}")
+            if (key in BASIC_KEYS) != ("basic" in m):
+                kind = "a basic-method run (trp imagenet --target-speedup / --budget-from)"
+                raise ValueError(f"{p}: label {key!r} needs {'' if key in BASIC_KEYS else 'a run that is not '}{kind}")
     return out
 
 
 def our_results(records: dict[str, list[dict]]) -> dict[str, dict]:
-    """method key -> {"top1", "top5", "speedup"} over seeds (mean_std), the decomposed networks; and
-    "baseline": the pretrained network over every record."""
+    """method key -> {"top1", "top5", "speedup"} over seeds (mean_std) of the network each run
+    ends with (the decomposed TRP network, the fine-tuned TSVD network); and "baseline": the
+    pretrained network over every record."""
     every = [m for ms in records.values() for m in ms]
     out = {"baseline": {"top1": mean_std(m["accuracy"]["pretrained"] for m in every),
                         "top5": mean_std(m["top5"]["pretrained"] for m in every), "speedup": 1.0}}
     for key, ms in records.items():
-        out[key] = {"top1": mean_std(m["accuracy"]["decomposed"] for m in ms),
-                    "top5": mean_std(m["top5"]["decomposed"] for m in ms),
-                    "speedup": mean_std(m["speedup"]["conv"] for m in ms)}
+        out[key] = {"top1": mean_std(m["accuracy"][final_network(m)] for m in ms),
+                    "top5": mean_std(m["top5"][final_network(m)] for m in ms),
+                    "speedup": mean_std(m["speedup"]["conv"] for m in ms),
+                    "epochs": "/".join(sorted({str(m["config"]["epochs"]) for m in ms})),
+                    "budget": "/".join(sorted({f"{m['basic']['target_speedup']:.2f}x" for m in ms if "basic" in m}))}
     return out
 
 
@@ -62,29 +76,46 @@ def baseline_note(records: list[dict]) -> str:
     return "the pretrained network, evaluated in each run; " + (said or "weights not torchvision's file: no published accuracy")
 
 
-def note(key: str, ours: dict, repeated: bool, baseline: str) -> str:
+def note(model: str, key: str, ours: dict, repeated: bool, baseline: str) -> str:
     if key == "baseline":
         return baseline
-    if key in BASIC_KEYS:
-        return "not run: no ImageNet decompose + fine-tune path is built"
-    if key not in TRP_KEYS:
+    if key == DATA_DRIVEN:
+        return "not run: the data-driven decomposition (implementation of [Guo et al., 2018]) is not built"
+    if key not in TRP_KEYS | BASIC_KEYS:
         return "not run: another method, the paper's number"
     if key not in ours:
         return "not run: not in the profile"
+    if key in BASIC_KEYS:
+        budget = (f"the conv MACs {MATCHED[key][1]} reached (same seed)" if key in MATCHED else
+                  ours[key]["budget"] + (" (the paper's speedup)" if paper.imagenet_row(model, key) else ""))
+        return (f"TSVD of the pretrained network, energy rule tuned to {budget}; fine-tuned like TRP "
+                f"({ours[key]['epochs']} epochs)")
     return "one run beside both rows: they differ in a setting the paper does not state" if repeated else ""
 
 
-def table_rows(model: str, ours: dict[str, dict], baseline: str) -> list[dict]:
-    """The paper's rows in its order, our numbers beside each row of the same key; labels for keys."""
-    rows = []
-    keys = [r["method"] for r in PAPER[model][1]]
+def row_keys(model: str, ours: dict[str, dict]) -> list[str]:
+    """The paper's rows in its order, each basic method's matched rows (of ours) right after its
+    row, and ours the paper has no row for after them."""
+    keys = []
     for p in PAPER[model][1]:
-        key = p["method"]
+        keys.append(p["method"])
+        keys += [k for k in ours if k in MATCHED and MATCHED[k][0] == p["method"] and k not in keys]
+    return keys + [k for k in ours if k not in keys]
+
+
+def table_rows(model: str, ours: dict[str, dict], baseline: str) -> list[dict]:
+    """Rows in row_keys order, our numbers beside the paper's row of the same key; labels for keys."""
+    rows = []
+    paper_keys = [r["method"] for r in PAPER[model][1]]
+    paper_rows = iter(PAPER[model][1])
+    for key in row_keys(model, ours):
+        p = next(paper_rows) if key in paper_keys else {}
         o = ours.get(key, {})
         rows.append({"method": paper.method_label(key), "our_top1": o.get("top1"), "our_top5": o.get("top5"),
-                     "our_speedup": o.get("speedup"), "paper_top1": p["top1"], "paper_top5": p["top5"],
-                     "paper_speedup": p["speedup"], "d_top1": diff(o.get("top1"), p["top1"]),
-                     "d_top5": diff(o.get("top5"), p["top5"]), "note": note(key, ours, keys.count(key) > 1, baseline)})
+                     "our_speedup": o.get("speedup"), "paper_top1": p.get("top1"), "paper_top5": p.get("top5"),
+                     "paper_speedup": p.get("speedup"), "d_top1": diff(o.get("top1"), p.get("top1")),
+                     "d_top5": diff(o.get("top5"), p.get("top5")),
+                     "note": note(model, key, ours, paper_keys.count(key) > 1, baseline)})
     return rows
 
 

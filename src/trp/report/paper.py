@@ -130,3 +130,13 @@ FIG2 = {"model": "resnet20", "layer": "res3-1-2", "scheme": "channel", "e": 0.05
 def table1(model: str, method: str) -> dict | None:
     """The Table 1 row for (model, method), or None if the paper has none."""
     return next((r for r in TABLE1 if r["model"] == model and r["method"] == method), None)
+
+
+# Tables 2 and 3 by model, and the paper's table name of each.
+IMAGENET_TABLES = {"resnet18": ("Table 2", TABLE2), "resnet50": ("Table 3", TABLE3)}
+
+
+def imagenet_row(model: str, method: str) -> dict | None:
+    """The first Table 2 / Table 3 row for (model, method), or None if the paper has none."""
+    rows = IMAGENET_TABLES.get(model, (None, []))[1]
+    return next((r for r in rows if r["method"] == method), None)

@@ -1,15 +1,22 @@
 """`trp imagenet`: Tables 2 and 3. torchvision's pretrained ResNet-18 / ResNet-50 fine-tuned with
 TRP on ImageNet (the paper's settings are the defaults), in one process or in many under torchrun
 (DistributedDataParallel); then, as for CIFAR, the final ranks, the decomposition without
-fine-tuning, and the top-1 and top-5 accuracy of every network.
+fine-tuning, and the top-1 and top-5 accuracy of every network. With a conv-MAC budget
+(`--target-speedup`, `--budget-from`), the tables' basic methods instead: the TSVD of the
+pretrained network at the energy rule tuned to the budget (as `trp allocate --method energy` and
+`trp decompose --ranks` for CIFAR), fine-tuned with the same schedule and no regulariser.
 
 Outputs as `trp train`'s: metrics.json and ranklog.jsonl in `out`; last.pt (after every epoch,
-resumed from), model.pt and decomposed.pt in `checkpoints`. Under torchrun rank 0 alone enters
-the run directory, holds its lock for the whole run and writes every file; it tells the other
-processes whether the run resumes or was refused, and they wait at a barrier while it writes.
-Every process reads last.pt to resume, so the checkpoints must be on a filesystem they all see.
+resumed from), model.pt and decomposed.pt in `checkpoints`; a basic-method run writes
+metrics.json, last.pt and finetuned.pt (the fine-tuned TSVD network). Under torchrun rank 0
+alone enters the run directory, holds its lock for the whole run and writes every file; it tells
+the other processes whether the run resumes or was refused (and a basic run's ranks, which it
+allocates), and they wait at a barrier while it writes. Every process reads last.pt to resume,
+so the checkpoints must be on a filesystem they all see. A time limit stops every process after
+the same epoch (they decide together), checkpointed.
 """
 import contextlib
+import copy
 import io
 import time
 from pathlib import Path
@@ -20,11 +27,14 @@ from torch import nn
 from .. import models
 from ..artifacts import (ArtifactError, RankLog, RunDirectory, load_training_state, record, save_decomposed,
                          save_dense, save_training_state, sha256_file, write_json)
+from ..cobla import allocate
 from ..config import ConfigError, TrainConfig, parse_overrides
 from ..data import (BASELINE_NOTE, DataError, image_folders, imagenet_loaders, load_pretrained, loader_throughput,
                     per_image_cost)
+from ..lowrank import decompose_model
 from ..train import RankRegularizer, evaluate, fit
-from ..train.distributed import Process, barrier, broadcast_int, finish, identical_across, start, sum_across, wrap
+from ..train.distributed import (Process, barrier, broadcast_int, broadcast_ints, finish, identical_across, start,
+                                 sum_across, wrap)
 from .compress import compress, final_ranks, measure
 from .inputs import resolve_device, sites_of
 
@@ -38,12 +48,22 @@ NU_LAMBDA = 3e-4  # "+Nu", both networks (Sec. 4.4)
 # shortcut (downsample) convs included, since the paper names all 1x1 layers. Stem and FC stay dense.
 KERNELS = {"resnet18": (3,), "resnet50": (1, 3)}
 REFUSED, FRESH, RESUME = -1, 0, 1
+BASIC_NOTE = ("the basic method (Zhang et al. 2016 channel / Jaderberg et al. 2014 spatial): the data-independent "
+              "TSVD of the pretrained network at the energy rule tuned to the conv-MAC budget, then fine-tuned with "
+              "the schedule of TRP's ImageNet runs; accuracy 'decomposed' is before fine-tuning, 'finetuned' after")
 
 
-def imagenet_config(overrides=(), nu: bool = False) -> TrainConfig:
+def imagenet_config(overrides=(), nu: bool = False, basic: bool = False) -> TrainConfig:
     """The paper's ImageNet settings, then `overrides` ("key=value", TrainConfig fields); `nu`
-    ("+Nu") sets lam to NU_LAMBDA. `batch_size` counts the images of a step over all processes."""
+    ("+Nu") sets lam to NU_LAMBDA. `basic` (a basic-method run: fine-tuning of a TSVD network)
+    sets method "baseline": no projection, no nuclear norm. `batch_size` counts the images of a
+    step over all processes."""
     values = {**IMAGENET, **parse_overrides(list(overrides))}
+    if basic:
+        if nu or values.get("lam", 0) or values.get("method", "baseline") != "baseline":
+            raise ConfigError("a basic-method run (--target-speedup / --budget-from) fine-tunes the TSVD network "
+                              "without a regulariser; drop --nu, lam=... and method=...")
+        values["method"] = "baseline"
     if nu:
         if "lam" in values:
             raise ConfigError(f"--nu sets lam to {NU_LAMBDA:g}; give either --nu or lam=...")
@@ -60,6 +80,31 @@ def default_layers(model: nn.Module, arch: str) -> list[str]:
     """The convs the paper decomposes in `arch` (KERNELS), never the stem."""
     return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and m.kernel_size[0] in KERNELS[arch]
             and n != models.stem(arch)]
+
+
+def basic_allocation(model: nn.Module, arch: str, scheme: str, sites, target_speedup: float) -> dict:
+    """The basic methods' ranks (Zhang et al. 2016 channel, Jaderberg et al. 2014 spatial): the
+    energy rule tuned so that the TSVD network's conv MACs are at most dense / `target_speedup`
+    (cobla.allocate, method "energy", as `trp allocate --method energy` for CIFAR), over `sites`."""
+    res = allocate(model, arch, scheme, target_speedup=target_speedup, method="energy", sites=sites)
+    return {**{k: res[k] for k in ("method", "ranks", "dense_layers", "macs", "budget", "speedup", "dense")},
+            "e": res["starts"]["energy"]["e"]}
+
+
+def _shared_ranks(process: Process, sites, compute) -> tuple[dict[str, int], dict | None]:
+    """({layer: rank}, rank 0's `compute()` record or None): rank 0 computes the ranks and every
+    process gets them; an error on rank 0 reaches every process, so none is left waiting."""
+    values, record_, error = [REFUSED] * len(sites), None, None
+    if process.is_main:
+        try:
+            record_ = compute()
+            values = [record_["ranks"].get(s.name, 0) for s in sites]
+        except Exception as e:  # re-raised below, after the other processes are told
+            error = e
+    values = broadcast_ints(values, process)
+    if REFUSED in values:
+        raise error or ConfigError("rank 0 could not allocate the basic method's ranks (see its message)")
+    return {s.name: v for s, v in zip(sites, values) if v > 0}, record_
 
 
 @contextlib.contextmanager
@@ -86,19 +131,33 @@ def _projection_ranks(reg: RankRegularizer | None) -> dict[str, int]:
 
 
 def imagenet_run(cfg: TrainConfig, data_root, out_dir, ckpt_dir=None, weights=None, workers: int = 8,
-                 image_size: int = 224, progress: bool = True, overwrite: bool = False) -> dict:
-    """Fine-tune, decompose and measure per `cfg` (see imagenet_config); the metrics on rank 0,
-    {} on the other processes. Under torchrun every process calls this."""
+                 image_size: int = 224, progress: bool = True, overwrite: bool = False,
+                 target_speedup: float | None = None, budget_from: str | None = None,
+                 time_limit_minutes: float | None = None) -> dict:
+    """Fine-tune, decompose and measure per `cfg` (see imagenet_config). With `target_speedup`
+    (cfg from imagenet_config(basic=True)), the basic method instead: the pretrained network
+    TSVD'd at basic_allocation's ranks for that conv-MAC speedup, then fine-tuned (`budget_from`:
+    the metrics file the speedup came from, recorded). With a time limit that stops the run
+    early: {"finished": False, "epoch": ...} on every process, and the run resumes when called
+    again. Else {"finished": True, **metrics} on rank 0, {"finished": True} on the other
+    processes. Under torchrun every process calls this."""
     process = start(resolve_device(cfg.device).type)
     try:
-        return _run(process, cfg, data_root, out_dir, ckpt_dir, weights, workers, image_size, progress, overwrite)
+        return _run(process, cfg, data_root, out_dir, ckpt_dir, weights, workers, image_size, progress, overwrite,
+                    target_speedup, budget_from, time_limit_minutes)
     finally:
         finish(process)
 
 
 def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weights, workers, image_size, progress,
-         overwrite) -> dict:
+         overwrite, target_speedup, budget_from, time_limit_minutes) -> dict:
     t0 = time.perf_counter()
+    # each process's own clock; fit stops every process after the same epoch (loop.out_of_time)
+    deadline = time.monotonic() + 60 * time_limit_minutes if time_limit_minutes else None
+    basic = target_speedup is not None
+    if basic and cfg.method != "baseline":
+        raise ConfigError("a basic-method run fine-tunes without a regulariser: build its config with "
+                          "imagenet_config(basic=True)")
     if cfg.batch_size % process.world_size:
         raise ConfigError(f"batch_size {cfg.batch_size} (images a step over all processes) must be a multiple of "
                           f"the {process.world_size} processes")
@@ -110,8 +169,16 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
     data = {**folders.describe(), "image_size": image_size}
     device = process.device
     torch.manual_seed(cfg.seed)
-    model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)
     sites = sites_of(model, cfg.model, cfg.scheme, cfg.layers or default_layers(model, cfg.model))
+    ranks, dense_layers, allocation, net = None, None, None, model
+    if basic:  # on the CPU, before the network goes to the device
+        given, allocation = _shared_ranks(
+            process, sites, lambda: basic_allocation(model, cfg.model, cfg.scheme, sites, target_speedup))
+        ranks, dense_layers = final_ranks(sites, cfg.scheme, cfg.e, ranks=given)
+        net = decompose_model(copy.deepcopy(model), ranks, cfg.scheme)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(device, memory_format=memory_format)
+    net = net.to(device, memory_format=memory_format)
     train_loader, val_loader = imagenet_loaders(
         folders, cfg.batch_size // process.world_size, workers, device, cfg.seed, process.rank, process.world_size,
         cfg.channels_last, cfg.train_subset, cfg.test_subset)
@@ -120,36 +187,51 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
                         f"(batch_size {cfg.batch_size})")
     settings = {"config": cfg.to_dict(), "data_listing_sha256": data["listing_sha256"], "image_size": image_size,
                 "weights_sha256": weights_info["sha256"]}
+    if basic:
+        settings["basic"] = {"target_speedup": target_speedup, "ranks": ranks}
     out, ckpt = Path(out_dir), Path(ckpt_dir or out_dir)
     with _run_directory(process, settings, out, ckpt, overwrite) as resuming:
         last = ckpt / "last.pt"
         resume = load_training_state(last, device) if resuming else None
-        log = RankLog(out / "ranklog.jsonl") if process.is_main else None
+        log = RankLog(out / "ranklog.jsonl") if process.is_main and not basic else None
         if log is not None:
             log.start(resume["state"]["step"] if resume else None)
         reg = None
         if cfg.method != "baseline":
             reg = RankRegularizer(sites, cfg.scheme, cfg.method == "trp", cfg.e, cfg.m, cfg.lam, cfg.nuclear_cadence,
                                   log=log)
+
+        def held_ranks():
+            return ranks if basic else _projection_ranks(reg)
+
         total = sum_across(process)
-        pretrained = evaluate(model, val_loader, device, total)
+        results = {"pretrained": evaluate(model, val_loader, device, total)}
+        trained = wrap(net, process)  # DDP starts every process from rank 0's weights
+        if basic:
+            results["decomposed"] = evaluate(trained, val_loader, device, total)  # the TSVD network, not fine-tuned
 
         def save(training_state):
-            identical_across(model, process, _projection_ranks(reg))
+            identical_across(net, process, held_ranks())
             if process.is_main:
                 save_training_state(last, training_state)
             barrier(process)
 
         quiet = contextlib.nullcontext() if process.is_main else contextlib.redirect_stdout(io.StringIO())
         with quiet:
-            state = fit(wrap(model, process), cfg, train_loader, val_loader, torch.Generator().manual_seed(cfg.seed),
-                        device, reg, resume, save=save, progress=progress and process.is_main, all_reduce=total)
-        digests = identical_across(model, process, _projection_ranks(reg))
-        ranks, dense_layers, networks = None, None, {"dense": model}
-        if reg is not None:
-            ranks, dense_layers = final_ranks(sites, cfg.scheme, cfg.e, cfg.rank_rule, cfg.rank_threshold)
-            networks = compress(model, sites, cfg.scheme, ranks)
-        results = {"pretrained": pretrained, **{k: evaluate(n, val_loader, device, total) for k, n in networks.items()}}
+            state = fit(trained, cfg, train_loader, val_loader, torch.Generator().manual_seed(cfg.seed), device, reg,
+                        resume, save=save, progress=progress and process.is_main, deadline=deadline, all_reduce=total)
+        if not state["finished"]:
+            barrier(process)  # leave together: torchrun ends the others when the first process exits
+            return {"finished": False, "epoch": state["epoch"]}
+        digests = identical_across(net, process, held_ranks())
+        if basic:
+            networks = {"finetuned": net}
+        else:
+            networks = {"dense": model}
+            if reg is not None:
+                ranks, dense_layers = final_ranks(sites, cfg.scheme, cfg.e, cfg.rank_rule, cfg.rank_threshold)
+                networks = compress(model, sites, cfg.scheme, ranks)
+        results |= {k: evaluate(n, val_loader, device, total) for k, n in networks.items()}
         metrics = {}
         if process.is_main:
             files = _write_networks(ckpt, networks, cfg, ranks)
@@ -158,6 +240,8 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
             metrics = {
                 "schema": "trp.imagenet/1", "config": cfg.to_dict(), **report,
                 "ranks": ranks, "dense_layers": dense_layers, "layers": [s.name for s in sites],
+                **({"basic": {"target_speedup": target_speedup, "budget_from": budget_from, "allocation": allocation,
+                              "note": BASIC_NOTE}} if basic else {}),
                 "baseline": {"measured": {k: results["pretrained"][k] for k in ("top1", "top5")},
                              "torchvision": weights_info["published"],
                              "note": BASELINE_NOTE},
@@ -173,11 +257,16 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
                                      weights_sha256=weights_info["sha256"], **files)}
             write_json(out / "metrics.json", metrics)
         barrier(process)
-    return metrics
+    return {"finished": True, **metrics}
 
 
 def _write_networks(ckpt: Path, networks: dict, cfg: TrainConfig, ranks) -> dict:
-    """model.pt (the fine-tuned dense network) and, after TRP, decomposed.pt; their sha256."""
+    """A basic-method run: finetuned.pt (the fine-tuned TSVD network). Else model.pt (the
+    fine-tuned dense network) and, after TRP, decomposed.pt. Their sha256."""
+    if "finetuned" in networks:
+        save_decomposed(ckpt / "finetuned.pt", networks["finetuned"], cfg.model, cfg.scheme, ranks,
+                        {"config": cfg.to_dict()})
+        return {"finetuned_sha256": sha256_file(ckpt / "finetuned.pt")}
     save_dense(ckpt / "model.pt", networks["dense"], cfg.model, cfg.to_dict())
     files = {"model_sha256": sha256_file(ckpt / "model.pt")}
     if "decomposed" in networks:

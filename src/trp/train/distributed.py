@@ -81,13 +81,18 @@ def barrier(process: Process) -> None:
         dist.barrier()
 
 
+def broadcast_ints(values: list[int], process: Process) -> list[int]:
+    """Rank 0's `values`, on every process (each process passes a list of the same length)."""
+    if not process.distributed:
+        return list(values)
+    t = torch.tensor(list(values), dtype=torch.int64, device=process.device)
+    dist.broadcast(t, 0)
+    return t.tolist()
+
+
 def broadcast_int(value: int, process: Process) -> int:
     """Rank 0's `value`, on every process."""
-    if not process.distributed:
-        return value
-    t = torch.tensor([value], dtype=torch.int64, device=process.device)
-    dist.broadcast(t, 0)
-    return int(t.item())
+    return broadcast_ints([value], process)[0]
 
 
 class DistributedNetwork(DistributedDataParallel):

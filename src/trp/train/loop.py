@@ -72,6 +72,20 @@ def _check_finite(first_bad: torch.Tensor, model, state: dict, steps_per_epoch: 
                              "the last good checkpoint is kept")
 
 
+def out_of_time(deadline: float, epoch_seconds: float, device: torch.device,
+                all_reduce: Callable[[torch.Tensor], None] | None = None) -> bool:
+    """Whether the next epoch, taking `epoch_seconds` like the last, would end after `deadline` (a
+    time.monotonic() value). With `all_reduce` (an in-place sum over processes) the processes
+    decide together: all stop when any of them would overrun, so all stop after the same epoch
+    (each has its own clock and epoch time; every process must call this at the same points)."""
+    late = time.monotonic() + epoch_seconds > deadline
+    if all_reduce is None:
+        return late
+    votes = torch.tensor([float(late)], dtype=torch.float64, device=device)
+    all_reduce(votes)
+    return votes.item() > 0
+
+
 def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Generator, device: torch.device,
         regularizer: RankRegularizer | None = None, resume: dict | None = None,
         save: Callable[[dict], None] | None = None, progress: bool = True, deadline: float | None = None,
@@ -79,7 +93,8 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
     """Train for cfg.epochs (or cfg.max_steps) from `resume` (a state given to `save` earlier) or
     from scratch. After every epoch `save(training_state)` is called. With `deadline` (a
     time.monotonic() value) training stops after the last epoch that is expected to end before it;
-    the returned state then has "finished": False. Raises NonFiniteError on divergence, before
+    the returned state then has "finished": False (under `all_reduce`, on every process after the
+    same epoch: see out_of_time). Raises NonFiniteError on divergence, before
     anything of the diverged epoch is saved. Data-parallel training passes `all_reduce` (an
     in-place sum over processes): the epoch's training and test figures are then summed over them;
     a train_loader with `set_epoch` (a sampler shared out across processes) is told each epoch."""
@@ -99,7 +114,7 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
         if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
             break
         if deadline is not None and state["history"] and \
-                time.monotonic() + state["history"][-1]["seconds"] > deadline:
+                out_of_time(deadline, state["history"][-1]["seconds"], device, all_reduce):
             return {**state, "finished": False}
         t0 = time.perf_counter()
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
