@@ -28,5 +28,5 @@ for pid in $(pgrep -f snakemake || true); do
     echo "run_profile: a Snakemake run (pid $pid) is already going in $tree" >&2; exit 2
   fi
 done
-snakemake --unlock --configfile "config/$profile.yaml" > /dev/null 2>&1 || true
+snakemake --unlock --cores 1 --configfile "config/$profile.yaml" > /dev/null
 exec snakemake --cores all --configfile "config/$profile.yaml" --rerun-incomplete --keep-going "$@" >> "$tree.log" 2>&1
