@@ -3,8 +3,9 @@
 python benchmarks/cpu_throughput.py --out results/benchmarks/cpu_throughput.json
 Each setting is a precision (fp32 or bf16 autocast), a memory format and a way to use the cores: one job
 with all the threads, or one 1-thread job per core running at once (images/s summed over the jobs).
-Every job is a fresh process timing SGD steps on random CIFAR-shaped batches after a warm-up; the
-settings are interleaved round-robin over several rounds and the median per setting is reported.
+Every job is a fresh process timing plain SGD steps (benchmarks/train_step.py's `setup` and `steps`) on
+random CIFAR-shaped batches after a warm-up; the settings are interleaved round-robin over several
+rounds and the median per setting is reported.
 """
 import argparse
 import json
@@ -23,42 +24,31 @@ SETTINGS = {  # name: (precision, channels_last, jobs, threads per job)
     "fp32 channels_last, 2 jobs x 1 thread": ("fp32", True, 2, 1),
 }
 
-JOB = """
-import sys, time, torch, torch.nn.functional as F
-from trp import models
-precision, channels_last, steps, batch = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3]), int(sys.argv[4])
-fmt = torch.channels_last if channels_last else torch.contiguous_format
-torch.manual_seed(0)
-model = models.build("resnet20").to(memory_format=fmt)
-opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-x = torch.randn(batch, 3, 32, 32).contiguous(memory_format=fmt)
-y = torch.randint(0, 10, (batch,))
-def step():
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-        loss = F.cross_entropy(model(x), y)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-for _ in range(3):
-    step()
-start = time.perf_counter()
-for _ in range(steps):
-    step()
-print(batch * steps / (time.perf_counter() - start))
-"""
-
 
 def measure(precision, channels_last, jobs, threads, steps, batch):
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
-    procs = [subprocess.Popen([sys.executable, "-c", JOB, precision, str(int(channels_last)), str(steps), str(batch)],
-                              env=env, stdout=subprocess.PIPE, text=True) for _ in range(jobs)]
+    job = [sys.executable, __file__, "--job", precision, str(int(channels_last)), str(steps), str(batch)]
+    procs = [subprocess.Popen(job, env=env, stdout=subprocess.PIPE, text=True) for _ in range(jobs)]
     outs = [p.communicate()[0] for p in procs]
     if any(p.returncode for p in procs):
         raise SystemExit("cpu_throughput: a timing job failed")
     return sum(float(o) for o in outs)
 
 
+def job(precision, channels_last, steps, batch):
+    """One timing process: images/s of plain ResNet-20 SGD steps after 3 warm-up steps."""
+    import torch
+    from train_step import setup, steps as timed_steps
+    state = setup("resnet20", "channel", "plain", torch.device("cpu"), batch, channels_last=channels_last)
+    timed_steps(state, 3, 1, precision, torch.device("cpu"))
+    return batch / timed_steps(state, steps, 4, precision, torch.device("cpu"))
+
+
 def main():
+    if sys.argv[1:2] == ["--job"]:
+        precision, channels_last, steps, batch = sys.argv[2:6]
+        print(job(precision, channels_last == "1", int(steps), int(batch)))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=15)

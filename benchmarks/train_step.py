@@ -23,16 +23,17 @@ VARIANTS = {"plain": dict(project=False, lam=0.0), "trp": dict(project=True, lam
             "trp+nu": dict(project=True, lam=3e-4)}
 
 
-def setup(name, scheme, variant, device, batch):
+def setup(name, scheme, variant, device, batch, channels_last=True):
     torch.manual_seed(0)
-    model = models.build(name).to(device, memory_format=torch.channels_last)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = models.build(name).to(device, memory_format=fmt)
     sites = find_sites(model, models.input_size(name), scheme, exclude=(models.stem(name),))
     v = VARIANTS[variant]
     # the rank log is on, as in `trp train` (its records and G = max ||lr grad|| are part of the cost)
     reg = RankRegularizer(sites, scheme, v["project"], 0.02, 20, v["lam"], log=lambda record: None) \
         if variant != "plain" else None
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
-    x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (batch,), device=device)
     return model, reg, opt, x, y
 
