@@ -64,6 +64,7 @@ from trp.deploy import (MEMORY_FORMATS, RUNTIMES, keep_faster, layer_latency_tab
                         recompose, round_ranks, versions as runtime_versions)
 from trp.deploy.latency_aware import ROUNDING
 from trp.lowrank import LowRankConv2d, decompose_model
+from trp.report.verdict import target_verdict
 from trp.stages.compress import final_ranks
 from trp.stages.inputs import sites_of
 from trp.stages.train import budget_allocator
@@ -220,9 +221,8 @@ def main(argv=None) -> None:
               f"{b['memory_format']}: {b['speedup']:.2f}x [{b['speedup_ci'][0]:.2f}, {b['speedup_ci'][1]:.2f}] "
               f"faster={b['faster']} realised {b['realised_fraction']:.2f}")
     for t in out["targets"]:
-        verdict = "met with confidence" if t["met_with_confidence"] else "met" if t["met"] else "not met"
         print(f"target {t['model']} {t['variant']} b1 >= {t['threshold']}: {t['realised_fraction']:.2f} "
-              f"[{t['realised_ci'][0]:.2f}, {t['realised_ci'][1]:.2f}] of MAC {t['mac_speedup']:.2f}x ({verdict})")
+              f"[{t['realised_ci'][0]:.2f}, {t['realised_ci'][1]:.2f}] of MAC {t['mac_speedup']:.2f}x ({target_verdict(t)})")
     print(f"wrote {args.out} (timings on a busy machine are noisy)")
 
 

@@ -16,7 +16,7 @@ from trp.report.fig3 import fig3
 from trp.report.table1 import table1
 from trp.report.table4 import table4
 from trp.report.theorem2 import theorem2, theorem2_results
-from trp.report.verdict import judge
+from trp.report.verdict import judge, target_verdict
 from trp.timing import latency
 
 EPOCHS, FT_EPOCHS = 15, 2  # of the synthetic trainings and fine-tunings
@@ -251,6 +251,12 @@ def test_judge_decides_only_beyond_the_seed_spread():
     loss = mean_std([89.4, 89.6])  # 0.5 below 90.0 ± 0.14: within a 1-point margin, beyond the spread 0.28
     ref = mean_std([89.9, 90.1])
     assert judge(loss, ref, margin=1.0)[0] == "supported" and judge(loss, ref)[0] == "not supported"
+
+
+def test_latency_target_is_met_with_confidence_only_where_the_lower_bound_reaches_it():
+    assert target_verdict({"met": True, "met_with_confidence": True}) == "met with confidence"
+    assert target_verdict({"met": True, "met_with_confidence": False}) == "met (point estimate only)"
+    assert target_verdict({"met": False, "met_with_confidence": False}) == "not met"
 
 
 def curve(*points):

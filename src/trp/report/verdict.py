@@ -19,6 +19,14 @@ def judge(a: dict, b: dict, margin: float = 0.0) -> tuple[str, str]:
     return (SUPPORTED if d + margin > 0 else NOT_SUPPORTED), f"{claim}: beyond the seed spread ±{spread:.2f}"
 
 
+def target_verdict(target: dict) -> str:
+    """A latency target (benchmarks/latency.py's `targets`): met with confidence where the lower 95 %
+    bound of the realised fraction reaches the threshold, met where only the point estimate does."""
+    if target["met_with_confidence"]:
+        return "met with confidence"
+    return "met (point estimate only)" if target["met"] else "not met"
+
+
 def row(claim: str, verdict: str, evidence: str, epochs: str | None = None) -> dict:
     return {"claim": claim, "verdict": verdict, "evidence": evidence, "epochs": epochs}
 
