@@ -1,6 +1,7 @@
 #!/bin/bash
 # Publish a finished profile run from the tagged worktree it ran in: record its checkpoints in DVC,
-# push them to the in-repository remote (dvc-store/), and commit its results on a branch off the tag.
+# push them to the in-repository remote (dvc-store/), render what the run cost (trp render budget, from
+# Snakemake's benchmark files), and commit its results on a branch off the tag.
 #
 #   cd <worktree at tag T> && bash scripts/publish_results.sh cpu        # then, in the main checkout:
 #   git merge results/cpu-T && .venv/bin/python scripts/update_readme.py --profile cpu
@@ -21,6 +22,7 @@ if ! "$bin/snakemake" -n --configfile "config/$profile.yaml" 2>&1 | grep -q "Not
 fi
 "$bin/dvc" commit -f data "$profile"
 "$bin/dvc" push "$profile"
+"$bin/trp" render budget --results "results/$profile" --profile "$profile" --out "paper_tables/$profile/budget" > /dev/null
 git switch -c "results/$profile-$tag"
 git add "results/$profile" "paper_tables/$profile" dvc.lock dvc-store
 git commit -q -m "results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables, records, dvc.lock and the checkpoints in dvc-store/"

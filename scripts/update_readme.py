@@ -14,7 +14,7 @@ SECTIONS = [("claims", "Which claims the run supports"), ("table1", "Table 1 (CI
             ("theorem2", "Theorem 2 over every logged projection"),
             ("theorem2-failures", "Theorem 2: where and when a condition failed"),
             ("table4", "Table 4 for CIFAR: measured inference time"),
-            ("cobla", "COBLA and budgeted TRP")]
+            ("cobla", "COBLA and budgeted TRP"), ("budget", "What the run cost, measured")]
 
 
 def demote(md: str) -> str:

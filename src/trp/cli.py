@@ -26,7 +26,7 @@ from .train import NonFiniteError
 USER_ERRORS = (ConfigError, DataError, ArtifactError, InfeasibleBudget)
 EXIT_DIVERGED = 3
 DEFAULTS = TrainConfig()
-RENDERERS = ("table1", "table4", "fig2", "fig3", "theorem2", "claims", "cobla", "imagenet")
+RENDERERS = ("table1", "table4", "fig2", "fig3", "theorem2", "claims", "cobla", "imagenet", "budget")
 
 
 def number(lo=None, hi=None, integer=False, lo_open=False):

@@ -1,0 +1,89 @@
+"""What a profile run cost, measured: wall and CPU time per stage from Snakemake's benchmark files
+(<results>/benchmarks/<stage>/.../*.tsv), and the training rate from the run records' epochs.
+
+    trp render budget --results results/cpu --profile cpu --out paper_tables/cpu/budget
+
+Snakemake times a job from its last start, so a job resumed after an interruption counts only its
+last process (its metrics.json history still holds every epoch once). Wall times include whatever
+else the machine ran meanwhile; the median epoch is the robust figure.
+"""
+import csv
+import statistics
+from pathlib import Path
+
+from ..artifacts import read_json
+from .common import provenance_footer, renderer_parser, write_table
+
+COLUMNS = [("stage", "stage"), ("jobs", "jobs"), ("median_min", "median min / job"), ("max_min", "max min / job"),
+           ("job_hours", "job-hours (wall)"), ("cpu_hours", "CPU-hours"), ("epochs", "epochs"),
+           ("epoch_s", "median s / epoch"), ("images_per_s", "median images/s per job")]
+
+
+def job_times(tsv: Path) -> tuple[float, float | None]:
+    """(wall seconds, CPU seconds or None) of one Snakemake benchmark file (its first repeat)."""
+    with tsv.open(newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    if not rows or "s" not in rows[0]:
+        raise ValueError(f"{tsv}: not a Snakemake benchmark file")
+    try:
+        cpu = float(rows[0].get("cpu_time"))
+    except (TypeError, ValueError):
+        cpu = None
+    return float(rows[0]["s"]), cpu
+
+
+def job_key(parts: tuple[str, ...]) -> tuple[str, ...]:
+    """(model, run, seed folder) of a job: benchmarks/<stage>/<model>/<run>/s<seed>.tsv and
+    <results>/<kind>/<model>/<run>/s<seed>/metrics.json name the same job."""
+    return parts[-3:]
+
+
+def row(stage: str, jobs: list[tuple[float, float | None, list[dict]]]) -> dict:
+    walls = [w for w, _, _ in jobs]
+    cpus = [c for _, c, _ in jobs if c is not None]
+    epochs = [e for _, _, history in jobs for e in history]
+    return {"stage": stage, "jobs": len(jobs), "median_min": statistics.median(walls) / 60, "max_min": max(walls) / 60,
+            "job_hours": sum(walls) / 3600, "cpu_hours": sum(cpus) / 3600 if len(cpus) == len(jobs) else None,
+            "epochs": len(epochs) or None,
+            "epoch_s": statistics.median(e["seconds"] for e in epochs) if epochs else None,
+            "images_per_s": statistics.median(e["images_per_s"] for e in epochs) if epochs else None}
+
+
+def stage_rows(benchmarks: Path, histories: dict[tuple[str, ...], list[dict]]) -> list[dict]:
+    """One row per stage (the first folder under benchmarks/), then the total; `histories`: the
+    training epochs of each job by job_key."""
+    stages: dict[str, list] = {}
+    for tsv in sorted(benchmarks.rglob("*.tsv")):
+        parts = tsv.relative_to(benchmarks).with_suffix("").parts
+        history = histories.get(job_key(parts), []) if len(parts) == 4 else []
+        stages.setdefault(parts[0], []).append((*job_times(tsv), history))
+    if not stages:
+        raise ValueError(f"no benchmark files under {benchmarks}")
+    total = row("total", [job for jobs in stages.values() for job in jobs])
+    return [row(stage, jobs) for stage, jobs in stages.items()] + [{**total, "median_min": None, "max_min": None}]
+
+
+def budget(results: str, profile: str, out_prefix) -> list[dict]:
+    """Writes {out_prefix}.md/.tex/.csv; returns the rows."""
+    root = Path(results)
+    paths = sorted(root.rglob("metrics.json"))
+    records = [read_json(p) for p in paths]
+    histories: dict[tuple[str, ...], list[dict]] = {}
+    for path, m in zip(paths, records):
+        epochs = [e for e in m.get("training", {}).get("history", []) if "seconds" in e and "images_per_s" in e]
+        histories.setdefault(job_key(path.parent.relative_to(root).parts), []).extend(epochs)
+    rows = stage_rows(root / "benchmarks", histories)
+    title = f"What the {profile} profile cost: Snakemake's benchmark files per stage (a resumed job counts its last start only)"
+    write_table(rows, COLUMNS, out_prefix, title, provenance_footer(records, profile))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = renderer_parser("budget", __doc__)
+    ap.add_argument("--results", required=True, metavar="DIR", help="a profile's results folder (results/PROFILE)")
+    args = ap.parse_args(argv)
+    try:
+        budget(args.results, args.profile, args.out)
+    except ValueError as e:
+        ap.error(str(e))
+    print(Path(f"{args.out}.md").read_text())
