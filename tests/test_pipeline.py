@@ -32,6 +32,16 @@ def test_dry_run(profile):
     assert "rule all" in out or "Nothing to be done" in out
 
 
+@pytest.mark.parametrize("stage", ["data", "cpu"])
+def test_dvc_stage_command_is_a_snakemake_run_that_plans(stage):
+    """`dvc repro STAGE` runs the stage's cmd; dry-run it as written (a target after --configfile
+    would be read as a second config file)."""
+    cmd = shlex.split(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["cmd"])
+    assert cmd[0] == "snakemake"
+    out = snakemake(*cmd[1:], "-n").stdout
+    assert "Job stats:" in out or "Nothing to be done" in out
+
+
 def job_counts(profile):
     out = snakemake("-n", "--forceall", "--configfile", f"config/{profile}.yaml").stdout
     stats = out[out.index("Job stats:"):]
