@@ -3,15 +3,22 @@
 # push them to the in-repository remote (dvc-store/), render what the run cost (trp render budget, from
 # Snakemake's benchmark files), and commit its results on a branch off the tag.
 #
-#   cd <worktree at tag T> && bash scripts/publish_results.sh cpu        # then, in the main checkout:
+#   cd <worktree at tag T> && bash scripts/publish_results.sh cpu [FIX...]   # then, in the main checkout:
 #   git merge results/cpu-T && .venv/bin/python scripts/update_readme.py --profile cpu
 #
 # Refuses when the tree is dirty, HEAD is not a tag, or Snakemake still has jobs to run, so that
-# every committed number names the clean tagged commit that produced it. Then
-# `bash scripts/verify_results.sh results-cpu-T` checks the published checkpoints from a fresh clone.
+# every committed number names the clean tagged commit that produced it. FIX: commits made after the
+# tag that mend only declarations (dvc.yaml, .dvc*, .gitignore, scripts/, tests/), cherry-picked onto
+# the results branch before DVC records the run; one that touches the code, workflow or configs is
+# refused.
+# The worktree's code (src/) plans the jobs; the budget is rendered by this script's own checkout.
+# Then `bash scripts/verify_results.sh results-cpu-T` checks the published checkpoints from a fresh clone.
 set -euo pipefail
-profile=${1:?usage: publish_results.sh PROFILE}
+profile=${1:?usage: publish_results.sh PROFILE [FIX...]}
+shift
 bin=${TRP_BIN:-$(dirname "$(command -v snakemake)")}
+own_src=$(cd "$(dirname "$0")/.." && pwd)/src
+export PYTHONPATH=$PWD/src
 tag=$(git describe --exact-match --tags HEAD 2>/dev/null) || { echo "publish_results: HEAD is not a tag" >&2; exit 2; }
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
   echo "publish_results: the worktree has uncommitted changes to tracked files" >&2; exit 2
@@ -20,11 +27,20 @@ if ! "$bin/snakemake" -n --configfile "config/$profile.yaml" 2>&1 | grep -q "Not
   echo "publish_results: the $profile profile has jobs left to run (snakemake -n --configfile config/$profile.yaml)" >&2
   exit 2
 fi
+for fix in "$@"; do
+  touched=$(git diff-tree --no-commit-id --name-only -r "$fix") || { echo "publish_results: no commit $fix" >&2; exit 2; }
+  if grep -qvE '^(dvc\.yaml|scripts/|tests/|\.dvc|\.gitignore$)' <<< "$touched"; then
+    echo "publish_results: $fix changes more than the DVC or publishing declarations: $(tr '\n' ' ' <<< "$touched")" >&2
+    exit 2
+  fi
+done
+git switch -c "results/$profile-$tag"
+for fix in "$@"; do git cherry-pick "$fix" > /dev/null; done
 "$bin/dvc" commit -f data "$profile"
 "$bin/dvc" push "$profile"
-"$bin/trp" render budget --results "results/$profile" --profile "$profile" --out "paper_tables/$profile/budget" > /dev/null
-git switch -c "results/$profile-$tag"
+PYTHONPATH=$own_src "$bin/trp" render budget --results "results/$profile" --profile "$profile" \
+  --out "paper_tables/$profile/budget" > /dev/null
 git add "results/$profile" "paper_tables/$profile" dvc.lock dvc-store
-git commit -q -m "results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables, records, dvc.lock and the checkpoints in dvc-store/"
+git commit -q -m "results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables, records, dvc.lock and the checkpoints in dvc-store/${*:+ (declarations mended by: $*)}"
 git tag "results-$profile-$tag"
 echo "published on branch results/$profile-$tag, tag results-$profile-$tag"
