@@ -221,6 +221,9 @@ def test_fig2(tmp_path):
         fig2(path, "res1-1-1", 0.05, "smoke", tmp_path / "nope")
     with pytest.raises(ValueError, match="sqrt"):
         fig2(path, "res3-1-2", 0.1, "smoke", tmp_path / "nope")
+    lean = [{k: v for k, v in json.loads(line).items() if k != "energy_ratios"} for line in open(path)]
+    with pytest.raises(ValueError, match="log_spectrum=true"):  # a run trained without the spectrum
+        fig2(write_log(tmp_path / "lean/ranklog.jsonl", lean), "res3-1-2", 0.05, "smoke", tmp_path / "nope")
 
 
 def test_fig3_points_are_runs_with_their_seeds(tmp_path):

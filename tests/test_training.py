@@ -35,12 +35,12 @@ def tiny_batches(n=12, seed=0):
     return [(xb, (xb[:, 0].mean((1, 2)) > 0).long() + 2 * (xb[:, 1].mean((1, 2)) > 0).long()) for xb in x]
 
 
-def run_trp(scheme, steps=60, m=3, e=0.1, lam=1e-3, lr=0.05, momentum=0.9):
+def run_trp(scheme, steps=60, m=3, e=0.1, lam=1e-3, lr=0.05, momentum=0.9, spectrum=True):
     torch.manual_seed(0)
     net = TinyNet()
     sites = find_sites(net, (3, 8, 8), scheme, exclude=("stem",))
     records = []
-    reg = RankRegularizer(sites, scheme, True, e, m, lam, log=records.append)
+    reg = RankRegularizer(sites, scheme, True, e, m, lam, log=records.append, spectrum=spectrum)
     opt = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     batches = tiny_batches()
     for t in range(steps):
@@ -70,6 +70,13 @@ def test_trp_ranks_fall_and_theorem2_holds(scheme):
             # Eq. (11): the tail energy beyond the previous rank is bounded by the displacement
             assert r["tail_ratio"] <= r["displacement"] + 1e-9
         assert all(abs(sum(r["energy_ratios"]) - 1) < 1e-9 for r in recs)
+
+
+def test_rank_log_holds_the_spectrum_only_when_asked():
+    """The same run without `spectrum`: the same records less the energy ratios (Fig. 2's only input)."""
+    full, lean = run_trp("channel", steps=12), run_trp("channel", steps=12, spectrum=False)
+    assert [{k: v for k, v in r.items() if k != "energy_ratios"} for r in full] == lean
+    assert all("energy_ratios" in r for r in full)
 
 
 @pytest.mark.parametrize("scheme", ["channel", "spatial"])

@@ -36,6 +36,7 @@ class TrainConfig:
     target_speedup: float | None = None  # budgeted TRP: ranks from the allocator, not from e
     rank_rule: str = "energy"           # final ranks: energy (paper, Eq. 4) | absolute (authors' code)
     rank_threshold: float = 0.05        # singular-value threshold of rank_rule "absolute"
+    log_spectrum: bool = False          # rank log: also each projection's energy ratios (Fig. 2; ~8x the size)
     epochs: int = 164
     max_steps: int | None = None        # stop after this many SGD steps (e.g. Fig. 2: 40 projections x m)
     lr: float = 0.1
@@ -114,7 +115,8 @@ class TrainConfig:
         real("weight_decay", "[0, inf)")
         integer("seed", 0, MAX_SEED)
         choice("precision", ("fp32", "bf16"))
-        need(isinstance(self.channels_last, bool), f"channels_last must be true or false, got {self.channels_last!r}")
+        for key in ("channels_last", "log_spectrum"):
+            need(isinstance(getattr(self, key), bool), f"{key} must be true or false, got {getattr(self, key)!r}")
         integer("train_subset", 1, optional=True)
         integer("test_subset", 1, optional=True)
         choice("device", ("auto", "cpu", "cuda"))

@@ -149,7 +149,8 @@ if AB["model"] in TABLE1:
 ABLATION = list(dict.fromkeys(ABLATION))
 
 # Fig. 2: one layer's ranks over successive projections, first seed.
-RANKVAR = add("rankvar", Training({**trp_settings(RV["scheme"], RV["e"], RV["m"], 0.0), "max_steps": RV["projections"] * RV["m"]}))
+RANKVAR = add("rankvar", Training({**trp_settings(RV["scheme"], RV["e"], RV["m"], 0.0), "max_steps": RV["projections"] * RV["m"],
+                                   "log_spectrum": True}))
 request(RV["model"], RANKVAR, SEEDS[:1])
 
 

@@ -35,6 +35,8 @@ def rank_variation(ranklog, layer: str, e: float, projections: int = 0) -> dict:
     recs = layer_records(load_jsonl(ranklog), layer)
     recs = recs[:projections] if projections else recs
     sqrt_e = math.sqrt(e)
+    if any("energy_ratios" not in r for r in recs):
+        raise ValueError(f"{ranklog}: the log holds no energy ratios; train with log_spectrum=true (trp train --set)")
     if abs(recs[0]["sqrt_e"] - sqrt_e) > 1e-9:
         raise ValueError(f"{ranklog}: e = {e} gives sqrt(e) = {sqrt_e:.4f}, the log was written with {recs[0]['sqrt_e']:.4f}")
     disp, bounds = [r.get("displacement") for r in recs], [r.get("step_bound") for r in recs]

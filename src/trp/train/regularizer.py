@@ -16,14 +16,15 @@ class RankRegularizer:
 
     `allocate(sites, singular_values)`, if given, returns per-layer ranks (budgeted TRP);
     otherwise ranks come from the energy rule at `e`. `log` receives one record per site per
-    projection (the Theorem-2 quantities)."""
+    projection (the Theorem-2 quantities); with `spectrum`, also the energy ratios ER(i) of T^z
+    (Eq. 13, Fig. 2), which make a record several times larger (a 512-channel layer's: kilobytes)."""
 
     def __init__(self, sites: list[ConvSite], scheme: str, project: bool, e: float, m: int, lam: float,
                  nuclear_cadence: str = "every_step", allocate: Callable | None = None,
-                 log: Callable[[dict], None] | None = None):
+                 log: Callable[[dict], None] | None = None, spectrum: bool = False):
         self.sites, self.scheme, self.do_project = sites, scheme, project
         self.e, self.m, self.lam, self.cadence = e, m, lam, nuclear_cadence
-        self.allocate, self.log = allocate, log
+        self.allocate, self.log, self.spectrum = allocate, log, spectrum
         self.previous: dict[str, tuple[torch.Tensor, int]] = {}  # T^z and its rank, per site
         self.projections = 0
         self._last = None
@@ -54,8 +55,9 @@ class RankRegularizer:
         if self.log is None:
             return
         rec = {"projection": self.projections, "step": global_step, "layer": site.name, "rank_after": rank,
-               "saves_macs": p.saves_macs, "full_rank": site.full_rank,
-               "energy_ratios": energy_ratios(p.singular_values[:rank].double()).tolist()}
+               "saves_macs": p.saves_macs, "full_rank": site.full_rank}
+        if self.spectrum:
+            rec["energy_ratios"] = energy_ratios(p.singular_values[:rank].double()).tolist()
         if prev is None:
             rec["sqrt_e"] = self.e ** 0.5
         else:
