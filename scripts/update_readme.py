@@ -33,11 +33,12 @@ def benchmark_table(path: Path) -> str:
 
 
 def throughput_table(path: Path) -> str:
+    """A benchmarks/throughput.py record (CPU or GPU); records made before its rename name no script."""
     d = json.loads(path.read_text())
-    bf16 = ", ".join(d["cpu_bf16_instructions"]) or "none"
+    machine = d["device"] if "cpu_bf16_instructions" not in d else \
+        f"{d['device']}, {d['cores']} cores, bf16 instructions: {', '.join(d['cpu_bf16_instructions']) or 'none'}"
     lines = [f"Plain ResNet-20 training throughput, batch {d['batch']}, medians of {d['rounds']} interleaved rounds "
-             f"({d['device']}, {d['cores']} cores, bf16 instructions: {bf16}; commit {d['git']['commit'][:7]}; "
-             "`benchmarks/cpu_throughput.py`):", "",
+             f"({machine}; commit {d['git']['commit'][:7]}; `{d.get('script', 'benchmarks/cpu_throughput.py')}`):", "",
              "| setting | images/s | relative |", "|---|---|---|"]
     for name, r in d["settings"].items():
         lines.append(f"| {name} | {r['images_per_s']:.0f} | {r['relative_to_fp32_channels_last_1_job']:.2f} |")
@@ -96,9 +97,10 @@ def block(profile: str) -> str:
     latency = ROOT / "results" / "benchmarks" / "latency_cpu.json"
     if latency.exists():
         parts += ["#### Table 4 on ResNet-18: measured speedup against conv-MAC speedup", latency_table(latency)]
-    throughput = ROOT / "results" / "benchmarks" / "cpu_throughput.json"
-    if throughput.exists():
-        parts += ["#### Training throughput on this machine's CPU", throughput_table(throughput)]
+    for kind, title in (("cpu", "this machine's CPU"), ("gpu", "a GPU (jobs sharing one GPU)")):
+        throughput = ROOT / "results" / "benchmarks" / f"{kind}_throughput.json"
+        if throughput.exists():
+            parts += [f"#### Training throughput on {title}", throughput_table(throughput)]
     return "\n\n".join(parts)
 
 
