@@ -1,0 +1,89 @@
+#!/bin/bash
+# A lent GPU's 15 minutes, planned: the GPU benchmarks (issue 10 items 2 and 3) and the paper profile's
+# ResNet-20 Table-1 rows, seed 0, at the paper's schedule (item 6), all five at once on the one GPU.
+# The working tree travels to the device machine but ../shared does not, and a call carries at most
+# 64 MiB: the prepared CIFAR-10 (184 MB) goes in four parts, and .git (so that every number names its
+# commit) with the first. The machine stays warm 30 s after a call: make the four calls back to back.
+#
+#   here, at a clean tagged commit:  bash scripts/gpu_session.sh prepare
+#   device calls (`run`, each with its carry):
+#     1. carry .git .carry/cifar10.npz.part-0   command: bash scripts/gpu_session.sh bench      timeout_s 330
+#     2. carry .carry/cifar10.npz.part-1        command: true
+#     3. carry .carry/cifar10.npz.part-2        command: true
+#     4. carry .carry/cifar10.npz.part-3 .carry/paper-rows.sh
+#                                               command: bash scripts/gpu_session.sh train 6    timeout_s 500
+#   here, after calls 1 and 4:       bash scripts/gpu_session.sh receive FILES_AT
+#
+# bench writes train_step_gpu_{fp32,bf16}.json and gpu_throughput.json; train runs the five `trp train`
+# commands Snakemake plans for them (written by prepare into .carry/paper-rows.sh, five jobs on the GPU),
+# each with --time-limit MINUTES, and returns one .tar.gz per run: its records, log and checkpoints
+# (last.pt too, so that an unfinished run resumes). receive puts them where the paper profile expects them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROWS=(baseline trp-channel-e0.02-lam0 trp-spatial-e0.02-lam0 trp-channel-e0.02-lam0.0003 trp-spatial-e0.02-lam0.0003)
+PARTS=4
+
+die() { echo "gpu_session: $*" >&2; exit 2; }
+
+device_env() {  # the device has python3 with torch but no `python`, no `trp` and no installed package
+  [ -n "${OUT:-}" ] || die "run this on the device machine (\$OUT is not set)"
+  mkdir -p /tmp/trp-bin
+  ln -sf "$(command -v python3)" /tmp/trp-bin/python
+  printf '#!/bin/sh\nexec python3 -c "from trp.cli import main; main()" "$@"\n' > /tmp/trp-bin/trp
+  chmod +x /tmp/trp-bin/trp
+  export PATH=/tmp/trp-bin:$PATH PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
+  git status --porcelain --untracked-files=no > /dev/null 2>&1 || echo "gpu_session: no .git here: records will name no commit" >&2
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || die "no GPU here"
+}
+
+case "${1:-}" in
+  prepare)
+    [ -z "$(git status --porcelain --untracked-files=no)" ] || die "commit first: every number must name a clean commit"
+    npz=data/prepared/cifar10.npz
+    [ -f "$npz" ] || die "no $npz: snakemake $npz --cores 1 --configfile config/cpu.yaml"
+    grep -qx '/.carry/' .git/info/exclude 2>/dev/null || echo '/.carry/' >> .git/info/exclude
+    rm -rf .carry && mkdir .carry
+    split -n "$PARTS" -d -a 1 "$npz" .carry/cifar10.npz.part-
+    targets=()
+    for r in "${ROWS[@]}"; do targets+=("results/paper/runs/resnet20/$r/s0/metrics.json"); done
+    .venv/bin/snakemake "${targets[@]}" -n -p --forceall --configfile config/paper.yaml \
+      --config "gpu={jobs_per_gpu: ${#ROWS[@]}}" | sed -n 's/^Shell command: //p' > .carry/paper-rows.sh
+    [ "$(wc -l < .carry/paper-rows.sh)" -eq "${#ROWS[@]}" ] || die "expected ${#ROWS[@]} trp train commands from Snakemake"
+    ls -l .carry
+    echo "commit $(git rev-parse --short HEAD) $(git describe --tags --exact-match 2>/dev/null || echo '(not a tag)')"
+    ;;
+  bench)
+    device_env
+    python3 benchmarks/train_step.py --models resnet20 resnet56 --precision fp32 --out "$OUT/train_step_gpu_fp32.json"
+    python3 benchmarks/train_step.py --models resnet20 resnet56 --precision bf16 --out "$OUT/train_step_gpu_bf16.json"
+    python3 benchmarks/throughput.py --device cuda --rounds 2 --seconds 6 --out "$OUT/gpu_throughput.json"
+    ;;
+  train)
+    minutes=${2:?usage: gpu_session.sh train MINUTES}
+    device_env
+    for i in $(seq 0 $((PARTS - 1))); do [ -f ".carry/cifar10.npz.part-$i" ] || die "part $i of the data has not arrived"; done
+    mkdir -p data/prepared && cat .carry/cifar10.npz.part-* > data/prepared/cifar10.npz  # trp verifies its content
+    pids=()
+    while read -r cmd; do
+      log=$(sed -n 's/.* > \(\S*\) 2>&1$/\1/p' <<< "$cmd")
+      mkdir -p "$(dirname "$log")"
+      bash -c "set -o pipefail; ${cmd/trp train /trp train --time-limit $minutes }" &
+      pids+=($!)
+    done < .carry/paper-rows.sh
+    for i in "${!pids[@]}"; do
+      rc=0; wait "${pids[$i]}" || rc=$?
+      echo "${ROWS[$i]}: exit $rc (75: time limit, resumable)"
+    done
+    for r in "${ROWS[@]}"; do
+      tar -czf "$OUT/$r.tar.gz" "results/paper/runs/resnet20/$r/s0" "checkpoints/paper/runs/resnet20/$r/s0" \
+        "results/paper/logs/train/resnet20/$r/s0.log"
+    done
+    tail -n 2 results/paper/logs/train/resnet20/*/s0.log
+    ;;
+  receive)
+    from=${2:?usage: gpu_session.sh receive FILES_AT}
+    for f in "$from"/*.json; do [ -e "$f" ] && cp "$f" results/benchmarks/ && echo "results/benchmarks/$(basename "$f")"; done
+    for f in "$from"/*.tar.gz; do [ -e "$f" ] && tar -xzf "$f" && echo "unpacked $(basename "$f")"; done
+    ;;
+  *) die "usage: gpu_session.sh prepare | bench | train MINUTES | receive FILES_AT" ;;
+esac
