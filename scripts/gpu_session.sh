@@ -47,7 +47,7 @@ case "${1:-}" in
     targets=()
     for r in "${ROWS[@]}"; do targets+=("results/paper/runs/resnet20/$r/s0/metrics.json"); done
     .venv/bin/snakemake "${targets[@]}" -n -p --forceall --configfile config/paper.yaml \
-      --config "gpu={jobs_per_gpu: ${#ROWS[@]}}" | sed -n 's/^Shell command: //p' > .carry/paper-rows.sh
+      --config "gpu={jobs_per_gpu: ${#ROWS[@]}}" | sed -n '/ trp train /s/^Shell command: //p' > .carry/paper-rows.sh
     [ "$(wc -l < .carry/paper-rows.sh)" -eq "${#ROWS[@]}" ] || die "expected ${#ROWS[@]} trp train commands from Snakemake"
     ls -l .carry
     echo "commit $(git rev-parse --short HEAD) $(git describe --tags --exact-match 2>/dev/null || echo '(not a tag)')"
