@@ -17,7 +17,9 @@
 # bench writes train_step_gpu_{fp32,bf16}.json and gpu_throughput.json; train runs the five `trp train`
 # commands Snakemake plans for them (written by prepare into .carry/paper-rows.sh, five jobs on the GPU),
 # each with --time-limit MINUTES, and returns one .tar.gz per run: its records, log and checkpoints
-# (last.pt too, so that an unfinished run resumes). receive puts them where the paper profile expects them.
+# (last.pt too, so that an unfinished run resumes: a later session carries results/paper and
+# checkpoints/paper back with call 4). receive puts them where the paper profile expects them; Snakemake
+# then takes them as done and runs what follows from them (decompositions, basic methods, renders).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=(baseline trp-channel-e0.02-lam0 trp-spatial-e0.02-lam0 trp-channel-e0.02-lam0.0003 trp-spatial-e0.02-lam0.0003)
@@ -63,20 +65,22 @@ case "${1:-}" in
     device_env
     for i in $(seq 0 $((PARTS - 1))); do [ -f ".carry/cifar10.npz.part-$i" ] || die "part $i of the data has not arrived"; done
     mkdir -p data/prepared && cat .carry/cifar10.npz.part-* > data/prepared/cifar10.npz  # trp verifies its content
-    pids=()
+    pids=() logs=()
     while read -r cmd; do
       log=$(sed -n 's/.* > \(\S*\) 2>&1$/\1/p' <<< "$cmd")
       mkdir -p "$(dirname "$log")"
-      bash -c "set -o pipefail; ${cmd/trp train /trp train --time-limit $minutes }" &
-      pids+=($!)
+      bash -c "${cmd/trp train /trp train --time-limit $minutes }" &
+      pids+=($!) logs+=("$log")
     done < .carry/paper-rows.sh
     for i in "${!pids[@]}"; do
       rc=0; wait "${pids[$i]}" || rc=$?
-      echo "${ROWS[$i]}: exit $rc (75: time limit, resumable)"
+      echo "${logs[$i]}: exit $rc (75: time limit, resumable)"
     done
     for r in "${ROWS[@]}"; do
-      tar -czf "$OUT/$r.tar.gz" "results/paper/runs/resnet20/$r/s0" "checkpoints/paper/runs/resnet20/$r/s0" \
-        "results/paper/logs/train/resnet20/$r/s0.log"
+      files=()
+      for f in "results/paper/runs/resnet20/$r/s0" "checkpoints/paper/runs/resnet20/$r/s0" \
+               "results/paper/logs/train/resnet20/$r/s0.log"; do [ -e "$f" ] && files+=("$f"); done
+      tar -czf "$OUT/$r.tar.gz" "${files[@]}"
     done
     tail -n 2 results/paper/logs/train/resnet20/*/s0.log
     ;;
