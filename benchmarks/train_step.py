@@ -3,6 +3,8 @@
 python benchmarks/train_step.py --models resnet20 resnet56 --out results/benchmarks/train_step_cpu.json
 Each variant trains on random CIFAR-shaped batches; variants are interleaved round-robin over
 several rounds and the median step time per variant is reported, with ratios to plain training.
+With --compile the same variants are also timed through torch.compile (the `compile` config key), against
+the same eager plain step.
 """
 import argparse
 import json
@@ -23,7 +25,8 @@ VARIANTS = {"plain": dict(project=False, lam=0.0), "trp": dict(project=True, lam
             "trp+nu": dict(project=True, lam=3e-4)}
 
 
-def setup(name, scheme, variant, device, batch, channels_last=True):
+def setup(name, scheme, variant, device, batch, channels_last=True, compiled=False):
+    """(model, regularizer, optimizer, x, y) of one variant; the model compiled with `compiled`."""
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = models.build(name).to(device, memory_format=fmt)
@@ -35,7 +38,7 @@ def setup(name, scheme, variant, device, batch, channels_last=True):
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (batch,), device=device)
-    return model, reg, opt, x, y
+    return (torch.compile(model) if compiled else model), reg, opt, x, y
 
 
 def steps(state, n, start, precision, device):
@@ -64,6 +67,7 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20, help="steps per round (one TRP period at m=20)")
+    ap.add_argument("--compile", action="store_true", help="also time every variant through torch.compile")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -71,16 +75,18 @@ def main():
     for name in a.models:
         for scheme in a.schemes:
             states = {v: setup(name, scheme, v, device, a.batch) for v in VARIANTS}
+            if a.compile:
+                states |= {f"{v} compiled": setup(name, scheme, v, device, a.batch, compiled=True) for v in VARIANTS}
             for v, s in states.items():
-                steps(s, 3, 1, a.precision, device)  # warm-up (projection skipped: step 1..3)
-            times = {v: [] for v in VARIANTS}
+                steps(s, 3, 1, a.precision, device)  # warm-up and compilation (projection skipped: step 1..3)
+            times = {v: [] for v in states}
             for r in range(a.rounds):
                 for v, s in states.items():
                     times[v].append(steps(s, a.steps, r * a.steps, a.precision, device))
             med = {v: statistics.median(t) for v, t in times.items()}
             row = {"model": name, "scheme": scheme, "batch": a.batch, "precision": a.precision,
                    "step_s": med, "images_per_s": {v: a.batch / t for v, t in med.items()},
-                   "ratio_to_plain": {v: med[v] / med["plain"] for v in VARIANTS}}
+                   "ratio_to_plain": {v: med[v] / med["plain"] for v in med}}
             print(json.dumps(row), flush=True)
             rows.append(row)
     atomic_write_text(a.out, json.dumps({"device": device_name(device), "versions": versions(),

@@ -13,6 +13,7 @@
 #     4. carry .carry/cifar10.npz.part-3 .carry/paper-rows.sh
 #                                               command: bash scripts/gpu_session.sh train 6    timeout_s 500
 #   here, after calls 1 and 4:       bash scripts/gpu_session.sh receive FILES_AT
+#   optional, if device time is left: bash scripts/gpu_session.sh bench-compile  (eager against torch.compile)
 #
 # bench writes train_step_gpu_{fp32,bf16}.json and gpu_throughput.json; train runs the five `trp train`
 # commands Snakemake plans for them (written by prepare into .carry/paper-rows.sh, five jobs on the GPU),
@@ -60,6 +61,10 @@ case "${1:-}" in
     python3 benchmarks/train_step.py --models resnet20 resnet56 --precision bf16 --out "$OUT/train_step_gpu_bf16.json"
     python3 benchmarks/throughput.py --device cuda --rounds 2 --seconds 6 --out "$OUT/gpu_throughput.json"
     ;;
+  bench-compile)  # optional, if device time is left: eager against torch.compile, ResNet-20, fp32
+    device_env
+    python3 benchmarks/train_step.py --models resnet20 --precision fp32 --compile --out "$OUT/train_step_gpu_fp32_compile.json"
+    ;;
   train)
     minutes=${2:?usage: gpu_session.sh train MINUTES}
     device_env
@@ -89,5 +94,5 @@ case "${1:-}" in
     for f in "$from"/*.json; do [ -e "$f" ] && cp "$f" results/benchmarks/ && echo "results/benchmarks/$(basename "$f")"; done
     for f in "$from"/*.tar.gz; do [ -e "$f" ] && tar -xzf "$f" && echo "unpacked $(basename "$f")"; done
     ;;
-  *) die "usage: gpu_session.sh prepare | bench | train MINUTES | receive FILES_AT" ;;
+  *) die "usage: gpu_session.sh prepare | bench | bench-compile | train MINUTES | receive FILES_AT" ;;
 esac

@@ -169,3 +169,26 @@ def test_training_resumes_after_a_crash(tmp_path):
         assert torch.equal(a, b)
     saved = torch.load(tmp_path / "crash" / "last.pt", weights_only=True)
     assert saved["state"]["epoch"] == 2 and json.dumps(saved["state"]["history"])
+
+
+def test_compiled_training_step_trains_the_same_weights(monkeypatch):
+    """cfg.compile: TRP+Nu trained through torch.compile (its graph capture, with the aot_eager backend so
+    that no C++ compiler is needed) ends with the eager run's weights; projections change them in place."""
+    import functools
+    monkeypatch.setattr(torch, "compile", functools.partial(torch.compile, backend="aot_eager"))
+    data = [(torch.randn(8, 3, 8, 8, generator=torch.Generator().manual_seed(i)), torch.arange(8) % 4) for i in range(3)]
+
+    def run(compiled):
+        cfg = TrainConfig(model="resnet20", method="trp", e=0.1, m=2, lam=1e-4, epochs=2, milestones=[1],
+                          batch_size=8, channels_last=False, compile=compiled)
+        torch.manual_seed(0)
+        net = TinyNet()
+        sites = find_sites(net, (3, 8, 8), "channel", exclude=("stem",))
+        reg = RankRegularizer(sites, "channel", True, cfg.e, cfg.m, cfg.lam)
+        fit(net, cfg, data, [data[0]], torch.Generator().manual_seed(0), torch.device("cpu"), reg, progress=False)
+        return net, reg.projections
+
+    (eager, n_eager), (compiled, n_compiled) = run(False), run(True)
+    assert n_eager == n_compiled == 3
+    for a, b in zip(eager.state_dict().values(), compiled.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -48,6 +48,7 @@ class TrainConfig:
     seed: int = 0
     precision: str = "fp32"             # fp32 | bf16 (autocast; SVDs and projections stay fp32)
     channels_last: bool = True
+    compile: bool = False               # torch.compile the training step's forward and backward (off until measured)
     train_subset: int | None = None     # first N training images (smoke runs)
     test_subset: int | None = None
     device: str = "auto"                # auto | cpu | cuda
@@ -115,7 +116,7 @@ class TrainConfig:
         real("weight_decay", "[0, inf)")
         integer("seed", 0, MAX_SEED)
         choice("precision", ("fp32", "bf16"))
-        for key in ("channels_last", "log_spectrum"):
+        for key in ("channels_last", "log_spectrum", "compile"):
             need(isinstance(getattr(self, key), bool), f"{key} must be true or false, got {getattr(self, key)!r}")
         integer("train_subset", 1, optional=True)
         integer("test_subset", 1, optional=True)

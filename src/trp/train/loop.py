@@ -109,6 +109,7 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
             regularizer.load_state_dict(resume["regularizer"])
         state = resume["state"]
     model.train()
+    step_model = torch.compile(model) if cfg.compile else model  # the same parameters; checkpoints stay eager
     steps_per_epoch = len(train_loader)
     for epoch in range(state["epoch"], cfg.epochs):
         if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
@@ -132,7 +133,7 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
                     _check_finite(first_bad, model, state, steps_per_epoch)  # an SVD of NaN weights fails
                 regularizer.before_forward(i if cfg.counter == "epoch" else state["step"], state["step"])
             with autocast(device, cfg.precision):
-                out = model(x)
+                out = step_model(x)
                 loss = F.cross_entropy(out, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
