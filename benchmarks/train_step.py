@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from trp import models
 from trp.artifacts import atomic_write_text
 from trp.lowrank import find_sites
-from trp.artifacts.provenance import device_name, versions
+from trp.artifacts.provenance import device_name, git_commit, versions
 from trp.train import RankRegularizer
 from trp.train.loop import autocast
 
@@ -85,12 +85,14 @@ def main():
                     times[v].append(steps(s, a.steps, r * a.steps, a.precision, device))
             med = {v: statistics.median(t) for v, t in times.items()}
             row = {"model": name, "scheme": scheme, "batch": a.batch, "precision": a.precision,
-                   "step_s": med, "images_per_s": {v: a.batch / t for v, t in med.items()},
+                   "step_s": med, "step_s_range": {v: [min(t), max(t)] for v, t in times.items()},
+                   "images_per_s": {v: a.batch / t for v, t in med.items()},
                    "ratio_to_plain": {v: med[v] / med["plain"] for v in med}}
             print(json.dumps(row), flush=True)
             rows.append(row)
-    atomic_write_text(a.out, json.dumps({"device": device_name(device), "versions": versions(),
-                                         "m": 20, "lam": 3e-4, "e": 0.02, "rows": rows}, indent=1))
+    atomic_write_text(a.out, json.dumps({"device": device_name(device), "versions": versions(), "git": git_commit(),
+                                         "rounds": a.rounds, "steps": a.steps, "m": 20, "lam": 3e-4, "e": 0.02,
+                                         "rows": rows}, indent=1))
 
 
 if __name__ == "__main__":
