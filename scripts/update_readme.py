@@ -98,7 +98,7 @@ def block(profile: str) -> str:
                   f"{len(f['ranks'])} projections.",
                   f"![Fig. 3](paper_tables/{profile}/fig3.png)"]
     for bench in sorted((ROOT / "results" / "benchmarks").glob("train_step_*.json")):
-        parts += ["#### Training overhead of TRP", benchmark_table(bench)]
+        parts += [f"#### Training overhead of TRP (`results/benchmarks/{bench.name}`)", benchmark_table(bench)]
     latency = ROOT / "results" / "benchmarks" / "latency_cpu.json"
     if latency.exists():
         parts += ["#### Table 4 on ResNet-18: measured speedup against conv-MAC speedup", latency_table(latency)]
