@@ -1,0 +1,79 @@
+"""Publishing a finished profile and checking it from a fresh clone: scripts/publish_results.sh records
+the checkpoints in DVC, pushes them to the in-repository remote and commits the results on a branch off
+the tag; scripts/verify_results.sh clones that, rebuilds the data offline, pulls the checkpoints and
+requires `dvc status` to be clean. A stand-in network replaces the profile's (Snakemake is stubbed to
+report nothing left to do), so that the whole path runs in about a minute."""
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+BENCHMARK = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n60.0\t0:01:00\t1\t1\t1\t1\t0\t0\t90\t55.0\n"
+
+
+def sh(*cmd, cwd, env=None, check=True):
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if check and proc.returncode:
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture
+def tagged_clone(tmp_path, cifar_npz):
+    """A clone of this repository at a tag, beside a link to ../shared, holding a 'finished' cpu run."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    (tmp_path / "shared").symlink_to(SHARED)
+    repo = tmp_path / "repo"
+    sh("git", "clone", "-q", str(ROOT), str(repo), cwd=tmp_path)
+    for k, v in (("user.name", "test"), ("user.email", "test@example.org")):
+        sh("git", "config", k, v, cwd=repo)
+    sh("git", "tag", "run-tag", cwd=repo)
+    net = repo / "checkpoints/cpu/runs/resnet20/baseline/s0"
+    net.mkdir(parents=True)
+    (net / "model.pt").write_bytes(os.urandom(4096))
+    (net / "last.pt").write_bytes(os.urandom(512))  # a resume state: never pushed
+    (repo / "data/prepared").mkdir(parents=True)
+    shutil.copy(cifar_npz, repo / "data/prepared/cifar10.npz")
+    tables = repo / "paper_tables/cpu"
+    tables.mkdir(parents=True)
+    (tables / "table1.json").write_text('{"resnet20": {}}\n')
+    for fig in ("fig2.png", "fig3.png"):
+        (tables / fig).write_bytes(b"png")
+    bench = repo / "results/cpu/benchmarks/train/resnet20/baseline/s0.tsv"
+    bench.parent.mkdir(parents=True)
+    bench.write_text(BENCHMARK)
+    (repo / "results/cpu/runs/resnet20/baseline/s0").mkdir(parents=True)
+    (repo / "results/cpu/runs/resnet20/baseline/s0/.lock").write_text("")
+    stub = tmp_path / "bin"
+    stub.mkdir()
+    (stub / "snakemake").write_text("#!/bin/sh\necho 'Nothing to be done (stub)'\n")
+    (stub / "snakemake").chmod(0o755)
+    for tool in ("dvc", "trp"):
+        (stub / tool).symlink_to(ROOT / ".venv/bin" / tool)
+    return repo, stub
+
+
+@pytest.mark.skipif(not (SHARED / "data/cifar-10-python.tar.gz").exists(), reason="no local CIFAR-10 archive")
+@pytest.mark.skipif(not (ROOT / ".venv/bin/dvc").exists(), reason="no .venv with dvc")
+def test_publish_then_verify_from_a_fresh_clone(tagged_clone):
+    repo, stub = tagged_clone
+    env = dict(os.environ, TRP_BIN=str(stub))
+    code_change = sh("git", "log", "-1", "--format=%H", "--", "src", cwd=repo).stdout.strip()
+    refused = sh("bash", "scripts/publish_results.sh", "cpu", code_change, cwd=repo, env=env, check=False)
+    assert refused.returncode == 2 and "changes more than the DVC or publishing declarations" in refused.stderr
+    sh("bash", "scripts/publish_results.sh", "cpu", cwd=repo, env=env)
+    assert sh("git", "describe", "--exact-match", "--tags", cwd=repo).stdout.strip() == "results-cpu-run-tag"
+    committed = sh("git", "show", "--name-only", "--format=", "HEAD", cwd=repo).stdout.split()
+    assert "dvc.lock" in committed and "paper_tables/cpu/budget.md" in committed
+    assert any(f.startswith("dvc-store/") for f in committed) and not any(f.endswith(".lock") for f in committed)
+    assert "| train | 1 | 1.00 |" in (repo / "paper_tables/cpu/budget.md").read_text()
+    pushed = [p for p in (repo / "dvc-store").rglob("*") if p.is_file()]
+    assert len(pushed) == 2  # model.pt and the folder's manifest; last.pt stays behind
+    out = sh("bash", "scripts/verify_results.sh", "results-cpu-run-tag", cwd=repo,
+             env=dict(os.environ, TRP_BIN=str(ROOT / ".venv/bin")))
+    assert "checkpoints pulled, dvc status clean" in out.stdout
