@@ -3,8 +3,9 @@
 python benchmarks/train_step.py --models resnet20 resnet56 --out results/benchmarks/train_step_cpu.json
 Each variant trains on random CIFAR-shaped batches; variants are interleaved round-robin over
 several rounds and the median step time per variant is reported, with ratios to plain training.
-With --compile the same variants are also timed through torch.compile (the `compile` config key), against
-the same eager plain step.
+With --compile the same variants are also timed through torch.compile (the `compile` config key), and with
+--svd-cpu TRP and TRP+Nu also with the projections' SVDs on the CPU (`svd_device: cpu`), against the same
+eager plain step.
 """
 import argparse
 import json
@@ -25,7 +26,7 @@ VARIANTS = {"plain": dict(project=False, lam=0.0), "trp": dict(project=True, lam
             "trp+nu": dict(project=True, lam=3e-4)}
 
 
-def setup(name, scheme, variant, device, batch, channels_last=True, compiled=False):
+def setup(name, scheme, variant, device, batch, channels_last=True, compiled=False, svd_device=None):
     """(model, regularizer, optimizer, x, y) of one variant; the model compiled with `compiled`."""
     torch.manual_seed(0)
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -33,7 +34,8 @@ def setup(name, scheme, variant, device, batch, channels_last=True, compiled=Fal
     sites = find_sites(model, models.input_size(name), scheme, exclude=(models.stem(name),))
     v = VARIANTS[variant]
     # the rank log is on, as in `trp train` (its records and G = max ||lr grad|| are part of the cost)
-    reg = RankRegularizer(sites, scheme, v["project"], 0.02, 20, v["lam"], log=lambda record: None) \
+    reg = RankRegularizer(sites, scheme, v["project"], 0.02, 20, v["lam"], log=lambda record: None,
+                          svd_device=svd_device) \
         if variant != "plain" else None
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
     x = torch.randn(batch, 3, 32, 32, device=device).contiguous(memory_format=fmt)
@@ -68,6 +70,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20, help="steps per round (one TRP period at m=20)")
     ap.add_argument("--compile", action="store_true", help="also time every variant through torch.compile")
+    ap.add_argument("--svd-cpu", action="store_true", help="also time TRP and TRP+Nu with the SVDs on the CPU")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -77,6 +80,9 @@ def main():
             states = {v: setup(name, scheme, v, device, a.batch) for v in VARIANTS}
             if a.compile:
                 states |= {f"{v} compiled": setup(name, scheme, v, device, a.batch, compiled=True) for v in VARIANTS}
+            if a.svd_cpu:
+                states |= {f"{v} svd-cpu": setup(name, scheme, v, device, a.batch, svd_device="cpu")
+                           for v in ("trp", "trp+nu")}
             for v, s in states.items():
                 steps(s, 3, 1, a.precision, device)  # warm-up and compilation (projection skipped: step 1..3)
             times = {v: [] for v in states}

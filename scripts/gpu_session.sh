@@ -57,7 +57,7 @@ case "${1:-}" in
     ;;
   bench)
     device_env
-    python3 benchmarks/train_step.py --models resnet20 resnet56 --precision fp32 --out "$OUT/train_step_gpu_fp32.json"
+    python3 benchmarks/train_step.py --models resnet20 resnet56 --precision fp32 --svd-cpu --out "$OUT/train_step_gpu_fp32.json"
     python3 benchmarks/train_step.py --models resnet20 resnet56 --precision bf16 --out "$OUT/train_step_gpu_bf16.json"
     python3 benchmarks/throughput.py --device cuda --rounds 2 --seconds 6 --out "$OUT/gpu_throughput.json"
     ;;

@@ -192,3 +192,28 @@ def test_compiled_training_step_trains_the_same_weights(monkeypatch):
     assert n_eager == n_compiled == 3
     for a, b in zip(eager.state_dict().values(), compiled.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_svd_device_gives_the_same_projections():
+    """svd_device: the SVDs run on the named device and their factors come back; on a CPU-only machine the
+    named device is the weights' own, so the run must equal the default one bit for bit."""
+    def run(svd_device):
+        torch.manual_seed(0)
+        net = TinyNet()
+        records = []
+        reg = RankRegularizer(find_sites(net, (3, 8, 8), "spatial", exclude=("stem",)), "spatial", True, 0.1, 2, 1e-3,
+                              log=records.append, svd_device=svd_device)
+        opt = torch.optim.SGD(net.parameters(), lr=0.05)
+        for t, (x, y) in enumerate(tiny_batches()[:6]):
+            reg.before_forward(t, t)
+            loss = nn.functional.cross_entropy(net(x), y)
+            opt.zero_grad()
+            loss.backward()
+            reg.after_backward(0.05)
+            opt.step()
+        return net, records
+
+    (a, ra), (b, rb) = run(None), run("cpu")
+    assert ra == rb and all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    with pytest.raises(ValueError, match="unknown svd_device 'gpu'"):
+        TrainConfig(svd_device="gpu")

@@ -49,6 +49,7 @@ class TrainConfig:
     precision: str = "fp32"             # fp32 | bf16 (autocast; SVDs and projections stay fp32)
     channels_last: bool = True
     compile: bool = False               # torch.compile the training step's forward and backward (off until measured)
+    svd_device: str = "same"            # projections' SVDs: same (the weights' device) | cpu (off until measured)
     train_subset: int | None = None     # first N training images (smoke runs)
     test_subset: int | None = None
     device: str = "auto"                # auto | cpu | cuda
@@ -121,6 +122,7 @@ class TrainConfig:
         integer("train_subset", 1, optional=True)
         integer("test_subset", 1, optional=True)
         choice("device", ("auto", "cpu", "cuda"))
+        choice("svd_device", ("same", "cpu"))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

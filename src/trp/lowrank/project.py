@@ -75,13 +75,19 @@ class Projection:
 
 
 def project_sites(sites: list[ConvSite], e: float | None, scheme: str, ranks=None,
-                  apply: bool = True) -> list[Projection]:
+                  apply: bool = True, svd_device: torch.device | str | None = None) -> list[Projection]:
     """D(W) in place on every site's weight (Eq. 2), one batched SVD per matrix shape. Ranks
     come from the energy rule at `e`, or from `ranks`: a {layer: rank} dict or a function of the
     sites' singular values returning one (a budget allocator; a site not in it keeps full rank).
-    With apply=False only the SVDs and ranks are computed."""
+    With apply=False only the SVDs and ranks are computed. With `svd_device` the SVDs run there
+    (e.g. the CPU for a GPU's weights) and their factors come back to the weights' device."""
     with torch.no_grad():
-        svds = batched_svd([to_matrix(s.conv.weight, scheme) for s in sites])
+        matrices = [to_matrix(s.conv.weight, scheme) for s in sites]
+        if svd_device is None:
+            svds = batched_svd(matrices)
+        else:
+            svds = [tuple(f.to(m.device) for f in svd)
+                    for svd, m in zip(batched_svd([m.to(svd_device) for m in matrices]), matrices)]
         if callable(ranks):
             ranks = ranks([S for _, S, _ in svds])
         if ranks is None:

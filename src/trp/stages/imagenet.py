@@ -199,7 +199,8 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
         reg = None
         if cfg.method != "baseline":
             reg = RankRegularizer(sites, cfg.scheme, cfg.method == "trp", cfg.e, cfg.m, cfg.lam, cfg.nuclear_cadence,
-                                  log=log)
+                                  log=log, spectrum=cfg.log_spectrum,
+                                  svd_device=None if cfg.svd_device == "same" else cfg.svd_device)
 
         def held_ranks():
             return ranks if basic else _projection_ranks(reg)

@@ -17,14 +17,15 @@ class RankRegularizer:
     `allocate(sites, singular_values)`, if given, returns per-layer ranks (budgeted TRP);
     otherwise ranks come from the energy rule at `e`. `log` receives one record per site per
     projection (the Theorem-2 quantities); with `spectrum`, also the energy ratios ER(i) of T^z
-    (Eq. 13, Fig. 2), which make a record several times larger (a 512-channel layer's: kilobytes)."""
+    (Eq. 13, Fig. 2), which make a record several times larger (a 512-channel layer's: kilobytes).
+    `svd_device` (e.g. "cpu"): where the projections' SVDs run, if not on the weights' device."""
 
     def __init__(self, sites: list[ConvSite], scheme: str, project: bool, e: float, m: int, lam: float,
                  nuclear_cadence: str = "every_step", allocate: Callable | None = None,
-                 log: Callable[[dict], None] | None = None, spectrum: bool = False):
+                 log: Callable[[dict], None] | None = None, spectrum: bool = False, svd_device: str | None = None):
         self.sites, self.scheme, self.do_project = sites, scheme, project
         self.e, self.m, self.lam, self.cadence = e, m, lam, nuclear_cadence
-        self.allocate, self.log, self.spectrum = allocate, log, spectrum
+        self.allocate, self.log, self.spectrum, self.svd_device = allocate, log, spectrum, svd_device
         self.previous: dict[str, tuple[torch.Tensor, int]] = {}  # T^z and its rank, per site
         self.projections = 0
         self._last = None
@@ -40,7 +41,7 @@ class RankRegularizer:
             return
         weights = {s.name: s.conv.weight.detach().clone() for s in self.sites}
         ranks = (lambda S: self.allocate(self.sites, S)) if self.allocate else None
-        self._last = project_sites(self.sites, self.e, self.scheme, ranks=ranks)
+        self._last = project_sites(self.sites, self.e, self.scheme, ranks=ranks, svd_device=self.svd_device)
         self.projections += 1
         max_step = self._max_step.tolist() if self._max_step is not None else [None] * len(self.sites)
         for site, p, g in zip(self.sites, self._last, max_step):
