@@ -390,15 +390,16 @@ def test_basic_method_at_a_trp_runs_macs_resumes_after_a_time_limit_to_the_same_
 
 def test_two_processes_stop_after_the_same_epoch_and_share_the_basic_ranks(image_root, weights, tmp_path):
     """Under torchrun (2 gloo processes) a time-limited basic-method run stops both processes after
-    epoch 1, checkpointed by rank 0 (which exits 75; torchrun ends a process still shutting down
-    when the first has exited, and itself exits non-zero); neither goes on into epoch 2, where it
+    epoch 1, checkpointed by rank 0; the first to exit exits 75 (either rank: torchrun then ends the
+    other, still shutting down, and itself exits non-zero); neither goes on into epoch 2, where it
     would wait for the other forever. One process then resumes it to the end with the ranks rank 0
     allocated."""
     out = tmp_path / "ddp"
     args = cli_args(image_root, weights, out, "--target-speedup", "1.1", "--time-limit", "1e-6")[1:]
     done = torchrun(*args)
     assert done.returncode != 0, done.stderr[-3000:]
-    assert re.search(r"rank\s+: 0 \(local_rank: 0\)\s+exitcode\s+: 75 ", done.stderr), done.stderr[-3000:]
+    codes = [int(c) for c in re.findall(r"rank\s+: [01] \(local_rank: [01]\)\s+exitcode\s+: (-?\d+) ", done.stderr)]
+    assert 75 in codes and set(codes) <= {75, -15}, done.stderr[-3000:]  # 75, or ended by torchrun (SIGTERM)
     assert done.stderr.count("time limit reached after epoch 1") == 1  # said by rank 0 alone
     state = torch.load(out / "last.pt", weights_only=True)
     assert state["state"]["epoch"] == 1 and not (out / "metrics.json").exists()
