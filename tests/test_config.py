@@ -164,8 +164,7 @@ def one_step(cfg: TrainConfig) -> float:
     sites = find_sites(model, models.input_size(cfg.model), cfg.scheme,
                        names=[models.paper_layer_name(n) for n in cfg.layers] if cfg.layers else None,
                        exclude=() if cfg.layers else (models.stem(cfg.model),))
-    reg = None if cfg.method == "baseline" else \
-        RankRegularizer(sites, cfg.scheme, cfg.method == "trp", cfg.e, cfg.m, cfg.lam, cfg.nuclear_cadence)
+    reg = None if cfg.method == "baseline" else RankRegularizer.from_config(cfg, sites)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(opt, cfg.milestones, cfg.gamma)
     x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))

@@ -198,9 +198,7 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
             log.start(resume["state"]["step"] if resume else None)
         reg = None
         if cfg.method != "baseline":
-            reg = RankRegularizer(sites, cfg.scheme, cfg.method == "trp", cfg.e, cfg.m, cfg.lam, cfg.nuclear_cadence,
-                                  log=log, spectrum=cfg.log_spectrum,
-                                  svd_device=None if cfg.svd_device == "same" else cfg.svd_device)
+            reg = RankRegularizer.from_config(cfg, sites, log=log)
 
         def held_ranks():
             return ranks if basic else _projection_ranks(reg)

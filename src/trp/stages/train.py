@@ -60,9 +60,7 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
         allocate = budget_allocator(cfg, model, sites) if cfg.target_speedup else None
         reg = None
         if cfg.method != "baseline":
-            reg = RankRegularizer(sites, cfg.scheme, cfg.method == "trp", cfg.e, cfg.m, cfg.lam, cfg.nuclear_cadence,
-                                  allocate=allocate, log=log, spectrum=cfg.log_spectrum,
-                                  svd_device=None if cfg.svd_device == "same" else cfg.svd_device)
+            reg = RankRegularizer.from_config(cfg, sites, allocate=allocate, log=log)
         state = fit(model, cfg, train_loader, test_loader, generator, device, reg, resume,
                     save=lambda training_state: save_training_state(last, training_state), progress=progress, deadline=deadline)
         if not state["finished"]:

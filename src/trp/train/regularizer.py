@@ -31,6 +31,14 @@ class RankRegularizer:
         self._last = None
         self._max_step, self._steps = None, 0  # G = max ||lr grad||_F per site since the last projection, and m
 
+    @classmethod
+    def from_config(cls, cfg, sites: list[ConvSite], allocate: Callable | None = None,
+                    log: Callable[[dict], None] | None = None) -> "RankRegularizer":
+        """The regularizer a TrainConfig asks for: method "trp" projects, lam adds the nuclear term."""
+        return cls(sites, cfg.scheme, cfg.method == "trp", cfg.e, cfg.m, cfg.lam, cfg.nuclear_cadence,
+                   allocate=allocate, log=log, spectrum=cfg.log_spectrum,
+                   svd_device=None if cfg.svd_device == "same" else cfg.svd_device)
+
     def projects_at(self, step: int) -> bool:
         return self.do_project and step % self.m == 0
 
