@@ -23,7 +23,7 @@
 # then takes them as done and runs what follows from them (decompositions, basic methods, renders).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROWS=(baseline trp-channel-e0.02-lam0 trp-spatial-e0.02-lam0 trp-channel-e0.02-lam0.0003 trp-spatial-e0.02-lam0.0003)
+ROWS=5   # Table 1's ResNet-20 rows, seed 0: the baseline, TRP1, TRP2, TRP1+Nu, TRP2+Nu
 PARTS=4
 
 die() { echo "gpu_session: $*" >&2; exit 2; }
@@ -47,11 +47,9 @@ case "${1:-}" in
     grep -qx '/.carry/' .git/info/exclude 2>/dev/null || echo '/.carry/' >> .git/info/exclude
     rm -rf .carry && mkdir .carry
     split -n "$PARTS" -d -a 1 "$npz" .carry/cifar10.npz.part-
-    targets=()
-    for r in "${ROWS[@]}"; do targets+=("results/paper/runs/resnet20/$r/s0/metrics.json"); done
-    .venv/bin/snakemake "${targets[@]}" -n -p --forceall --configfile config/paper.yaml \
-      --config "gpu={jobs_per_gpu: ${#ROWS[@]}}" | sed -n '/ trp train /s/^Shell command: //p' > .carry/paper-rows.sh
-    [ "$(wc -l < .carry/paper-rows.sh)" -eq "${#ROWS[@]}" ] || die "expected ${#ROWS[@]} trp train commands from Snakemake"
+    .venv/bin/snakemake table1 -n -p --forceall --configfile config/paper.yaml --config "gpu={jobs_per_gpu: $ROWS}" |
+      sed -n '/ trp train .* --out results\/paper\/runs\/resnet20\/[^ ]*\/s0 /s/^Shell command: //p' > .carry/paper-rows.sh
+    [ "$(wc -l < .carry/paper-rows.sh)" -eq "$ROWS" ] || die "expected $ROWS trp train commands from Snakemake"
     ls -l .carry
     echo "commit $(git rev-parse --short HEAD) $(git describe --tags --exact-match 2>/dev/null || echo '(not a tag)')"
     ;;
@@ -70,22 +68,20 @@ case "${1:-}" in
     device_env
     for i in $(seq 0 $((PARTS - 1))); do [ -f ".carry/cifar10.npz.part-$i" ] || die "part $i of the data has not arrived"; done
     mkdir -p data/prepared && cat .carry/cifar10.npz.part-* > data/prepared/cifar10.npz  # trp verifies its content
-    pids=() logs=()
+    pids=() logs=() runs=()
     while read -r cmd; do
       log=$(sed -n 's/.* > \(\S*\) 2>&1$/\1/p' <<< "$cmd")
       mkdir -p "$(dirname "$log")"
       bash -c "${cmd/trp train /trp train --time-limit $minutes }" &
-      pids+=($!) logs+=("$log")
+      pids+=($!) logs+=("$log") runs+=("$(basename "$(dirname "$log")")")
     done < .carry/paper-rows.sh
     for i in "${!pids[@]}"; do
       rc=0; wait "${pids[$i]}" || rc=$?
       echo "${logs[$i]}: exit $rc (75: time limit, resumable)"
-    done
-    for r in "${ROWS[@]}"; do
       files=()
-      for f in "results/paper/runs/resnet20/$r/s0" "checkpoints/paper/runs/resnet20/$r/s0" \
-               "results/paper/logs/train/resnet20/$r/s0.log"; do [ -e "$f" ] && files+=("$f"); done
-      tar -czf "$OUT/$r.tar.gz" "${files[@]}"
+      for f in "results/paper/runs/resnet20/${runs[$i]}/s0" "checkpoints/paper/runs/resnet20/${runs[$i]}/s0" \
+               "${logs[$i]}"; do [ -e "$f" ] && files+=("$f"); done
+      tar -czf "$OUT/${runs[$i]}.tar.gz" "${files[@]}"
     done
     tail -n 2 results/paper/logs/train/resnet20/*/s0.log
     ;;
