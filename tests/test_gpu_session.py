@@ -39,4 +39,4 @@ def test_prepare_splits_the_data_and_plans_the_five_resnet20_rows(tmp_path):
     assert len(set(outs)) == 5 and all(re.fullmatch(r"results/paper/runs/resnet20/[^/]+/s0", o) for o in outs)
     assert sum("'method=\"baseline\"'" in c for c in commands) == 1
     assert all("trp train " in c and "epochs=164" in c for c in commands)
-    assert "nothing to commit" in sh("git", "status", cwd=repo).stdout  # .carry is excluded, not left untracked
+    assert ".carry" not in sh("git", "status", "--porcelain", cwd=repo).stdout  # excluded, not left untracked
