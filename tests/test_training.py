@@ -171,6 +171,18 @@ def test_training_resumes_after_a_crash(tmp_path):
     assert saved["state"]["epoch"] == 2 and json.dumps(saved["state"]["history"])
 
 
+def test_history_records_the_rate_each_epoch_trained_at():
+    """lr 0.1, divided by 10 after epoch 1: epoch 1 trains at 0.1 and epoch 2 at 0.01 (the record once
+    held the rate after the epoch's scheduler step, i.e. the next epoch's)."""
+    cfg = TrainConfig(model="resnet20", method="baseline", epochs=2, milestones=[1], lr=0.1, batch_size=8,
+                      channels_last=False)
+    data = [(torch.randn(8, 3, 8, 8), torch.randint(0, 4, (8,)))]
+    torch.manual_seed(0)
+    state = fit(TinyNet(), cfg, data, data, torch.Generator().manual_seed(0), torch.device("cpu"), None, None,
+                progress=False)
+    assert [h["lr"] for h in state["history"]] == pytest.approx([0.1, 0.01])
+
+
 def test_compiled_training_step_trains_the_same_weights(monkeypatch):
     """cfg.compile: TRP+Nu trained through torch.compile (its graph capture, with the aot_eager backend so
     that no C++ compiler is needed) ends with the eager run's weights; projections change them in place."""

@@ -118,6 +118,7 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
                 out_of_time(deadline, state["history"][-1]["seconds"], device, all_reduce):
             return {**state, "finished": False}
         t0 = time.perf_counter()
+        lr = opt.param_groups[0]["lr"]  # the rate this epoch trains at (the scheduler steps after it)
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         correct = torch.zeros((), dtype=torch.int64, device=device)
         first_bad = torch.full((), -1, dtype=torch.int64, device=device)
@@ -164,7 +165,7 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
                                  "(try a lower lr); the last good checkpoint is kept")
         state["history"].append({"epoch": epoch + 1, "train_loss": loss_sum.item() / seen,
                                  "train_top1": 100.0 * correct.item() / seen, "test_top1": test["top1"],
-                                 "test_loss": test["loss"], "lr": opt.param_groups[0]["lr"],
+                                 "test_loss": test["loss"], "lr": lr,
                                  "seconds": seconds, "images_per_s": seen / seconds})
         state["epoch"] = epoch + 1
         print(json.dumps(state["history"][-1]), flush=True)
