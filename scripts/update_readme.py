@@ -79,8 +79,8 @@ def latency_table(path: Path) -> str:
     return "\n".join(lines)
 
 
-def block(profile: str) -> str:
-    tables = ROOT / "paper_tables" / profile
+def block(profile: str, root: Path = ROOT) -> str:
+    tables = root / "paper_tables" / profile
     parts = [f"Generated from `paper_tables/{profile}/` and `results/benchmarks/` by `scripts/update_readme.py`; "
              "every table carries its provenance footer (commit, config hashes, data fingerprint, device)."]
     for name, title in SECTIONS:
@@ -97,13 +97,13 @@ def block(profile: str) -> str:
                   f"{f['paper']['max_bound']} < {f['paper']['sqrt_e']}); rank {f['ranks'][0]} -> {f['ranks'][-1]} over "
                   f"{len(f['ranks'])} projections.",
                   f"![Fig. 3](paper_tables/{profile}/fig3.png)"]
-    for bench in sorted((ROOT / "results" / "benchmarks").glob("train_step_*.json")):
+    for bench in sorted((root / "results" / "benchmarks").glob("train_step_*.json")):
         parts += [f"#### Training overhead of TRP (`results/benchmarks/{bench.name}`)", benchmark_table(bench)]
-    latency = ROOT / "results" / "benchmarks" / "latency_cpu.json"
+    latency = root / "results" / "benchmarks" / "latency_cpu.json"
     if latency.exists():
         parts += ["#### Table 4 on ResNet-18: measured speedup against conv-MAC speedup", latency_table(latency)]
     for kind, title in (("cpu", "this machine's CPU"), ("gpu", "a GPU (jobs sharing one GPU)")):
-        throughput = ROOT / "results" / "benchmarks" / f"{kind}_throughput.json"
+        throughput = root / "results" / "benchmarks" / f"{kind}_throughput.json"
         if throughput.exists():
             parts += [f"#### Training throughput on {title}", throughput_table(throughput)]
     return "\n\n".join(parts)
@@ -112,14 +112,15 @@ def block(profile: str) -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose README and outputs to use (default: this one)")
     a = ap.parse_args()
-    readme = ROOT / "README.md"
+    readme = a.root / "README.md"
     text = readme.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"README.md lacks the markers {BEGIN} ... {END}")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{block(a.profile)}\n{END}{tail}")
+    readme.write_text(f"{head}{BEGIN}\n{block(a.profile, a.root)}\n{END}{tail}")
 
 
 if __name__ == "__main__":

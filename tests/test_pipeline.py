@@ -42,8 +42,8 @@ def test_dvc_stage_command_is_a_snakemake_run_that_plans(stage):
     assert "Job stats:" in out or "Nothing to be done" in out
 
 
-def job_counts(profile):
-    out = snakemake("-n", "--forceall", "--configfile", f"config/{profile}.yaml").stdout
+def job_counts(configfile):
+    out = snakemake("-n", "--forceall", "--configfile", str(configfile)).stdout
     stats = out[out.index("Job stats:"):]
     return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
 
@@ -52,7 +52,7 @@ def test_cpu_profile_plans_the_jobs_of_its_budget_table():
     """config/cpu.yaml's budget table: 2 baselines, 8 Table-1 TRP runs, 2 nuclear-norm runs, 4 Fig. 3
     runs at e = 0.05 and the rank-variation run; 20 allocations and decompositions (12 Table-1 basic
     points, 2 + 4 Fig. 3 ones, COBLA's sqp and milp); 28 fine-tunings (those 20, and 8 TRP runs)."""
-    counts = job_counts("cpu")
+    counts = job_counts("config/cpu.yaml")
     assert {k: counts[k] for k in ("train_baseline", "train_lowrank", "allocate", "decompose", "finetune", "latency")} == \
         {"train_baseline": 2, "train_lowrank": 8 + 2 + 4 + 1, "allocate": 20, "decompose": 20, "finetune": 28, "latency": 2}
 
