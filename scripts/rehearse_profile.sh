@@ -6,7 +6,7 @@
 #
 #   bash scripts/rehearse_profile.sh cpu [REV] [DIR]     # REV: HEAD or the tag to run; DIR: /tmp/rehearse-PROFILE
 #
-# The cpu profile's rehearsal takes about 25 minutes of one core (95 jobs). Its numbers mean nothing:
+# The cpu profile's rehearsal (95 jobs) took 17 minutes here at HEAD, sharing the 2 cores with the running profile. Its numbers mean nothing:
 # networks trained for a few steps on 1,024 images. It ends by printing the claims table's verdicts.
 set -euo pipefail
 profile=${1:?usage: rehearse_profile.sh PROFILE [REV] [DIR]}
