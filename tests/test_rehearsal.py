@@ -18,5 +18,5 @@ def test_rehearsal_plans_the_profiles_jobs_on_a_few_steps(profile, tmp_path):
     subprocess.run([sys.executable, str(ROOT / "scripts/rehearsal_config.py"), profile, str(out)], check=True)
     c = yaml.safe_load(out.read_text())
     assert c["require_gpu"] is False and c["train"]["epochs"] == 2 and c["train"]["train_subset"] == 1024
-    assert Path(c["data"]["archive"] or "/").is_absolute()
+    assert Path(c["data"]["archive"]).is_absolute() and c["data"]["archive"].endswith("cifar-10-python.tar.gz")
     assert job_counts(out) == job_counts(f"config/{profile}.yaml")
