@@ -1,0 +1,129 @@
+"""How far a profile run has got and about how long it has left, weighted by what its jobs cost:
+Snakemake's "N of M steps done" counts a two-second render like an hour of training.
+
+    .venv/bin/python scripts/profile_progress.py cpu cpu-profile-20261201   # the worktree ../<tag>
+
+Per stage (the folder under <results>/benchmarks/): the jobs done (their benchmark file exists), the
+jobs left (Snakemake's dry run in the worktree, with --rerun-incomplete as run_profile.sh runs it), the
+median wall time of a done job, and the job-hours left. For a stage whose logs hold epoch records
+(training, fine-tuning) that is each job's epochs left (a done job's median epoch count less the epochs
+an interrupted or running job's log already holds) times the median epoch measured in this run;
+otherwise the median done job. A stage with no job done yet has no estimate ("?"), and the total is
+then a lower bound. Wall time left = job-hours left / jobs at once (--cores // the profile's threads,
+or --jobs-at-once); it ignores the order the dependencies impose. Safe while the run goes on: the dry
+run takes no lock.
+"""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from trp.report.budget import job_times
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def planned_benchmarks(dry_run: str) -> list[Path]:
+    """The benchmark file of every job a Snakemake dry run plans (jobs without one, like `all`, are left out)."""
+    return [Path(m[1]) for m in re.finditer(r"^\s+benchmark: (\S+)$", dry_run, re.M)]
+
+
+def log_of(tsv: Path) -> Path:
+    """<results>/benchmarks/<stage>/...x.tsv is the job whose log is <results>/logs/<stage>/...x.log."""
+    parts = tsv.parts
+    i = len(parts) - 1 - parts[::-1].index("benchmarks")
+    return Path(*parts[:i], "logs", *parts[i + 1:]).with_suffix(".log")
+
+
+def epochs(log: Path) -> list[dict]:
+    """The epoch records (`{"epoch": ..., "seconds": ...}` lines) a job's log holds, across its resumptions."""
+    if not log.is_file():
+        return []
+    records = []
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith('{"epoch"'):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record.get("epoch"), int) and isinstance(record.get("seconds"), (int, float)):
+                records.append(record)
+    return records
+
+
+def stage_of(tsv: Path) -> str:
+    parts = tsv.parts
+    return parts[len(parts) - parts[::-1].index("benchmarks")]
+
+
+def stage_row(stage: str, done: list[Path], left: list[Path]) -> dict:
+    walls = [job_times(t)[0] for t in done]
+    row = {"stage": stage, "done": len(done), "left": len(left),
+           "median_min": statistics.median(walls) / 60 if walls else None, "left_hours": 0.0 if not left else None}
+    if not left or not walls:
+        return row
+    done_epochs = [epochs(log_of(t)) for t in done]
+    if all(done_epochs):
+        per_job = statistics.median(max(e["epoch"] for e in es) for es in done_epochs)
+        epoch_s = statistics.median(e["seconds"] for es in done_epochs for e in es)
+        left_epochs = sum(max(per_job - max((e["epoch"] for e in epochs(log_of(t))), default=0), 0) for t in left)
+        row["left_hours"] = left_epochs * epoch_s / 3600
+    else:
+        row["left_hours"] = len(left) * statistics.median(walls) / 3600
+    return row
+
+
+def progress(benchmarks: Path, planned: list[Path]) -> list[dict]:
+    """One row per stage of a run whose benchmark files lie under `benchmarks`; `planned`: the jobs left."""
+    left = {p.resolve() for p in planned}
+    stages: dict[str, tuple[list, list]] = {}
+    for tsv in sorted(benchmarks.rglob("*.tsv")):
+        if tsv.resolve() not in left:
+            stages.setdefault(stage_of(tsv), ([], []))[0].append(tsv)
+    for tsv in planned:
+        stages.setdefault(stage_of(tsv), ([], []))[1].append(tsv)
+    return [stage_row(stage, done, todo) for stage, (done, todo) in sorted(stages.items())]
+
+
+def report(rows: list[dict], jobs_at_once: int) -> str:
+    fmt = lambda x, spec: "?" if x is None else format(x, spec)
+    lines = ["| stage | done | left | median min / done job | job-hours left |", "|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['stage']} | {r['done']} | {r['left']} | {fmt(r['median_min'], '.1f')} | {fmt(r['left_hours'], '.2f')} |"
+              for r in rows]
+    known = sum(r["left_hours"] or 0 for r in rows)
+    bound = "at least " if any(r["left_hours"] is None for r in rows) else "about "
+    done, total = sum(r["done"] for r in rows), sum(r["done"] + r["left"] for r in rows)
+    lines.append(f"\n{done} of {total} jobs done; {bound}{known:.1f} job-hours left, {bound}{known / jobs_at_once:.1f} h "
+                 f"of wall time at {jobs_at_once} jobs at once (from this run's measured medians)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("profile", help="a profile in config/, e.g. cpu")
+    ap.add_argument("tag", help="the tag the run was started from (its worktree is ../<tag>)")
+    ap.add_argument("--jobs-at-once", type=int, help="default: --cores // the profile's threads (this machine's cores)")
+    a = ap.parse_args()
+    tree = ROOT.parent / a.tag
+    config = tree / "config" / f"{a.profile}.yaml"
+    if not config.is_file():
+        sys.exit(f"profile_progress: no {config} (start the run with scripts/run_profile.sh {a.profile} {a.tag})")
+    dry = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "--rerun-incomplete", "--configfile",
+                          str(config.relative_to(tree))], cwd=tree, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(tree / "src")})
+    if dry.returncode:
+        sys.exit(f"profile_progress: the dry run failed: {dry.stderr.strip().splitlines()[-1]}")
+    planned = [tree / p for p in planned_benchmarks(dry.stdout + dry.stderr)]
+    settings = yaml.safe_load(config.read_text())
+    jobs_at_once = a.jobs_at_once or max(1, os.cpu_count() // settings["threads"])
+    print(report(progress(tree / "results" / settings["profile"] / "benchmarks", planned), jobs_at_once))
+
+
+if __name__ == "__main__":
+    main()
