@@ -13,7 +13,6 @@ then a lower bound. Wall time left = job-hours left / jobs at once (--cores // t
 or --jobs-at-once); it ignores the order the dependencies impose. Safe while the run goes on: the dry
 run takes no lock.
 """
-import argparse
 import json
 import os
 import re
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import yaml
 
+from trp.cli import POSITIVE_INT
+from trp.cli_parser import Parser
 from trp.report.budget import job_times
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,11 +35,16 @@ def planned_benchmarks(dry_run: str) -> list[Path]:
     return [Path(m[1]) for m in re.finditer(r"^\s+benchmark: (\S+)$", dry_run, re.M)]
 
 
+def benchmark_parts(tsv: Path) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(<results>, <stage>/...x.tsv) of a job's benchmark file <results>/benchmarks/<stage>/...x.tsv."""
+    i = len(tsv.parts) - 1 - tsv.parts[::-1].index("benchmarks")
+    return tsv.parts[:i], tsv.parts[i + 1:]
+
+
 def log_of(tsv: Path) -> Path:
-    """<results>/benchmarks/<stage>/...x.tsv is the job whose log is <results>/logs/<stage>/...x.log."""
-    parts = tsv.parts
-    i = len(parts) - 1 - parts[::-1].index("benchmarks")
-    return Path(*parts[:i], "logs", *parts[i + 1:]).with_suffix(".log")
+    """The job of <results>/benchmarks/<stage>/...x.tsv logs to <results>/logs/<stage>/...x.log."""
+    results, job = benchmark_parts(tsv)
+    return Path(*results, "logs", *job).with_suffix(".log")
 
 
 def epochs(log: Path) -> list[dict]:
@@ -58,25 +64,27 @@ def epochs(log: Path) -> list[dict]:
 
 
 def stage_of(tsv: Path) -> str:
-    parts = tsv.parts
-    return parts[len(parts) - parts[::-1].index("benchmarks")]
+    return benchmark_parts(tsv)[1][0]
+
+
+def hours_left(done: list[Path], walls: list[float], left: list[Path]) -> float | None:
+    """Job-hours the `left` jobs of a stage still need, from its `done` jobs (wall seconds `walls`); None
+    when none is done. A stage whose done jobs all logged epochs is counted in epochs still to train."""
+    if not left or not walls:
+        return None if left else 0.0
+    done_epochs = [epochs(log_of(t)) for t in done]
+    if not all(done_epochs):
+        return len(left) * statistics.median(walls) / 3600
+    per_job = statistics.median(max(e["epoch"] for e in es) for es in done_epochs)
+    epoch_s = statistics.median(e["seconds"] for es in done_epochs for e in es)
+    trained = (max((e["epoch"] for e in epochs(log_of(t))), default=0) for t in left)
+    return sum(max(per_job - n, 0) for n in trained) * epoch_s / 3600
 
 
 def stage_row(stage: str, done: list[Path], left: list[Path]) -> dict:
     walls = [job_times(t)[0] for t in done]
-    row = {"stage": stage, "done": len(done), "left": len(left),
-           "median_min": statistics.median(walls) / 60 if walls else None, "left_hours": 0.0 if not left else None}
-    if not left or not walls:
-        return row
-    done_epochs = [epochs(log_of(t)) for t in done]
-    if all(done_epochs):
-        per_job = statistics.median(max(e["epoch"] for e in es) for es in done_epochs)
-        epoch_s = statistics.median(e["seconds"] for es in done_epochs for e in es)
-        left_epochs = sum(max(per_job - max((e["epoch"] for e in epochs(log_of(t))), default=0), 0) for t in left)
-        row["left_hours"] = left_epochs * epoch_s / 3600
-    else:
-        row["left_hours"] = len(left) * statistics.median(walls) / 3600
-    return row
+    return {"stage": stage, "done": len(done), "left": len(left),
+            "median_min": statistics.median(walls) / 60 if walls else None, "left_hours": hours_left(done, walls, left)}
 
 
 def progress(benchmarks: Path, planned: list[Path]) -> list[dict]:
@@ -105,10 +113,10 @@ def report(rows: list[dict], jobs_at_once: int) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = Parser(description=__doc__.split("\n\n")[0])
     ap.add_argument("profile", help="a profile in config/, e.g. cpu")
     ap.add_argument("tag", help="the tag the run was started from (its worktree is ../<tag>)")
-    ap.add_argument("--jobs-at-once", type=int, help="default: --cores // the profile's threads (this machine's cores)")
+    ap.add_argument("--jobs-at-once", type=POSITIVE_INT, help="default: --cores // the profile's threads (this machine's cores)")
     a = ap.parse_args()
     tree = ROOT.parent / a.tag
     config = tree / "config" / f"{a.profile}.yaml"
@@ -118,7 +126,8 @@ def main() -> None:
                           str(config.relative_to(tree))], cwd=tree, capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": str(tree / "src")})
     if dry.returncode:
-        sys.exit(f"profile_progress: the dry run failed: {dry.stderr.strip().splitlines()[-1]}")
+        last = (dry.stderr.strip().splitlines() or [f"exit status {dry.returncode}"])[-1]
+        sys.exit(f"profile_progress: the dry run failed: {last}")
     planned = [tree / p for p in planned_benchmarks(dry.stdout + dry.stderr)]
     settings = yaml.safe_load(config.read_text())
     jobs_at_once = a.jobs_at_once or max(1, os.cpu_count() // settings["threads"])
