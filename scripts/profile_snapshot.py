@@ -1,0 +1,204 @@
+"""Carry a profile run that spans sessions from one session to the next: only commits on `main` outlast
+a session here (the worktree ../<tag>, its outputs and the tag itself do not).
+
+    .venv/bin/python scripts/profile_snapshot.py save cpu-profile-20261202      # at a session's end, or often
+    .venv/bin/python scripts/profile_snapshot.py restore cpu-profile-20261202   # in the next session, then
+    bash scripts/run_profile.sh cpu cpu-profile-20261202                         # resumes where it stopped
+
+`save` copies the run's outputs from the worktree ../<tag> into profile_snapshots/<tag>/ of this
+checkout, with a manifest (the tag's commit, the profile, each file's sha256 and modification time), and
+commits that folder alone (other staged or unstaged work is left as it is). The outputs are the files
+Git does not track in results/, checkpoints/ (each unfinished training's last.pt with them), paper_tables/
+and Snakemake's metadata and incomplete-job markers, and the run's log ../<tag>.log; not the prepared data
+(never committed; `restore` prepares it again), not run locks. A running Snakemake in the
+worktree is paused (SIGSTOP) while the files are copied, so that no file is caught half-written.
+
+`restore` recreates the tag at the manifest's commit (refusing a tag that points elsewhere), creates the
+worktree, prepares the data with the profile's own rule, copies the files back, checks each one's
+sha256 and sets the modification times saved (the data's too), so that Snakemake sees the same
+finished jobs and reruns only the unfinished ones. It refuses a worktree that already holds outputs.
+
+A snapshot is a run in progress, not a result: results are published from the finished worktree by
+scripts/publish_results.sh, after which the snapshot folder is deleted from main (the history keeps it).
+"""
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+SNAPSHOTS = "profile_snapshots"
+MANIFEST = "manifest.json"
+LOG = "profile.log"  # ../<tag>.log, kept beside the outputs
+KEPT = ("results/", "checkpoints/", "paper_tables/", ".snakemake/metadata/", ".snakemake/incomplete/")
+LOCK = ".lock"  # a trp run directory's lock (trp.artifacts.rundir): stale once the run is stopped
+
+
+class SnapshotError(Exception):
+    pass
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise SnapshotError(f"git {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def outputs(tree: Path) -> list[str]:
+    """The files of a run's output folders that Git does not track (not the data, not Snakemake's scratch state)."""
+    listed = git(tree, "ls-files", "--others", "-z") + git(tree, "ls-files", "--others", "--ignored", "--exclude-standard", "-z")
+    keep = []
+    for rel in sorted(set(filter(None, listed.split("\0")))):
+        if not rel.startswith(KEPT) or Path(rel).name == LOCK:
+            continue
+        if (tree / rel).is_file() and not (tree / rel).is_symlink():
+            keep.append(rel)
+    return keep
+
+
+def snakemake_pids(tree: Path) -> list[int]:
+    """The Snakemake processes running in the worktree (their current directory is it)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                cmd = (proc / "cmdline").read_bytes()
+                cwd = os.readlink(proc / "cwd")
+            except OSError:
+                continue
+            if b"snakemake" in cmd and Path(cwd) == tree:
+                pids.append(int(proc.name))
+    return pids
+
+
+@contextmanager
+def paused(tree: Path):
+    """Stop the process groups of the Snakemake runs in the worktree (their jobs with them) for the block."""
+    groups = {os.getpgid(pid) for pid in snakemake_pids(tree)}
+    for pgid in groups:
+        os.killpg(pgid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pgid in groups:
+            os.killpg(pgid, signal.SIGCONT)
+
+
+def profile_of(tree: Path) -> str:
+    """The profile a worktree's run uses: the one results/<profile> names (one profile a run)."""
+    names = sorted(p.name for p in (tree / "results").iterdir() if p.is_dir() and p.name != "benchmarks") \
+        if (tree / "results").is_dir() else []
+    if len(names) != 1:
+        raise SnapshotError(f"{tree}: expected the outputs of one profile under results/, found {names or 'none'}")
+    return names[0]
+
+
+def save(repo: Path, tag: str, commit: bool = True) -> Path:
+    tree = repo.parent / tag
+    if not tree.is_dir():
+        raise SnapshotError(f"no worktree {tree}; start the run with scripts/run_profile.sh")
+    head = git(tree, "rev-parse", "HEAD").strip()
+    dest = repo / SNAPSHOTS / tag
+    staging = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    files = {}
+    with paused(tree):
+        data = tree / "data" / "prepared"
+        data_files = {str(p.relative_to(tree)): p.stat().st_mtime_ns for p in sorted(data.rglob("*")) if p.is_file()} \
+            if data.is_dir() else {}
+        sources = [(rel, tree / rel) for rel in outputs(tree)]
+        log = tree.with_name(tree.name + ".log")
+        if log.is_file():
+            sources.append((LOG, log))
+        for rel, src in sources:
+            target = staging / "files" / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+            files[rel] = {"sha256": sha256(target), "mtime_ns": src.stat().st_mtime_ns}
+    manifest = {"schema": "trp.profile_snapshot/1", "tag": tag, "commit": head, "profile": profile_of(tree),
+                "data_mtime_ns": data_files, "files": files}
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    shutil.rmtree(dest, ignore_errors=True)
+    staging.rename(dest)
+    if commit:
+        rel = str(dest.relative_to(repo))
+        git(repo, "add", "-A", "--force", "--", rel)  # --force: main ignores .snakemake/ and checkpoints
+        if git(repo, "diff", "--cached", "--name-only", "--", rel).strip():
+            done = sum(1 for f in files if f.endswith("metrics.json"))
+            git(repo, "commit", "-q", "-m", f"profile snapshot {tag}: {len(files)} files, {done} metrics.json "
+                                            f"(a run in progress, carried to the next session; not a result)", "--", rel)
+    return dest
+
+
+def restore(repo: Path, tag: str) -> Path:
+    src = repo / SNAPSHOTS / tag
+    if not (src / MANIFEST).is_file():
+        raise SnapshotError(f"no snapshot {src}")
+    manifest = json.loads((src / MANIFEST).read_text())
+    commit = manifest["commit"]
+    existing = subprocess.run(["git", "-C", str(repo), "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}"],
+                              capture_output=True, text=True).stdout.strip()
+    if existing and existing != commit:
+        raise SnapshotError(f"tag {tag} points at {existing[:12]}, the snapshot at {commit[:12]}")
+    if not existing:
+        git(repo, "tag", tag, commit)
+    tree = repo.parent / tag
+    if not tree.is_dir():
+        git(repo, "worktree", "add", "--detach", str(tree), tag)
+    if git(tree, "rev-parse", "HEAD").strip() != commit:
+        raise SnapshotError(f"{tree} is not at {commit[:12]}")
+    if [f for f in outputs(tree) if not f.startswith(".snakemake/")]:
+        raise SnapshotError(f"{tree} already holds outputs; restore into a fresh worktree")
+    prepare_data(repo, tree, manifest["profile"])
+    for rel, mtime in manifest["data_mtime_ns"].items():
+        os.utime(tree / rel, ns=(mtime, mtime))
+    for rel, info in manifest["files"].items():
+        target = tree.with_name(tree.name + ".log") if rel == LOG else tree / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src / "files" / rel, target)
+        if sha256(target) != info["sha256"]:
+            raise SnapshotError(f"{rel}: sha256 differs from the manifest's")
+        os.utime(target, ns=(info["mtime_ns"], info["mtime_ns"]))
+    return tree
+
+
+def prepare_data(repo: Path, tree: Path, profile: str) -> None:
+    """Run the profile's data rule alone in the worktree (the prepared arrays are never in a snapshot)."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "PATH": f"{repo / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    proc = subprocess.run(["snakemake", "--cores", "1", "--configfile", f"config/{profile}.yaml", "--until", "prepare_data"],
+                          cwd=tree, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        raise SnapshotError(f"preparing the data failed: {proc.stderr.strip().splitlines()[-1:]}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("action", choices=["save", "restore"])
+    ap.add_argument("tag")
+    args = ap.parse_args(argv)
+    repo = Path(git(Path.cwd(), "rev-parse", "--show-toplevel").strip())
+    try:
+        where = save(repo, args.tag) if args.action == "save" else restore(repo, args.tag)
+    except SnapshotError as e:
+        print(f"profile_snapshot: error: {e}", file=sys.stderr)
+        return 2
+    print(where)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""scripts/profile_snapshot.py: a run's outputs carried through a commit on main into a fresh worktree,
+byte for byte and with their modification times (what Snakemake judges a finished job by), without the
+data, run locks or anything Git tracks; the tag and the worktree are recreated; bad states are refused."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from profile_snapshot import SNAPSHOTS, SnapshotError, restore, save  # noqa: E402
+
+OUTPUTS = {
+    "results/cpu/runs/resnet20/baseline/s0/metrics.json": b'{"accuracy": 1}\n',
+    "checkpoints/cpu/runs/resnet20/trp/s0/last.pt": os.urandom(3000),
+    "paper_tables/cpu/table1.md": b"| row |\n",
+    ".snakemake/metadata/cmVzdWx0cy9jcHU=": b"{}",
+    ".snakemake/incomplete/Y2hlY2twb2ludHM=": b"",
+}
+NOT_SAVED = ("results/cpu/runs/resnet20/baseline/s0/.lock", "data/prepared/cifar10.npz",
+             "src/__pycache__/x.pyc", ".snakemake/log/run.log")
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def run(tmp_path):
+    """A repository with a tag and a worktree ../<tag> holding a run's outputs, with distinct mtimes."""
+    repo = tmp_path / "main"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    for k, v in (("user.name", "test"), ("user.email", "test@example.org")):
+        git(repo, "config", k, v)
+    (repo / ".gitignore").write_text(".snakemake/\n/data/\n/checkpoints/\n__pycache__/\n.lock\n")
+    (repo / "code.py").write_text("x = 1\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "code")
+    git(repo, "tag", "run-tag")
+    tree = tmp_path / "run-tag"
+    git(repo, "worktree", "add", "-q", "--detach", str(tree), "run-tag")
+    for i, (rel, data) in enumerate({**OUTPUTS, **{r: b"x" for r in NOT_SAVED}}.items()):
+        path = tree / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, ns=(10**18 + i * 10**9, 10**18 + i * 10**9))
+    (tmp_path / "run-tag.log").write_text("Finished job 1.\n")
+    return repo, tree
+
+
+def fake_prepare(repo, tree, profile):
+    assert profile == "cpu"
+    (tree / "data/prepared").mkdir(parents=True)
+    (tree / "data/prepared/cifar10.npz").write_bytes(b"x")
+
+
+def test_save_commits_the_outputs_alone_and_restore_rebuilds_the_run(run, monkeypatch):
+    repo, tree = run
+    (repo / "work.py").write_text("staged = True\n")
+    git(repo, "add", "work.py")
+    mtimes = {rel: (tree / rel).stat().st_mtime_ns for rel in OUTPUTS}
+    data_mtime = (tree / "data/prepared/cifar10.npz").stat().st_mtime_ns
+    commit = git(repo, "rev-parse", "run-tag").strip()
+
+    save(repo, "run-tag")
+    committed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert "work.py" not in committed and all(c.startswith(f"{SNAPSHOTS}/run-tag/") for c in committed)
+    assert git(repo, "diff", "--cached", "--name-only").split() == ["work.py"]  # still staged, not committed
+    saved = {c.split("/files/", 1)[1] for c in committed if "/files/" in c}
+    assert saved == {*OUTPUTS, "profile.log"}
+
+    git(repo, "worktree", "remove", "--force", str(tree))
+    git(repo, "tag", "-d", "run-tag")
+    monkeypatch.setattr("profile_snapshot.prepare_data", fake_prepare)
+    assert restore(repo, "run-tag") == tree
+    assert git(repo, "rev-parse", "run-tag").strip() == commit
+    for rel, data in OUTPUTS.items():
+        assert (tree / rel).read_bytes() == data and (tree / rel).stat().st_mtime_ns == mtimes[rel]
+    assert (tree / "data/prepared/cifar10.npz").stat().st_mtime_ns == data_mtime
+    assert (tree.parent / "run-tag.log").read_text() == "Finished job 1.\n"
+    assert not (tree / NOT_SAVED[0]).exists()
+
+
+def test_restore_refuses_a_moved_tag_a_used_worktree_and_a_changed_file(run, monkeypatch):
+    repo, tree = run
+    save(repo, "run-tag")
+    monkeypatch.setattr("profile_snapshot.prepare_data", fake_prepare)
+    with pytest.raises(SnapshotError, match="already holds outputs"):
+        restore(repo, "run-tag")
+    git(repo, "worktree", "remove", "--force", str(tree))
+    git(repo, "tag", "-f", "run-tag", "HEAD")  # HEAD is the snapshot's commit, not the run's
+    with pytest.raises(SnapshotError, match="points at"):
+        restore(repo, "run-tag")
+    git(repo, "tag", "-f", "run-tag", "HEAD~1")
+    (repo / SNAPSHOTS / "run-tag/files/paper_tables/cpu/table1.md").write_text("edited\n")
+    with pytest.raises(SnapshotError, match="sha256 differs"):
+        restore(repo, "run-tag")
+
+
+def test_save_needs_the_worktree(tmp_path):
+    with pytest.raises(SnapshotError, match="no worktree"):
+        save(tmp_path / "main", "no-such-tag")
