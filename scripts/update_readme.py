@@ -102,10 +102,9 @@ def block(profile: str, root: Path = ROOT) -> str:
     latency = root / "results" / "benchmarks" / "latency_cpu.json"
     if latency.exists():
         parts += ["#### Table 4 on ResNet-18: measured speedup against conv-MAC speedup", latency_table(latency)]
-    for kind, title in (("cpu", "this machine's CPU"), ("gpu", "a GPU (jobs sharing one GPU)")):
-        throughput = root / "results" / "benchmarks" / f"{kind}_throughput.json"
-        if throughput.exists():
-            parts += [f"#### Training throughput on {title}", throughput_table(throughput)]
+    for kind, title in (("cpu", "a CPU"), ("gpu", "a GPU (jobs sharing one GPU)")):
+        for throughput in sorted((root / "results" / "benchmarks").glob(f"{kind}_throughput*.json")):
+            parts += [f"#### Training throughput on {title} (`results/benchmarks/{throughput.name}`)", throughput_table(throughput)]
     return "\n\n".join(parts)
 
 
