@@ -22,7 +22,6 @@ A snapshot is a run in progress, not a result: results are published from the fi
 scripts/publish_results.sh, after which the snapshot folder is deleted from main (the history keeps it).
 """
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -31,6 +30,8 @@ import subprocess
 import sys
 from contextlib import contextmanager
 from pathlib import Path
+
+from trp.artifacts.atomic import sha256_file as sha256
 
 SNAPSHOTS = "profile_snapshots"
 MANIFEST = "manifest.json"
@@ -48,14 +49,6 @@ def git(repo: Path, *args: str) -> str:
     if proc.returncode:
         raise SnapshotError(f"git {' '.join(args)}: {proc.stderr.strip()}")
     return proc.stdout
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def outputs(tree: Path) -> list[str]:
