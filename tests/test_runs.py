@@ -109,8 +109,22 @@ def test_time_limit_stops_with_a_checkpoint_and_resumes_to_the_same_result(cifar
     assert train(cifar_npz, cut, "--time-limit", "1e-6") == EXIT_RESUMABLE  # stops after epoch 1
     assert "time limit" in capsys.readouterr().err
     assert (cut / "last.pt").exists() and not (cut / "model.pt").exists()
+    # the declared outputs appear only when the run finishes: a workflow manager that removes an interrupted
+    # job's outputs before rerunning it (Snakemake does) removes nothing the resumed run needs
+    assert not (cut / "ranklog.jsonl").exists() and (cut / "ranklog.partial.jsonl").stat().st_size > 0
     assert train(cifar_npz, cut) == 0
     for name in ("model.pt", "decomposed.pt"):
         a, b = weights(ref / name), weights(cut / name)
         assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert (ref / "ranklog.jsonl").read_text() == (cut / "ranklog.jsonl").read_text()
+    assert (ref / "ranklog.jsonl").read_text() == (cut / "ranklog.jsonl").read_text() != ""
+
+
+def test_a_resume_whose_earlier_rank_log_is_lost_is_refused(cifar_npz, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train(cifar_npz, out, "--time-limit", "1e-6") == EXIT_RESUMABLE
+    capsys.readouterr()
+    (out / "ranklog.partial.jsonl").unlink()
+    assert train(cifar_npz, out) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "rank log before step" in err[0] and "--overwrite" in err[0]
+    assert not (out / "metrics.json").exists()

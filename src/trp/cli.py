@@ -194,7 +194,7 @@ def parser() -> argparse.ArgumentParser:
                    help=f"stop after the last epoch that ends within this time, checkpointed; exit {EXIT_RESUMABLE} "
                         "(run the command again to resume)")
     _data(p)
-    _outputs(p, ", ranklog.jsonl (checkpoints: last.pt, resumed from; model.pt; decomposed.pt)")
+    _outputs(p, ", ranklog.jsonl (checkpoints: last.pt and ranklog.partial.jsonl, resumed from; model.pt; decomposed.pt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -284,7 +284,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=number(0, integer=True), default=8, help="DataLoader worker processes per process")
     p.add_argument("--image-size", type=number(32, integer=True), default=224,
                    help="training crop; evaluation resizes to size*256/224 and centre-crops it (paper: 224)")
-    _outputs(p, ", ranklog.jsonl (checkpoints: last.pt, resumed from; model.pt; decomposed.pt; a basic-method "
+    _outputs(p, ", ranklog.jsonl (checkpoints: last.pt and ranklog.partial.jsonl, resumed from; model.pt; decomposed.pt; a basic-method "
                 "run: finetuned.pt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_imagenet)

@@ -6,10 +6,10 @@ from .atomic import (ArtifactError, atomic_open, atomic_save, atomic_write_text,
 from .checkpoints import (DECOMPOSED, DENSE, load_network, load_training_state, read_record, save_decomposed,
                           save_dense, save_training_state)
 from .provenance import record
-from .ranklog import RankLog
+from .ranklog import PARTIAL as PARTIAL_RANKLOG, RankLog
 from .rundir import RunDirectory
 
-__all__ = ["DECOMPOSED", "DENSE", "ArtifactError", "RankLog", "RunDirectory", "atomic_open", "atomic_save",
+__all__ = ["DECOMPOSED", "DENSE", "PARTIAL_RANKLOG", "ArtifactError", "RankLog", "RunDirectory", "atomic_open", "atomic_save",
            "atomic_write_text", "dumps", "load_network", "load_training_state", "read_json", "read_record", "record",
            "remove_stale_temporaries", "save_decomposed", "save_dense", "save_training_state", "sha256_file",
            "write_json"]

@@ -11,7 +11,7 @@ from .atomic import ArtifactError, read_json, remove_stale_temporaries, write_js
 MARKER = "run.json"
 LOCK = ".lock"
 # Every file a trp command writes into a run directory (removed by --overwrite, nothing else is).
-OUTPUTS = (MARKER, "metrics.json", "ranklog.jsonl", "last.pt", "model.pt", "decomposed.pt", "finetuned.pt")
+OUTPUTS = (MARKER, "metrics.json", "ranklog.jsonl", "ranklog.partial.jsonl", "last.pt", "model.pt", "decomposed.pt", "finetuned.pt")
 
 
 def _normal(obj):

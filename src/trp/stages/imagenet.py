@@ -7,7 +7,7 @@ pretrained network at the energy rule tuned to the budget (as `trp allocate --me
 `trp decompose --ranks` for CIFAR), fine-tuned with the same schedule and no regulariser.
 
 Outputs as `trp train`'s: metrics.json and ranklog.jsonl in `out`; last.pt (after every epoch,
-resumed from), model.pt and decomposed.pt in `checkpoints`; a basic-method run writes
+resumed from) with ranklog.partial.jsonl, model.pt and decomposed.pt in `checkpoints`; a basic-method run writes
 metrics.json, last.pt and finetuned.pt (the fine-tuned TSVD network). Under torchrun rank 0
 alone enters the run directory, holds its lock for the whole run and writes every file; it tells
 the other processes whether the run resumes or was refused (and a basic run's ranks, which it
@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .. import models
-from ..artifacts import (ArtifactError, RankLog, RunDirectory, load_training_state, record, save_decomposed,
+from ..artifacts import (PARTIAL_RANKLOG, ArtifactError, RankLog, RunDirectory, load_training_state, record, save_decomposed,
                          save_dense, save_training_state, sha256_file, write_json)
 from ..cobla import allocate
 from ..config import ConfigError, TrainConfig, parse_overrides
@@ -193,7 +193,7 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
     with _run_directory(process, settings, out, ckpt, overwrite) as resuming:
         last = ckpt / "last.pt"
         resume = load_training_state(last, device) if resuming else None
-        log = RankLog(out / "ranklog.jsonl") if process.is_main and not basic else None
+        log = RankLog(ckpt / PARTIAL_RANKLOG) if process.is_main and not basic else None
         if log is not None:
             log.start(resume["state"]["step"] if resume else None)
         reg = None
@@ -254,6 +254,8 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
                              "projections": reg.projections if reg else 0},
                 "provenance": record(cfg.to_dict(), device, data["listing_sha256"], cfg.seed,
                                      weights_sha256=weights_info["sha256"], **files)}
+            if log is not None:
+                log.publish(out / "ranklog.jsonl")
             write_json(out / "metrics.json", metrics)
         barrier(process)
     return {"finished": True, **metrics}

@@ -1,13 +1,13 @@
 """`trp train`: a training run from a config, then its final ranks, decomposition and measures.
 
-Outputs: metrics.json and ranklog.jsonl in `out`; last.pt (resumed from, only when the directory
-holds this very run), model.pt and decomposed.pt (TRP / nuclear methods) in `checkpoints`."""
+Outputs: metrics.json and ranklog.jsonl in `out`; last.pt and ranklog.partial.jsonl (resumed from, only
+when the directory holds this very run), model.pt and decomposed.pt (TRP / nuclear methods) in `checkpoints`."""
 import time
 
 import torch
 
 from .. import models
-from ..artifacts import (RankLog, RunDirectory, load_training_state, record, save_decomposed, save_dense,
+from ..artifacts import (PARTIAL_RANKLOG, RankLog, RunDirectory, load_training_state, record, save_decomposed, save_dense,
                          save_training_state, sha256_file, write_json)
 from ..config import ConfigError, TrainConfig
 from ..lowrank import conv_macs, model_cost
@@ -55,7 +55,7 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
     with RunDirectory("train", settings, out_dir, ckpt_dir, overwrite) as run:
         last = run.checkpoints / "last.pt"
         resume = load_training_state(last, device) if run.resuming and last.exists() else None
-        log = RankLog(run.out / "ranklog.jsonl")
+        log = RankLog(run.checkpoints / PARTIAL_RANKLOG)
         log.start(resume["state"]["step"] if resume else None)
         allocate = budget_allocator(cfg, model, sites) if cfg.target_speedup else None
         reg = None
@@ -83,6 +83,7 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
                                 "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"],
                                 "projections": reg.projections if reg else 0},
                    "provenance": record(cfg.to_dict(), device, data_fp, cfg.seed, **files)}
+        log.publish(run.out / "ranklog.jsonl")
         write_json(run.out / "metrics.json", metrics)
     return {"finished": True, **metrics}
 
