@@ -82,6 +82,8 @@ def snakemake_pids(tree: Path) -> list[int]:
 def paused(tree: Path):
     """Stop the process groups of the Snakemake runs in the worktree (their jobs with them) for the block."""
     groups = {os.getpgid(pid) for pid in snakemake_pids(tree)}
+    if os.getpgrp() in groups:  # stopping it would stop this process too
+        raise SnapshotError("the Snakemake run shares this process group; start it with scripts/run_profile.sh")
     for pgid in groups:
         os.killpg(pgid, signal.SIGSTOP)
     try:
