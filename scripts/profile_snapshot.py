@@ -8,7 +8,8 @@ a session here (the worktree ../<tag>, its outputs and the tag itself do not).
 `save` copies the run's outputs from the worktree ../<tag> into profile_snapshots/<tag>/ of this
 checkout, with a manifest (the tag's commit, the profile, each file's sha256 and modification time), and
 commits that folder alone (other staged or unstaged work is left as it is). The outputs are the files
-Git does not track in results/, checkpoints/ (each unfinished training's last.pt with them), paper_tables/
+Git does not track in results/, checkpoints/ (an unfinished run's last.pt and partial rank log with them,
+not a finished one's), paper_tables/
 and Snakemake's metadata and incomplete-job markers, and the run's log ../<tag>.log; not the prepared data
 (never committed; `restore` prepares it again), not run locks. A running Snakemake in the
 worktree is paused (SIGSTOP) while the files are copied, so that no file is caught half-written.
@@ -37,6 +38,7 @@ SNAPSHOTS = "profile_snapshots"
 MANIFEST = "manifest.json"
 LOG = "profile.log"  # ../<tag>.log, kept beside the outputs
 KEPT = ("results/", "checkpoints/", "paper_tables/", ".snakemake/metadata/", ".snakemake/incomplete/")
+RESUME_STATE = ("last.pt", "ranklog.partial.jsonl")
 LOCK = ".lock"  # a trp run directory's lock (trp.artifacts.rundir): stale once the run is stopped
 
 
@@ -58,9 +60,17 @@ def outputs(tree: Path) -> list[str]:
     for rel in sorted(set(filter(None, listed.split("\0")))):
         if not rel.startswith(KEPT) or Path(rel).name == LOCK:
             continue
-        if (tree / rel).is_file() and not (tree / rel).is_symlink():
+        if (tree / rel).is_file() and not (tree / rel).is_symlink() and not finished_resume_state(tree, rel):
             keep.append(rel)
     return keep
+
+
+def finished_resume_state(tree: Path, rel: str) -> bool:
+    """A finished run's resume state (checkpoints/<p>/<run>/last.pt or the partial rank log, beside a
+    results/<p>/<run>/metrics.json): never read again, and 3 MB a ResNet-20 run."""
+    path = Path(rel)
+    return path.name in RESUME_STATE and path.parts[0] == "checkpoints" and \
+        (tree / "results" / Path(*path.parts[1:]).parent / "metrics.json").is_file()
 
 
 def snakemake_pids(tree: Path) -> list[int]:

@@ -1,6 +1,7 @@
 """scripts/profile_snapshot.py: a run's outputs carried through a commit on main into a fresh worktree,
 byte for byte and with their modification times (what Snakemake judges a finished job by), without the
-data, run locks or anything Git tracks; the tag and the worktree are recreated; bad states are refused."""
+data, run locks, finished runs' resume states or anything Git tracks; the tag and the worktree are
+recreated; bad states are refused."""
 import os
 import subprocess
 import sys
@@ -19,6 +20,7 @@ OUTPUTS = {
     ".snakemake/incomplete/Y2hlY2twb2ludHM=": b"",
 }
 NOT_SAVED = ("results/cpu/runs/resnet20/baseline/s0/.lock", "data/prepared/cifar10.npz",
+             "checkpoints/cpu/runs/resnet20/baseline/s0/last.pt",  # its run has finished (metrics.json)
              "src/__pycache__/x.pyc", ".snakemake/log/run.log")
 
 
