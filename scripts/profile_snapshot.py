@@ -1,16 +1,15 @@
 """Carry a profile run that spans sessions from one session to the next: only commits on `main` outlast
 a session here (the worktree ../<tag>, its outputs and the tag itself do not).
 
-    .venv/bin/python scripts/profile_snapshot.py save cpu-profile-20261202      # at a session's end, or often
-    .venv/bin/python scripts/profile_snapshot.py restore cpu-profile-20261202   # in the next session, then
-    bash scripts/run_profile.sh cpu cpu-profile-20261202                         # resumes where it stopped
+    .venv/bin/python scripts/profile_snapshot.py save <tag>      # at a session's end, or often
+    .venv/bin/python scripts/profile_snapshot.py restore <tag>   # in the next session, then
+    bash scripts/run_profile.sh cpu <tag>                         # resumes where it stopped
 
 `save` copies the run's outputs from the worktree ../<tag> into profile_snapshots/<tag>/ of this
 checkout, with a manifest (the tag's commit, the profile, each file's sha256 and modification time), and
 commits that folder alone (other staged or unstaged work is left as it is). The outputs are the files
 Git does not track in results/, checkpoints/ (an unfinished run's last.pt and partial rank log with them,
-not a finished one's), paper_tables/
-and Snakemake's metadata and incomplete-job markers, and the run's log ../<tag>.log; not the prepared data
+not a finished one's), paper_tables/ and Snakemake's metadata and incomplete-job markers, and the run's log ../<tag>.log; not the prepared data
 (never committed; `restore` prepares it again), not run locks. A running Snakemake in the
 worktree is paused (SIGSTOP) while the files are copied, so that no file is caught half-written.
 
@@ -33,13 +32,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from trp.artifacts.atomic import sha256_file as sha256
+from trp.artifacts.rundir import LOCK  # a run directory's lock: stale once the run is stopped
 
 SNAPSHOTS = "profile_snapshots"
 MANIFEST = "manifest.json"
 LOG = "profile.log"  # ../<tag>.log, kept beside the outputs
 KEPT = ("results/", "checkpoints/", "paper_tables/", ".snakemake/metadata/", ".snakemake/incomplete/")
 RESUME_STATE = ("last.pt", "ranklog.partial.jsonl")
-LOCK = ".lock"  # a trp run directory's lock (trp.artifacts.rundir): stale once the run is stopped
 
 
 class SnapshotError(Exception):
@@ -55,7 +54,7 @@ def git(repo: Path, *args: str) -> str:
 
 def outputs(tree: Path) -> list[str]:
     """The files of a run's output folders that Git does not track (not the data, not Snakemake's scratch state)."""
-    listed = git(tree, "ls-files", "--others", "-z") + git(tree, "ls-files", "--others", "--ignored", "--exclude-standard", "-z")
+    listed = git(tree, "ls-files", "--others", "-z")  # without --exclude-standard: the ignored files too
     keep = []
     for rel in sorted(set(filter(None, listed.split("\0")))):
         if not rel.startswith(KEPT) or Path(rel).name == LOCK:
