@@ -2,6 +2,7 @@
 a session here (the worktree ../<tag>, its outputs and the tag itself do not).
 
     .venv/bin/python scripts/profile_snapshot.py save <tag>      # at a session's end, or often
+    .venv/bin/python scripts/profile_snapshot.py save <tag> --every 20   # every 20 min while it runs, and at its end
     .venv/bin/python scripts/profile_snapshot.py restore <tag>   # in the next session, then
     bash scripts/run_profile.sh cpu <tag>                         # resumes where it stopped
 
@@ -11,7 +12,8 @@ commits that folder alone (other staged or unstaged work is left as it is). The 
 Git does not track in results/, checkpoints/ (an unfinished run's last.pt and partial rank log with them,
 not a finished one's), paper_tables/ and Snakemake's metadata and incomplete-job markers, and the run's log ../<tag>.log; not the prepared data
 (never committed; `restore` prepares it again), not run locks. A running Snakemake in the
-worktree is paused (SIGSTOP) while the files are copied, so that no file is caught half-written.
+worktree is paused (SIGSTOP) while the files are copied, so that no file is caught half-written; a run
+already stopped (paused by hand with `kill -STOP -<pgid>` while CI runs) stays stopped.
 
 `restore` recreates the tag at the manifest's commit (refusing a tag that points elsewhere), creates the
 worktree, prepares the data with the profile's own rule, copies the files back, checks each one's
@@ -28,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -87,12 +90,23 @@ def snakemake_pids(tree: Path) -> list[int]:
     return pids
 
 
+def stopped(pid: int) -> bool:
+    """Whether the process is stopped (SIGSTOP), e.g. paused by hand while CI runs."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] in ("T", "t")
+
+
 @contextmanager
 def paused(tree: Path):
-    """Stop the process groups of the Snakemake runs in the worktree (their jobs with them) for the block."""
-    groups = {os.getpgid(pid) for pid in snakemake_pids(tree)}
-    if os.getpgrp() in groups:  # stopping it would stop this process too
+    """Stop the process groups of the Snakemake runs in the worktree (their jobs with them) for the block.
+    A run that is already stopped is left stopped: a save never resumes a run paused by hand."""
+    pids = snakemake_pids(tree)
+    if os.getpgrp() in {os.getpgid(pid) for pid in pids}:  # stopping it would stop this process too
         raise SnapshotError("the Snakemake run shares this process group; start it with scripts/run_profile.sh")
+    groups = {os.getpgid(pid) for pid in pids if not stopped(pid)}
     for pgid in groups:
         os.killpg(pgid, signal.SIGSTOP)
     try:
@@ -189,14 +203,32 @@ def prepare_data(repo: Path, tree: Path, profile: str) -> None:
         raise SnapshotError(f"preparing the data failed: {proc.stderr.strip().splitlines()[-1:]}")
 
 
+def save_every(repo: Path, tag: str, minutes: float) -> Path:
+    """Save every `minutes` while a Snakemake run goes on in the worktree, then once more after it has
+    ended (its last jobs' outputs included)."""
+    tree = repo.parent / tag
+    while snakemake_pids(tree):
+        time.sleep(minutes * 60)
+        if snakemake_pids(tree):
+            print(f"{time.strftime('%H:%M:%S')} saved {save(repo, tag)}", flush=True)
+    return save(repo, tag)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("action", choices=["save", "restore"])
     ap.add_argument("tag")
+    ap.add_argument("--every", type=float, metavar="MINUTES",
+                    help="save: keep saving every MINUTES while the run goes on, and once more when it ends")
     args = ap.parse_args(argv)
+    if args.every is not None and (args.action != "save" or not args.every > 0):
+        ap.error("--every takes a positive number of minutes, with save")
     repo = Path(git(Path.cwd(), "rev-parse", "--show-toplevel").strip())
     try:
-        where = save(repo, args.tag) if args.action == "save" else restore(repo, args.tag)
+        if args.action == "restore":
+            where = restore(repo, args.tag)
+        else:
+            where = save(repo, args.tag) if args.every is None else save_every(repo, args.tag, args.every)
     except SnapshotError as e:
         print(f"profile_snapshot: error: {e}", file=sys.stderr)
         return 2

@@ -3,6 +3,7 @@ byte for byte and with their modification times (what Snakemake judges a finishe
 data, run locks, finished runs' resume states or anything Git tracks; the tag and the worktree are
 recreated; bad states are refused."""
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from profile_snapshot import SNAPSHOTS, SnapshotError, restore, save  # noqa: E402
+from profile_snapshot import SNAPSHOTS, SnapshotError, main, restore, save, stopped  # noqa: E402
 
 OUTPUTS = {
     "results/cpu/runs/resnet20/baseline/s0/metrics.json": b'{"accuracy": 1}\n',
@@ -104,3 +105,33 @@ def test_restore_refuses_a_moved_tag_a_used_worktree_and_a_changed_file(run, mon
 def test_save_needs_the_worktree(tmp_path):
     with pytest.raises(SnapshotError, match="no worktree"):
         save(tmp_path / "main", "no-such-tag")
+
+
+def test_save_pauses_a_running_run_and_leaves_a_stopped_one_stopped(run):
+    """A stand-in for Snakemake (its command line names it, its directory is the worktree) in its own group."""
+    repo, tree = run
+    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "snakemake"], cwd=tree,
+                            start_new_session=True)
+    try:
+        save(repo, "run-tag")
+        assert not stopped(fake.pid)  # paused for the copy, then resumed
+        os.killpg(fake.pid, signal.SIGSTOP)  # paused by hand, as for a CI run
+        (tree / "paper_tables/cpu/table1.md").write_text("| row | more |\n")
+        save(repo, "run-tag")
+        assert stopped(fake.pid)
+        assert "more" in (repo / SNAPSHOTS / "run-tag/files/paper_tables/cpu/table1.md").read_text()
+    finally:
+        os.killpg(fake.pid, signal.SIGKILL)
+        fake.wait()
+
+
+def test_save_every_saves_once_more_when_no_run_goes_on(run, monkeypatch, capsys):
+    repo, tree = run
+    monkeypatch.chdir(repo)
+    assert main(["save", "run-tag", "--every", "0.001"]) == 0
+    assert git(repo, "log", "-1", "--format=%s").startswith("profile snapshot run-tag:")
+    for bad in (["restore", "run-tag", "--every", "5"], ["save", "run-tag", "--every", "0"]):
+        with pytest.raises(SystemExit) as e:
+            main(bad)
+        assert e.value.code == 2
+    assert "--every takes a positive number" in capsys.readouterr().err
