@@ -15,8 +15,10 @@
 #   here, after calls 1 and 4:       bash scripts/gpu_session.sh receive FILES_AT
 #   optional, if device time is left: bash scripts/gpu_session.sh bench-compile  (eager against torch.compile)
 #
-# bench writes train_step_gpu_{fp32,bf16}.json and gpu_throughput.json; train runs the five `trp train`
-# commands Snakemake plans for them (written by prepare into .carry/paper-rows.sh, five jobs on the GPU),
+# bench writes train_step_gpu_{fp32,bf16}.json, gpu_throughput.json and polar_factor_gpu.json (Eq. 6's
+# polar factor: trp's float64 eigendecomposition against SVDs and Newton-Schulz on the GPU); train runs
+# the five `trp train` commands Snakemake plans for them (written by prepare into .carry/paper-rows.sh,
+# five jobs on the GPU),
 # each with --time-limit MINUTES, and returns one .tar.gz per run: its records, log and checkpoints
 # (last.pt too, so that an unfinished run resumes: a later session carries results/paper and
 # checkpoints/paper back with call 4). receive puts them where the paper profile expects them; Snakemake
@@ -58,6 +60,7 @@ case "${1:-}" in
     python3 benchmarks/train_step.py --models resnet20 resnet56 --precision fp32 --svd-cpu --out "$OUT/train_step_gpu_fp32.json"
     python3 benchmarks/train_step.py --models resnet20 resnet56 --precision bf16 --out "$OUT/train_step_gpu_bf16.json"
     python3 benchmarks/throughput.py --device cuda --rounds 2 --seconds 6 --out "$OUT/gpu_throughput.json"
+    python3 benchmarks/polar_factor.py --device cuda --out "$OUT/polar_factor_gpu.json"
     ;;
   bench-compile)  # optional, if device time is left: eager against torch.compile, ResNet-20, fp32
     device_env
