@@ -5,12 +5,14 @@ Each variant trains on random CIFAR-shaped batches; variants are interleaved rou
 several rounds and the median step time per variant is reported, with ratios to plain training.
 With --compile the same variants are also timed through torch.compile (the `compile` config key), and with
 --svd-cpu TRP and TRP+Nu also with the projections' SVDs on the CPU (`svd_device: cpu`), against the same
-eager plain step.
+eager plain step. On a GPU each row also lists, per variant, what makes a step between two projections
+wait for the GPU (torch.cuda.set_sync_debug_mode): the loop is meant to have no such wait.
 """
 import argparse
 import json
 import statistics
 import time
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -43,22 +45,42 @@ def setup(name, scheme, variant, device, batch, channels_last=True, compiled=Fal
     return (torch.compile(model) if compiled else model), reg, opt, x, y
 
 
-def steps(state, n, start, precision, device):
+def step(state, i, precision, device):
     model, reg, opt, x, y = state
+    if reg is not None:
+        reg.before_forward(i, i)
+    with autocast(device, precision):
+        loss = F.cross_entropy(model(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if reg is not None:
+        reg.after_backward(opt.param_groups[0]["lr"])
+    opt.step()
+
+
+def steps(state, n, start, precision, device):
     t0 = time.perf_counter()
     for i in range(start, start + n):
-        if reg is not None:
-            reg.before_forward(i, i)
-        with autocast(device, precision):
-            loss = F.cross_entropy(model(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        if reg is not None:
-            reg.after_backward(opt.param_groups[0]["lr"])
-        opt.step()
+        step(state, i, precision, device)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return (time.perf_counter() - t0) / n
+
+
+def host_syncs(state, i, precision, device) -> list[str]:
+    """What makes step i wait for the GPU: the messages torch.cuda.set_sync_debug_mode("warn") gives
+    (reads of a device value on the host, such as an error check); [] on a CPU."""
+    if device.type != "cuda":
+        return []
+    torch.cuda.synchronize()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        torch.cuda.set_sync_debug_mode("warn")
+        try:
+            step(state, i, precision, device)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    return [str(w.message).splitlines()[0] for w in caught]
 
 
 def main():
@@ -90,10 +112,13 @@ def main():
                 for v, s in states.items():
                     times[v].append(steps(s, a.steps, r * a.steps, a.precision, device))
             med = {v: statistics.median(t) for v, t in times.items()}
+            step_between_projections = 20 * (a.rounds * a.steps // 20 + 1) + 1  # past the timed steps; m = 20
             row = {"model": name, "scheme": scheme, "batch": a.batch, "precision": a.precision,
                    "step_s": med, "step_s_range": {v: [min(t), max(t)] for v, t in times.items()},
                    "images_per_s": {v: a.batch / t for v, t in med.items()},
-                   "ratio_to_plain": {v: med[v] / med["plain"] for v in med}}
+                   "ratio_to_plain": {v: med[v] / med["plain"] for v in med},
+                   "host_syncs_between_projections": {v: host_syncs(s, step_between_projections, a.precision, device)
+                                                      for v, s in states.items()}}
             print(json.dumps(row), flush=True)
             rows.append(row)
     atomic_write_text(a.out, json.dumps({"device": device_name(device), "versions": versions(), "git": git_commit(),
