@@ -205,12 +205,16 @@ def prepare_data(repo: Path, tree: Path, profile: str) -> None:
 
 def save_every(repo: Path, tag: str, minutes: float) -> Path:
     """Save every `minutes` while a Snakemake run goes on in the worktree, then once more after it has
-    ended (its last jobs' outputs included)."""
+    ended (its last jobs' outputs included). A save that fails while the run goes on (e.g. another
+    commit holds the index lock) is reported and tried again at the next interval."""
     tree = repo.parent / tag
     while snakemake_pids(tree):
         time.sleep(minutes * 60)
         if snakemake_pids(tree):
-            print(f"{time.strftime('%H:%M:%S')} saved {save(repo, tag)}", flush=True)
+            try:
+                print(f"{time.strftime('%H:%M:%S')} saved {save(repo, tag)}", flush=True)
+            except SnapshotError as e:
+                print(f"{time.strftime('%H:%M:%S')} save failed, tried again in {minutes:g} min: {e}", flush=True)
     return save(repo, tag)
 
 

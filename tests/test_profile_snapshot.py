@@ -2,6 +2,7 @@
 byte for byte and with their modification times (what Snakemake judges a finished job by), without the
 data, run locks, finished runs' resume states or anything Git tracks; the tag and the worktree are
 recreated; bad states are refused."""
+import contextlib
 import os
 import signal
 import subprocess
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from profile_snapshot import SNAPSHOTS, SnapshotError, main, restore, save, stopped  # noqa: E402
+from profile_snapshot import SNAPSHOTS, SnapshotError, main, restore, save, save_every, stopped  # noqa: E402
 
 OUTPUTS = {
     "results/cpu/runs/resnet20/baseline/s0/metrics.json": b'{"accuracy": 1}\n',
@@ -135,3 +136,21 @@ def test_save_every_saves_once_more_when_no_run_goes_on(run, monkeypatch, capsys
             main(bad)
         assert e.value.code == 2
     assert "--every takes a positive number" in capsys.readouterr().err
+
+
+def test_save_every_outlasts_a_failed_save_while_the_run_goes_on(run, monkeypatch, capsys):
+    repo, tree = run
+    running = iter([True] * 4 + [False])  # checked before and after each of two intervals, then ended
+    monkeypatch.setattr("profile_snapshot.snakemake_pids", lambda tree: [0] if next(running) else [])
+    monkeypatch.setattr("profile_snapshot.paused", lambda tree: contextlib.nullcontext())  # no process to pause
+    outcomes = iter([SnapshotError("git commit: index.lock exists"), None])
+
+    def flaky_save(repo, tag):
+        if (e := next(outcomes, None)) is not None:
+            raise e
+        return save(repo, tag)
+    monkeypatch.setattr("profile_snapshot.save", flaky_save)
+    save_every(repo, "run-tag", 1e-5)
+    out = capsys.readouterr().out
+    assert "save failed, tried again" in out and "index.lock" in out and "saved" in out
+    assert git(repo, "log", "-1", "--format=%s").startswith("profile snapshot run-tag:")
