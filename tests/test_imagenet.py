@@ -157,6 +157,13 @@ def test_loaders_normalise_shard_and_seed_each_image(image_root):
     assert torch.equal(next(iter(shards[0][1]))[0], next(iter(shards[0][1]))[0])
 
 
+def test_loader_workers_start_from_a_fork_server_not_the_training_process(image_root):
+    """A worker forked from a process running threads (gloo's, queue feeders) can deadlock."""
+    train, val = imagenet_loaders(image_folders(image_root, SIZE), 2, 1, "cpu", seed=0)
+    assert {train.loader.multiprocessing_context.get_start_method(),
+            val.loader.multiprocessing_context.get_start_method()} == {"forkserver"}
+
+
 def test_loader_benchmark_reports_throughput_and_where_time_goes(image_root):
     b = loader_benchmark(image_root, workers=0, batch_size=2, batches=3, image_size=SIZE)
     assert b["images"] == 6 and b["images_per_s"] > 0 and b["decode_ms"] > 0 and b["transform_ms"] > 0

@@ -2,6 +2,8 @@
 inputs the test writes and from the paper's numbers typed here, not read from trp.report.paper."""
 import json
 import math
+import re
+import subprocess
 
 import pytest
 import torch
@@ -10,7 +12,8 @@ from torch import nn
 from trp.report import equal_macs, paper
 from trp.report.claims import claims, equal_macs_row, faster, theorem2_claims
 from trp.report.cobla import cobla_table
-from trp.report.common import fmt, mean_std, provenance_footer
+from trp.artifacts.provenance import git_commit
+from trp.report.common import RENDERED_OUTPUTS, fmt, mean_std, provenance_footer
 from trp.report.fig2 import fig2
 from trp.report.fig3 import fig3
 from trp.report.table1 import table1
@@ -93,6 +96,23 @@ def test_mean_std_and_footer():
     assert f["profile"] == "smoke" and f["seed"] == "0, 1" and f["inputs"] == "2"
     assert f["commit"] == "0123456789ab, 0123456789ab+dirty"
     assert f["checkpoints"].startswith("model=" + "0" * 16)
+    assert re.fullmatch(r"[0-9a-f]{12}(\+dirty)?", f["rendered_by"])  # the renderer's own commit
+
+
+def test_rendered_by_is_dirty_only_for_changes_outside_the_rendered_outputs(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "paper_tables").mkdir(parents=True)
+    git = lambda *a: subprocess.run(["git", "-C", str(repo), *a], check=True, capture_output=True)
+    (repo / "code.py").write_text("x = 1\n")
+    (repo / "paper_tables" / "t.md").write_text("old\n")
+    git("init", "-q")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    state = lambda outside: git_commit(outside, root=repo)["dirty"]
+    (repo / "paper_tables" / "t.md").write_text("new\n")
+    assert (state(RENDERED_OUTPUTS), state(())) == (False, True)  # clean for the renderer, dirty for a training
+    (repo / "code.py").write_text("x = 2\n")
+    assert state(RENDERED_OUTPUTS) is True
 
 
 def table1_inputs(tmp_path):
@@ -161,7 +181,9 @@ def test_theorem2_counts_distinct_records_and_where_a_condition_failed(tmp_path)
     assert "energy_ratios" not in a["bound"]["violations"][0]
     assert a["assumption"]["max_ratio"] == pytest.approx(0.50 / sqrt_e) and a["bound"]["max_ratio"] == pytest.approx(0.40 / sqrt_e)
     assert a["failures"] == [{"layer": "layer3.0.conv2", "assumption": [3, 4], "bound": [4, 5], "rose": [3, 4]}]
-    assert out["overall"]["records"] == 4 + 2 and out["overall"]["rank_rose"] == 2 + 1 and b["records"] == 2
+    assert b["records"] == 2 and b["rank_rose"] == 1
+    # overall: b's records repeat a's (the same training logged twice) and count once
+    assert (out["overall"]["records"], out["overall"]["repeats"], out["overall"]["rank_rose"]) == (4, 2, 2)
     failures = (tmp_path / "t2-failures.md").read_text()
     assert "| a | layer3.0.conv2 | 3-4 | 4-5 | 3-4 |" in failures
     assert len(json.loads((tmp_path / "t2.json").read_text())["runs"]) == 3
@@ -173,6 +195,18 @@ def test_theorem2_counts_a_log_named_twice_once(tmp_path):
     out = theorem2_results({"resnet20/TRP1/s0": [log], "resnet20/trp-channel-e0.02-lam0/s0": [same, log]})
     assert set(out) == {"resnet20/TRP1/s0, resnet20/trp-channel-e0.02-lam0/s0", "overall"}
     assert out["overall"]["records"] == 1
+
+
+def test_theorem2_overall_counts_a_training_logged_twice_once_spectrum_or_not(tmp_path):
+    log = [rec(1, 8), rec(2, 6, disp=0.10, rank_before=8, bound=0.15), rec(3, 7, disp=0.15, rank_before=6, bound=0.30)]
+    without_spectrum = [{k: v for k, v in r.items() if k != "energy_ratios"} for r in log]
+    other = [rec(2, 6, disp=0.11, rank_before=8, bound=0.15)]  # another training: a different measurement
+    out = theorem2({"TRP/s0": [write_log(tmp_path / "a/ranklog.jsonl", without_spectrum)],
+                    "rankvar/s0": [write_log(tmp_path / "b/ranklog.jsonl", log)],
+                    "other/s0": [write_log(tmp_path / "c/ranklog.jsonl", other)]}, "smoke", tmp_path / "t2")
+    assert out["TRP/s0"]["records"] == out["rankvar/s0"]["records"] == 2
+    assert (out["overall"]["records"], out["overall"]["repeats"], out["overall"]["rank_rose"]) == (3, 2, 1)
+    assert "| overall (2 records repeating another log's counted once) | 3 |" in (tmp_path / "t2.md").read_text()
 
 
 def theorem2_verdict(records, name="assumption"):

@@ -12,14 +12,17 @@ import torch
 PACKAGES = ("trp", "torch", "torchvision", "numpy", "scipy", "snakemake", "dvc")
 
 
-def git_commit() -> dict:
-    root = Path(__file__).resolve().parents[3]
+def git_commit(outside: tuple[str, ...] = (), root: Path | None = None) -> dict:
+    """The commit of this package's checkout (or of `root`), and whether a tracked file differs from
+    it (changes under the folders `outside`, e.g. a renderer's own outputs, aside)."""
+    root = root or Path(__file__).resolve().parents[3]
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
 
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+        changes = git("status", "--porcelain", "--untracked-files=no", "--", ".", *(f":!{d}" for d in outside))
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changes)}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import multiprocessing
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,8 +193,19 @@ class DeviceLoader:
             raise _worker_error(e) from None
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """Where the loaders' workers are started: a fork server that has imported this module (and so
+    torch and torchvision) once. A worker forked from the training process itself can deadlock on a
+    lock held by one of its threads (gloo's, a persistent loader's queue feeders) at the instant of
+    the fork; the fork server runs no such thread."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    return context
+
+
 def _loader(dataset, batch_size: int, workers: int, device: torch.device, **kw) -> DataLoader:
-    return DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=device.type == "cuda", **kw)
+    return DataLoader(dataset, batch_size=batch_size, num_workers=workers, pin_memory=device.type == "cuda",
+                      multiprocessing_context=worker_context() if workers > 0 else None, **kw)
 
 
 def imagenet_loaders(folders: ImageFolders, batch_size: int, workers: int, device, seed: int, rank: int = 0,

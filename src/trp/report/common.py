@@ -10,6 +10,7 @@ from pathlib import Path
 import matplotlib
 
 from ..artifacts import read_json
+from ..artifacts.provenance import git_commit
 from ..cli_parser import Parser
 from ..config import ConfigError
 
@@ -82,10 +83,19 @@ def renderer_parser(name: str, doc: str) -> argparse.ArgumentParser:
 
 # ----------------------------------------------------------------------------- provenance
 
+RENDERED_OUTPUTS = ("results", "paper_tables")  # a renderer's outputs: writing them leaves its commit clean
+
+
+def short_commit(p: dict) -> str:
+    """A provenance block's commit as 12 hex digits, "+dirty" where its tree had changes."""
+    return p["commit"][:12] + ("+dirty" if p.get("dirty") else "")
+
+
 def provenance_footer(metrics_list: list[dict], profile: str) -> dict:
     """The provenance of everything a table or figure is made of: the distinct git commits,
     config hashes, data fingerprints, devices, seeds and checkpoint hashes (first 16 hex digits)
-    found in each input's "provenance" block, as "key: comma-separated values"."""
+    found in each input's "provenance" block, as "key: comma-separated values"; and rendered_by, the
+    commit of the code that drew it (dirty only for changes outside results/ and paper_tables/)."""
     keys = ("commit", "config_hash", "data_fingerprint", "device", "seed", "checkpoints")
     seen = {k: [] for k in keys}
 
@@ -96,14 +106,16 @@ def provenance_footer(metrics_list: list[dict], profile: str) -> dict:
     for m in metrics_list:
         p = m.get("provenance", {})
         if p.get("commit"):
-            add("commit", p["commit"][:12] + ("+dirty" if p.get("dirty") else ""))
+            add("commit", short_commit(p))
         for k in ("config_hash", "data_fingerprint", "device", "seed"):
             add(k, p.get(k))
         for k, v in sorted(p.items()):
             if k.endswith("_sha256") and v:
                 add("checkpoints", f"{k.removesuffix('_sha256')}={v[:16]}")
+    renderer = git_commit(outside=RENDERED_OUTPUTS)
     return {"profile": profile, "inputs": str(len(metrics_list)),
-            **{k: ", ".join(v) if v else "n/a" for k, v in seen.items()}}
+            **{k: ", ".join(v) if v else "n/a" for k, v in seen.items()},
+            "rendered_by": short_commit(renderer) if renderer["commit"] else "n/a"}
 
 
 def footer_lines(footer: dict) -> list[str]:
