@@ -5,7 +5,9 @@
 
 Snakemake times a job from its last start, so a job resumed after an interruption counts only its
 last process (its metrics.json history still holds every epoch once). Wall times include whatever
-else the machine ran meanwhile; the median epoch is the robust figure.
+else the machine ran meanwhile; the median epoch is the robust figure. A run that spans sessions
+may run on several machines: each stage has a row per machine that finished its jobs (the device in
+the job's metrics.json; "n/a" for a job without one), and the total sums them all.
 """
 import csv
 import statistics
@@ -14,7 +16,7 @@ from pathlib import Path
 from ..artifacts import read_json
 from .common import provenance_footer, renderer_parser, write_table
 
-COLUMNS = [("stage", "stage"), ("jobs", "jobs"), ("median_min", "median min / job"), ("max_min", "max min / job"),
+COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("median_min", "median min / job"), ("max_min", "max min / job"),
            ("job_hours", "job-hours (wall)"), ("cpu_hours", "CPU-hours"), ("epochs", "epochs"),
            ("epoch_s", "median s / epoch"), ("images_per_s", "median images/s per job")]
 
@@ -38,29 +40,30 @@ def job_key(parts: tuple[str, ...]) -> tuple[str, ...]:
     return parts[-3:]
 
 
-def row(stage: str, jobs: list[tuple[float, float | None, list[dict]]]) -> dict:
+def row(stage: str, device: str, jobs: list[tuple[float, float | None, list[dict]]]) -> dict:
     walls = [w for w, _, _ in jobs]
     cpus = [c for _, c, _ in jobs if c is not None]
     epochs = [e for _, _, history in jobs for e in history]
-    return {"stage": stage, "jobs": len(jobs), "median_min": statistics.median(walls) / 60, "max_min": max(walls) / 60,
+    return {"stage": stage, "device": device, "jobs": len(jobs), "median_min": statistics.median(walls) / 60, "max_min": max(walls) / 60,
             "job_hours": sum(walls) / 3600, "cpu_hours": sum(cpus) / 3600 if len(cpus) == len(jobs) else None,
             "epochs": len(epochs) or None,
             "epoch_s": statistics.median(e["seconds"] for e in epochs) if epochs else None,
             "images_per_s": statistics.median(e["images_per_s"] for e in epochs) if epochs else None}
 
 
-def stage_rows(benchmarks: Path, histories: dict[tuple[str, ...], list[dict]]) -> list[dict]:
-    """One row per stage (the first folder under benchmarks/), then the total; `histories`: the
-    training epochs of each job by job_key."""
-    stages: dict[str, list] = {}
+def stage_rows(benchmarks: Path, runs: dict[tuple[str, ...], tuple[list[dict], str]]) -> list[dict]:
+    """One row per stage (the first folder under benchmarks/) and machine, then the total; `runs`:
+    the training epochs and the device of each job by job_key."""
+    stages: dict[tuple[str, str], list] = {}
     for tsv in sorted(benchmarks.rglob("*.tsv")):
         parts = tsv.relative_to(benchmarks).with_suffix("").parts
-        history = histories.get(job_key(parts), []) if len(parts) == 4 else []
-        stages.setdefault(parts[0], []).append((*job_times(tsv), history))
+        history, device = runs.get(job_key(parts), ([], "n/a")) if len(parts) == 4 else ([], "n/a")
+        stages.setdefault((parts[0], device), []).append((*job_times(tsv), history))
     if not stages:
         raise ValueError(f"no benchmark files under {benchmarks}")
-    total = row("total", [job for jobs in stages.values() for job in jobs])
-    return [row(stage, jobs) for stage, jobs in stages.items()] + [{**total, "median_min": None, "max_min": None}]
+    total = row("total", "all", [job for jobs in stages.values() for job in jobs])
+    return [row(stage, device, jobs) for (stage, device), jobs in stages.items()] + [
+        {**total, "median_min": None, "max_min": None}]
 
 
 def budget(results: str, profile: str, out_prefix) -> list[dict]:
@@ -68,11 +71,11 @@ def budget(results: str, profile: str, out_prefix) -> list[dict]:
     root = Path(results)
     paths = sorted(root.rglob("metrics.json"))
     records = [read_json(p) for p in paths]
-    histories: dict[tuple[str, ...], list[dict]] = {}
+    runs: dict[tuple[str, ...], tuple[list[dict], str]] = {}
     for path, m in zip(paths, records):
         epochs = [e for e in m.get("training", {}).get("history", []) if "seconds" in e and "images_per_s" in e]
-        histories.setdefault(job_key(path.parent.relative_to(root).parts), []).extend(epochs)
-    rows = stage_rows(root / "benchmarks", histories)
+        runs[job_key(path.parent.relative_to(root).parts)] = (epochs, m.get("provenance", {}).get("device") or "n/a")
+    rows = stage_rows(root / "benchmarks", runs)
     title = f"What the {profile} profile cost: Snakemake's benchmark files per stage (a resumed job counts its last start only)"
     write_table(rows, COLUMNS, out_prefix, title, provenance_footer(records, profile))
     return rows
