@@ -71,7 +71,7 @@ def test_publish_then_verify_from_a_fresh_clone(tagged_clone):
     committed = sh("git", "show", "--name-only", "--format=", "HEAD", cwd=repo).stdout.split()
     assert "dvc.lock" in committed and "paper_tables/cpu/budget.md" in committed
     assert any(f.startswith("dvc-store/") for f in committed) and not any(Path(f).name == ".lock" for f in committed)
-    assert "| train | 1 | 1.00 |" in (repo / "paper_tables/cpu/budget.md").read_text()
+    assert "| train | n/a | 1 | 1.00 |" in (repo / "paper_tables/cpu/budget.md").read_text()  # no record: no machine
     pushed = [p for p in (repo / "dvc-store/files").rglob("*") if p.is_file()]
     assert len(pushed) == 2  # model.pt and the folder's manifest; last.pt stays behind
     out = sh("bash", "scripts/verify_results.sh", "results-cpu-run-tag", cwd=repo,
