@@ -32,6 +32,10 @@ def tagged_clone(tmp_path, cifar_npz):
     sh("git", "clone", "-q", str(ROOT), str(repo), cwd=tmp_path)
     for k, v in (("user.name", "test"), ("user.email", "test@example.org")):
         sh("git", "config", k, v, cwd=repo)
+    # a repository with no published profile: the stand-in run below is the cpu profile's only output
+    published = ["results/cpu", "paper_tables/cpu", "dvc-store/files", "dvc.lock"]
+    sh("git", "rm", "-rq", "--ignore-unmatch", *published, cwd=repo)
+    sh("git", "commit", "-qm", "stand-in: no published profile", "--allow-empty", cwd=repo)
     sh("git", "tag", "run-tag", cwd=repo)
     net = repo / "checkpoints/cpu/runs/resnet20/baseline/s0"
     net.mkdir(parents=True)
