@@ -155,9 +155,13 @@ def save(repo: Path, tag: str, commit: bool = True) -> Path:
     if commit:
         rel = str(dest.relative_to(repo))
         git(repo, "add", "-A", "--force", "--", rel)  # --force: main ignores .snakemake/ and checkpoints
-        if git(repo, "diff", "--cached", "--name-only", "--", rel).strip():
+        changed = git(repo, "diff", "--cached", "--name-only", "--", rel).split()
+        if changed:
             done = sum(1 for f in files if f.endswith("metrics.json"))
-            git(repo, "commit", "-q", "-m", f"profile snapshot {tag}: {len(files)} files, {done} metrics.json "
+            # what this commit adds to the history: a session's submission is bounded (README)
+            added = sum((repo / c).stat().st_size for c in changed if (repo / c).is_file()) / 1e6
+            git(repo, "commit", "-q", "-m", f"profile snapshot {tag}: {len(files)} files, {done} metrics.json, "
+                                            f"{len(changed)} changed ({added:.1f} MB) "
                                             f"(a run in progress, carried to the next session; not a result)", "--", rel)
     return dest
 

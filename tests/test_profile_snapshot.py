@@ -121,6 +121,8 @@ def test_save_pauses_a_running_run_and_leaves_a_stopped_one_stopped(run):
         save(repo, "run-tag")
         assert stopped(fake.pid)
         assert "more" in (repo / SNAPSHOTS / "run-tag/files/paper_tables/cpu/table1.md").read_text()
+        # the commit names what it adds to the history: the edited table and the manifest
+        assert ", 2 changed (0.0 MB) (a run in progress" in git(repo, "log", "-1", "--format=%s")
     finally:
         os.killpg(fake.pid, signal.SIGKILL)
         fake.wait()
