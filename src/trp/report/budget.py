@@ -16,9 +16,12 @@ from pathlib import Path
 from ..artifacts import read_json
 from .common import provenance_footer, renderer_parser, write_table
 
-COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("median_min", "median min / job"), ("max_min", "max min / job"),
-           ("job_hours", "job-hours (wall)"), ("cpu_hours", "CPU-hours"), ("epochs", "epochs"),
+COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("median_min", "median min / job"),
+           ("max_min", "max min / job"), ("job_hours", "job-hours (wall)"), ("cpu_hours", "CPU-hours"), ("epochs", "epochs"),
            ("epoch_s", "median s / epoch"), ("images_per_s", "median images/s per job")]
+
+
+NO_RECORD = ([], "n/a")  # a job without a metrics.json: no epochs, no machine
 
 
 def job_times(tsv: Path) -> tuple[float, float | None]:
@@ -44,7 +47,8 @@ def row(stage: str, device: str, jobs: list[tuple[float, float | None, list[dict
     walls = [w for w, _, _ in jobs]
     cpus = [c for _, c, _ in jobs if c is not None]
     epochs = [e for _, _, history in jobs for e in history]
-    return {"stage": stage, "device": device, "jobs": len(jobs), "median_min": statistics.median(walls) / 60, "max_min": max(walls) / 60,
+    return {"stage": stage, "device": device, "jobs": len(jobs), "median_min": statistics.median(walls) / 60,
+            "max_min": max(walls) / 60,
             "job_hours": sum(walls) / 3600, "cpu_hours": sum(cpus) / 3600 if len(cpus) == len(jobs) else None,
             "epochs": len(epochs) or None,
             "epoch_s": statistics.median(e["seconds"] for e in epochs) if epochs else None,
@@ -57,7 +61,7 @@ def stage_rows(benchmarks: Path, runs: dict[tuple[str, ...], tuple[list[dict], s
     stages: dict[tuple[str, str], list] = {}
     for tsv in sorted(benchmarks.rglob("*.tsv")):
         parts = tsv.relative_to(benchmarks).with_suffix("").parts
-        history, device = runs.get(job_key(parts), ([], "n/a")) if len(parts) == 4 else ([], "n/a")
+        history, device = runs.get(job_key(parts), NO_RECORD) if len(parts) == 4 else NO_RECORD
         stages.setdefault((parts[0], device), []).append((*job_times(tsv), history))
     if not stages:
         raise ValueError(f"no benchmark files under {benchmarks}")
@@ -74,7 +78,8 @@ def budget(results: str, profile: str, out_prefix) -> list[dict]:
     runs: dict[tuple[str, ...], tuple[list[dict], str]] = {}
     for path, m in zip(paths, records):
         epochs = [e for e in m.get("training", {}).get("history", []) if "seconds" in e and "images_per_s" in e]
-        runs[job_key(path.parent.relative_to(root).parts)] = (epochs, m.get("provenance", {}).get("device") or "n/a")
+        device = m.get("provenance", {}).get("device") or NO_RECORD[1]
+        runs[job_key(path.parent.relative_to(root).parts)] = (epochs, device)
     rows = stage_rows(root / "benchmarks", runs)
     title = f"What the {profile} profile cost: Snakemake's benchmark files per stage (a resumed job counts its last start only)"
     write_table(rows, COLUMNS, out_prefix, title, provenance_footer(records, profile))
