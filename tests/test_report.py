@@ -274,6 +274,17 @@ def test_fig3_points_are_runs_with_their_seeds(tmp_path):
     assert (tmp_path / "fig3.png").exists() and (tmp_path / "fig3.pdf").exists()
 
 
+
+def test_a_long_figure_footer_adds_height_instead_of_squeezing_the_plots(tmp_path):
+    from trp.report.common import plt, save_figure
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    ax.plot([1, 2], [80, 85])
+    footer = {"checkpoints": ", ".join(f"finetuned={i:016x}" for i in range(120))}  # ~20 lines of footer
+    save_figure(fig, tmp_path / "f", footer)
+    assert fig.get_figheight() > 4.2 + 1.5
+    assert ax.get_position().height * fig.get_figheight() > 0.75 * 4.2  # the plot keeps most of its height
+
+
 def ms(mean, std, n=2):
     return {"mean": mean, "std": std, "n": n}
 

@@ -222,12 +222,15 @@ def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict)
 # ----------------------------------------------------------------------------- figures
 
 def save_figure(fig, out_prefix, footer: dict) -> list[Path]:
-    """Write {out_prefix}.png (dpi 150) and .pdf with the footer as small text along the bottom."""
+    """Write {out_prefix}.png (dpi 150) and .pdf with the footer as small text along the bottom. The
+    figure grows by the footer's height, so that a long footer (one checkpoint hash per input) never
+    squeezes the plots."""
     text = textwrap.fill("; ".join(footer_lines(footer)), 150)
     n = text.count("\n") + 1
-    height = fig.get_figheight()
-    bottom = min(0.5, (n * 7.5 + 6) / 72 / height)  # 6 pt text, ~7.5 pt per line
-    fig.tight_layout(rect=(0, bottom, 1, 1))
+    plots = fig.get_figheight()
+    footer_height = (n * 7.5 + 6) / 72  # inches: 6 pt text, ~7.5 pt per line
+    fig.set_figheight(plots + footer_height)
+    fig.tight_layout(rect=(0, footer_height / (plots + footer_height), 1, 1))
     fig.text(0.005, 0.005, text, fontsize=6, family="monospace", va="bottom", ha="left", color="0.3")
     out = Path(out_prefix)
     out.parent.mkdir(parents=True, exist_ok=True)
