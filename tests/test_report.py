@@ -453,18 +453,20 @@ def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
     jobs = {"train/resnet20/baseline/s0": (3600.0, 3000.0), "train/resnet20/trp-x/s0": (7200.0, 6000.0),
             "train/resnet20/trp-y/s0": (5400.0, 4500.0), "train/resnet20/trp-x/s1": (1800.0, 1500.0),
-            "finetune/resnet20/basic-y/s0": (600.0, "NA"), "render/table1": (6.0, 5.0)}
+            "finetune/resnet20/basic-y/s0": (600.0, "NA"), "tsvd/resnet20/basic-y/s0": (30.0, 20.0),
+            "render/table1": (6.0, 5.0)}
     for job, (wall, cpu) in jobs.items():
         tsv = tmp_path / "benchmarks" / f"{job}.tsv"
         tsv.parent.mkdir(parents=True, exist_ok=True)
         tsv.write_text(header + f"{wall}\t0:00:00\t1\t1\t1\t1\t0\t0\t50\t{cpu}\n")
     epochs = {"runs/resnet20/baseline/s0": [200.0, 260.0], "runs/resnet20/trp-x/s0": [250.0, 300.0, 1000.0],
-              "runs/resnet20/trp-y/s0": [100.0], "finetune/resnet20/basic-y/s0": [50.0]}
+              "runs/resnet20/trp-y/s0": [100.0], "finetune/resnet20/basic-y/s0": [50.0],
+              "tsvd/resnet20/basic-y/s0": []}  # the same job name as the fine-tuning, another stage
     for run, seconds in epochs.items():
         write_metrics(tmp_path / run / "metrics.json", {"dense": 90.0})
         m = json.loads((tmp_path / run / "metrics.json").read_text())
         m["training"] = {"history": [{"epoch": i + 1, "seconds": s, "images_per_s": 50000 / s} for i, s in enumerate(seconds)]}
-        if run.endswith("trp-y/s0"):
+        if run.endswith("trp-y/s0") or run.startswith("tsvd/"):
             m["provenance"]["device"] = "CPU: another, 1 threads"  # a run carried to another session's machine
         (tmp_path / run / "metrics.json").write_text(json.dumps(m))
     rows = {(r["stage"], r["device"]): r for r in budget(str(tmp_path), "cpu", tmp_path / "out" / "budget")}
@@ -476,8 +478,9 @@ def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from
     assert (other["jobs"], other["job_hours"], other["epoch_s"]) == (1, 1.5, 100.0)
     assert rows["train", "n/a"]["jobs"] == 1 and rows["train", "n/a"]["epochs"] is None  # trp-x s1: no record
     assert ft["cpu_hours"] is None and ft["epoch_s"] == 50.0  # a job without CPU time leaves the stage's sum unknown
+    assert ft["epochs"] == 1 and rows["tsvd", "CPU: another, 1 threads"]["jobs"] == 1  # each stage its own record
     assert rows["render", "n/a"]["epochs"] is None
-    assert total["jobs"] == 6 and total["job_hours"] == pytest.approx(18606 / 3600)
+    assert total["jobs"] == 7 and total["job_hours"] == pytest.approx(18636 / 3600)
     md = (tmp_path / "out" / "budget.md").read_text()
     assert "| train | cpu-test | 2 | 90.00 | 120.00 | 3.00 | 2.50 | 5 | 260.00 |" in md and "Provenance" in md
 

@@ -22,6 +22,7 @@ COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("me
 
 
 NO_RECORD = ([], "n/a")  # a job without a metrics.json: no epochs, no machine
+RECORD_FOLDER = {"train": "runs"}  # benchmark stage -> the results folder of its records (others: the same name)
 
 
 def job_times(tsv: Path) -> tuple[float, float | None]:
@@ -38,9 +39,10 @@ def job_times(tsv: Path) -> tuple[float, float | None]:
 
 
 def job_key(parts: tuple[str, ...]) -> tuple[str, ...]:
-    """(model, run, seed folder) of a job: benchmarks/<stage>/<model>/<run>/s<seed>.tsv and
-    <results>/<kind>/<model>/<run>/s<seed>/metrics.json name the same job."""
-    return parts[-3:]
+    """(results folder, model, run, seed folder) of a job: benchmarks/<stage>/<model>/<run>/s<seed>.tsv
+    and <results>/<folder>/<model>/<run>/s<seed>/metrics.json name the same job. The folder is part of
+    the key: a basic point's decomposition (tsvd/) and fine-tuning (finetune/) share model, run and seed."""
+    return (RECORD_FOLDER.get(parts[-4], parts[-4]), *parts[-3:])
 
 
 def row(stage: str, device: str, jobs: list[tuple[float, float | None, list[dict]]]) -> dict:
@@ -79,7 +81,9 @@ def budget(results: str, profile: str, out_prefix) -> list[dict]:
     for path, m in zip(paths, records):
         epochs = [e for e in m.get("training", {}).get("history", []) if "seconds" in e and "images_per_s" in e]
         device = m.get("provenance", {}).get("device") or NO_RECORD[1]
-        runs[job_key(path.parent.relative_to(root).parts)] = (epochs, device)
+        parts = path.parent.relative_to(root).parts
+        if len(parts) >= 4:  # <folder>/<model>/<run>/s<seed>: a job's record
+            runs[job_key(parts)] = (epochs, device)
     rows = stage_rows(root / "benchmarks", runs)
     title = f"What the {profile} profile cost: Snakemake's benchmark files per stage (a resumed job counts its last start only)"
     write_table(rows, COLUMNS, out_prefix, title, provenance_footer(records, profile))
