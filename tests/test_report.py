@@ -454,6 +454,7 @@ def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from
     jobs = {"train/resnet20/baseline/s0": (3600.0, 3000.0), "train/resnet20/trp-x/s0": (7200.0, 6000.0),
             "train/resnet20/trp-y/s0": (5400.0, 4500.0), "train/resnet20/trp-x/s1": (1800.0, 1500.0),
             "finetune/resnet20/basic-y/s0": (600.0, "NA"), "tsvd/resnet20/basic-y/s0": (30.0, 20.0),
+            "allocate/resnet20/basic-y/s0": (4.0, 3.0),
             "render/table1": (6.0, 5.0)}
     for job, (wall, cpu) in jobs.items():
         tsv = tmp_path / "benchmarks" / f"{job}.tsv"
@@ -469,6 +470,8 @@ def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from
         if run.endswith("trp-y/s0") or run.startswith("tsvd/"):
             m["provenance"]["device"] = "CPU: another, 1 threads"  # a run carried to another session's machine
         (tmp_path / run / "metrics.json").write_text(json.dumps(m))
+    (tmp_path / "allocate/resnet20/basic-y/s0").mkdir(parents=True)
+    (tmp_path / "allocate/resnet20/basic-y/s0/ranks.json").write_text(json.dumps({"provenance": {"device": "cpu-test"}}))
     rows = {(r["stage"], r["device"]): r for r in budget(str(tmp_path), "cpu", tmp_path / "out" / "budget")}
     train, other, ft, total = (rows["train", "cpu-test"], rows["train", "CPU: another, 1 threads"],
                                rows["finetune", "cpu-test"], rows["total", "all"])
@@ -480,7 +483,8 @@ def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from
     assert ft["cpu_hours"] is None and ft["epoch_s"] == 50.0  # a job without CPU time leaves the stage's sum unknown
     assert ft["epochs"] == 1 and rows["tsvd", "CPU: another, 1 threads"]["jobs"] == 1  # each stage its own record
     assert rows["render", "n/a"]["epochs"] is None
-    assert total["jobs"] == 7 and total["job_hours"] == pytest.approx(18636 / 3600)
+    assert rows["allocate", "cpu-test"]["jobs"] == 1  # an allocation's machine from its ranks.json
+    assert total["jobs"] == 8 and total["job_hours"] == pytest.approx(18640 / 3600)
     md = (tmp_path / "out" / "budget.md").read_text()
     assert "| train | cpu-test | 2 | 90.00 | 120.00 | 3.00 | 2.50 | 5 | 260.00 |" in md and "Provenance" in md
 

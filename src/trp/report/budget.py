@@ -7,7 +7,8 @@ Snakemake times a job from its last start, so a job resumed after an interruptio
 last process (its metrics.json history still holds every epoch once). Wall times include whatever
 else the machine ran meanwhile; the median epoch is the robust figure. A run that spans sessions
 may run on several machines: each stage has a row per machine that finished its jobs (the device in
-the job's metrics.json; "n/a" for a job without one), and the total sums them all.
+the job's metrics.json, or an allocation's ranks.json; "n/a" for a job without one), and the total
+sums them all.
 """
 import csv
 import statistics
@@ -77,8 +78,9 @@ def budget(results: str, profile: str, out_prefix) -> list[dict]:
     root = Path(results)
     paths = sorted(root.rglob("metrics.json"))
     records = [read_json(p) for p in paths]
+    allocations = sorted(root.rglob("ranks.json"))  # an allocation job's record: its machine, no epochs
     runs: dict[tuple[str, ...], tuple[list[dict], str]] = {}
-    for path, m in zip(paths, records):
+    for path, m in [*zip(paths, records), *((p, read_json(p)) for p in allocations)]:
         epochs = [e for e in m.get("training", {}).get("history", []) if "seconds" in e and "images_per_s" in e]
         device = m.get("provenance", {}).get("device") or NO_RECORD[1]
         parts = path.parent.relative_to(root).parts
