@@ -69,7 +69,8 @@ def main():
         tops = [r["top1"] for r in runs.values()]
         runs["mean_top1"] = statistics.mean(tops) if tops else None
         runs["std_top1"] = statistics.stdev(tops) if len(tops) > 1 else None
-    record = {"script": "benchmarks/precision_accuracy.py", "profile": args.profile, "profile_train": config["train"],  # bf16 replaces its precision
+    record = {"script": "benchmarks/precision_accuracy.py", "profile": args.profile,
+              "profile_train": config["train"],  # the runs replace its precision with bf16
               "jobs": "one 1-thread job per seed, all at once", "versions": versions(), "git": git_commit(),
               "runs": rows}
     atomic_write_text(args.out, json.dumps(record, indent=1) + "\n")
