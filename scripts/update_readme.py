@@ -50,6 +50,23 @@ def throughput_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def precision_table(path: Path) -> str:
+    """A benchmarks/precision_accuracy.py record: a profile's baseline trained in bf16 beside its fp32 records."""
+    d = json.loads(path.read_text())
+    lines = [f"The `{d['profile']}` profile's baseline ({d['profile_train']['epochs']} epochs) trained in bf16 autocast, "
+             f"{d['jobs']} (commit {d['git']['commit'][:7]}, dirty {d['git']['dirty']}; `{d['script']}`), beside the "
+             "published profile's fp32 records:", "",
+             "| precision | seed | top-1 (%) | median s / epoch | median images/s per job | machine |", "|---|---|---|---|---|---|"]
+    for precision, runs in d["runs"].items():
+        for seed, r in runs.items():
+            if isinstance(r, dict):  # a seed's run (the others: mean_top1, std_top1)
+                lines.append(f"| {precision} | {seed[1:]} | {r['top1']:.2f} | {r['median_epoch_s']:.1f} | "
+                             f"{r['median_images_per_s']:.0f} | {r['device']} |")
+        std = "–" if runs["std_top1"] is None else f"{runs['std_top1']:.2f}"
+        lines.append(f"| {precision} | mean ± std | {runs['mean_top1']:.2f} ± {std} | | | |")
+    return "\n".join(lines)
+
+
 def latency_table(path: Path) -> str:
     """Table 4 on ResNet-18 (and any ResNet-20 networks timed): the paper's rows from trp.report.paper,
     then, per decomposed network and batch size, the runtime whose speedup has the best lower bound."""
@@ -105,6 +122,8 @@ def block(profile: str, root: Path = ROOT) -> str:
     for kind, title in (("cpu", "a CPU"), ("gpu", "a GPU (jobs sharing one GPU)")):
         for throughput in sorted((root / "results" / "benchmarks").glob(f"{kind}_throughput*.json")):
             parts += [f"#### Training throughput on {title} (`results/benchmarks/{throughput.name}`)", throughput_table(throughput)]
+    for bench in sorted((root / "results" / "benchmarks").glob("bf16_baseline_*.json")):
+        parts += [f"#### Does bf16 keep the accuracy? (`results/benchmarks/{bench.name}`)", precision_table(bench)]
     return "\n\n".join(parts)
 
 
