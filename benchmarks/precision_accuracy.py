@@ -20,6 +20,7 @@ import yaml
 
 from trp.artifacts import atomic_write_text, read_json
 from trp.artifacts.provenance import git_commit, versions
+from trp.report.common import mean_std
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,9 +41,10 @@ def train_all(config: dict, data: str, work: Path) -> dict[int, Path]:
     for seed in config["seeds"]:
         settings = {**config["train"], "model": model, "seed": seed, "method": "baseline", "precision": "bf16"}
         out = work / model / "baseline-bf16" / f"s{seed}"
-        cmd = [sys.executable, "-m", "trp.cli", "train", "--no-progress", "--data", data, "--out", str(out),
-               "--set", *(f"{k}={json.dumps(v, separators=(',', ':'))}" for k, v in settings.items())]
         out.mkdir(parents=True, exist_ok=True)
+        (out / "config.yaml").write_text(yaml.safe_dump(settings))
+        cmd = [sys.executable, "-m", "trp.cli", "train", "--no-progress", "--config", str(out / "config.yaml"),
+               "--data", data, "--out", str(out)]
         with open(out / "train.log", "a") as log:
             jobs.append(subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                          env={**os.environ, "OMP_NUM_THREADS": "1"}))
@@ -62,20 +64,18 @@ def main():
     config = yaml.safe_load((REPO / "config" / f"{args.profile}.yaml").read_text())
     outs = train_all(config, args.data, Path(args.work))
     fp32 = REPO / "results" / args.profile / "runs" / config["models"][0] / "baseline"
-    rows = {"bf16": {f"s{s}": summary(read_json(p)) for s, p in outs.items()},
-            "fp32 (published profile)": {f"s{s}": summary(read_json(fp32 / f"s{s}" / "metrics.json"))
-                                         for s in config["seeds"] if (fp32 / f"s{s}" / "metrics.json").exists()}}
-    for precision, runs in rows.items():
-        tops = [r["top1"] for r in runs.values()]
-        runs["mean_top1"] = statistics.mean(tops) if tops else None
-        runs["std_top1"] = statistics.stdev(tops) if len(tops) > 1 else None
+    seeds = {"bf16": {f"s{s}": summary(read_json(p)) for s, p in outs.items()},
+             "fp32 (published profile)": {f"s{s}": summary(read_json(fp32 / f"s{s}" / "metrics.json"))
+                                          for s in config["seeds"] if (fp32 / f"s{s}" / "metrics.json").exists()}}
+    rows = {precision: {"seeds": runs, "top1": mean_std(r["top1"] for r in runs.values()) if runs else None}
+            for precision, runs in seeds.items()}
     record = {"script": "benchmarks/precision_accuracy.py", "profile": args.profile,
               "profile_train": config["train"],  # the runs replace its precision with bf16
               "jobs": "one 1-thread job per seed, all at once", "versions": versions(), "git": git_commit(),
               "runs": rows}
     atomic_write_text(args.out, json.dumps(record, indent=1) + "\n")
-    for precision, runs in rows.items():
-        print(f"{precision:26s} top-1 {runs['mean_top1']} ± {runs['std_top1']}")
+    for precision, row in rows.items():
+        print(f"{precision:26s} top-1 {row['top1']}")
 
 
 if __name__ == "__main__":

@@ -52,18 +52,17 @@ def throughput_table(path: Path) -> str:
 
 def precision_table(path: Path) -> str:
     """A benchmarks/precision_accuracy.py record: a profile's baseline trained in bf16 beside its fp32 records."""
+    from trp.report.common import fmt
     d = json.loads(path.read_text())
     lines = [f"The `{d['profile']}` profile's baseline ({d['profile_train']['epochs']} epochs) trained in bf16 autocast, "
              f"{d['jobs']} (commit {d['git']['commit'][:7]}, dirty {d['git']['dirty']}; `{d['script']}`), beside the "
              "published profile's fp32 records:", "",
              "| precision | seed | top-1 (%) | median s / epoch | median images/s per job | machine |", "|---|---|---|---|---|---|"]
-    for precision, runs in d["runs"].items():
-        for seed, r in runs.items():
-            if isinstance(r, dict):  # a seed's run (the others: mean_top1, std_top1)
-                lines.append(f"| {precision} | {seed[1:]} | {r['top1']:.2f} | {r['median_epoch_s']:.1f} | "
-                             f"{r['median_images_per_s']:.0f} | {r['device']} |")
-        std = "–" if runs["std_top1"] is None else f"{runs['std_top1']:.2f}"
-        lines.append(f"| {precision} | mean ± std | {runs['mean_top1']:.2f} ± {std} | | | |")
+    for precision, row in d["runs"].items():
+        for seed, r in row["seeds"].items():
+            lines.append(f"| {precision} | {seed[1:]} | {r['top1']:.2f} | {r['median_epoch_s']:.1f} | "
+                         f"{r['median_images_per_s']:.0f} | {r['device']} |")
+        lines.append(f"| {precision} | mean ± std | {fmt(row['top1'])} | | | |")
     return "\n".join(lines)
 
 

@@ -274,7 +274,6 @@ def test_fig3_points_are_runs_with_their_seeds(tmp_path):
     assert (tmp_path / "fig3.png").exists() and (tmp_path / "fig3.pdf").exists()
 
 
-
 def test_a_long_figure_footer_adds_height_instead_of_squeezing_the_plots(tmp_path):
     from trp.report.common import plt, save_figure
     fig, ax = plt.subplots(figsize=(10, 4.2))
