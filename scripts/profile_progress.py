@@ -21,8 +21,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
+from trp import profile as profiles
 from trp.cli import POSITIVE_INT
 from trp.cli_parser import Parser
 from trp.report.budget import job_times
@@ -129,7 +128,7 @@ def main() -> None:
         last = (dry.stderr.strip().splitlines() or [f"exit status {dry.returncode}"])[-1]
         sys.exit(f"profile_progress: the dry run failed: {last}")
     planned = [tree / p for p in planned_benchmarks(dry.stdout + dry.stderr)]
-    settings = yaml.safe_load(config.read_text())
+    settings = profiles.load(config)
     jobs_at_once = a.jobs_at_once or max(1, os.cpu_count() // settings["threads"])
     print(report(progress(tree / "results" / settings["profile"] / "benchmarks", planned), jobs_at_once))
 

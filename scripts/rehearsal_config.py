@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from trp import profile as profiles
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = {"epochs": 2, "milestones": [1], "train_subset": 1024, "test_subset": 256}
 FINETUNE = {"epochs": 1, "milestones": [1], "train_subset": 256}
@@ -37,10 +39,11 @@ def rehearsal(config: dict) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("profile", choices=["cpu", "paper"], help="a CIFAR-10 profile in config/")
+    ap.add_argument("profile", choices=sorted(p.stem for p in (ROOT / "config").glob("*.yaml") if p.stem != "imagenet"),
+                    help="a CIFAR-10 profile in config/")
     ap.add_argument("out", type=Path, help="where to write the rehearsal's config")
     args = ap.parse_args()
-    config = yaml.safe_load((ROOT / "config" / f"{args.profile}.yaml").read_text())
+    config = profiles.load(ROOT / "config" / f"{args.profile}.yaml")
     args.out.write_text(yaml.safe_dump(rehearsal(config), sort_keys=False))
 
 

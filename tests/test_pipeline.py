@@ -26,7 +26,7 @@ def snakemake(*args, check=True):
     return proc
 
 
-@pytest.mark.parametrize("profile", ["paper", "cpu", "smoke", "imagenet"])
+@pytest.mark.parametrize("profile", ["paper", "paper_cpu", "cpu", "smoke", "imagenet"])
 def test_dry_run(profile):
     out = snakemake("-n", "--configfile", f"config/{profile}.yaml").stdout
     assert "rule all" in out or "Nothing to be done" in out

@@ -12,7 +12,7 @@ from test_pipeline import job_counts
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("profile", ["cpu", "paper"])
+@pytest.mark.parametrize("profile", ["cpu", "paper", "paper_cpu"])
 def test_rehearsal_plans_the_profiles_jobs_on_a_few_steps(profile, tmp_path):
     out = tmp_path / f"rehearse-{profile}.yaml"
     subprocess.run([sys.executable, str(ROOT / "scripts/rehearsal_config.py"), profile, str(out)], check=True)

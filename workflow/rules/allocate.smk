@@ -16,6 +16,7 @@ rule allocate:
     params:
         args=allocate_args,
     threads: config["threads"]
+    priority: run_priority
     conda:
         ENV
     log:

@@ -20,6 +20,7 @@ rule decompose:
         out=out_dir("metrics"),
         checkpoints=out_dir("decomposed"),
     threads: config["threads"]
+    priority: run_priority
     conda:
         ENV
     log:
@@ -45,6 +46,7 @@ rule finetune:
         out=out_dir("metrics"),
         checkpoints=out_dir("model"),
     threads: config["threads"]
+    priority: run_priority
     resources:
         gpu=gpu,
     conda:

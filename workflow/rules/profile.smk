@@ -1,10 +1,16 @@
 # The profile: config/paper.yaml, unless --configfile names another, which then replaces it rather
-# than being merged into it (a profile is complete on its own: no key leaks in from paper.yaml).
+# than being merged into it: no key leaks in from paper.yaml unless the profile says `extends: paper`
+# and states only what differs (trp.profile; config/paper_cpu.yaml).
 # --config values are typed as YAML types them in a profile (Snakemake reads a nested --config
 # value as strings, e.g. trp='{lam: 5.0e-5}'). The schema of the profile's dataset (CIFAR-10 or
 # ImageNet) refuses a missing, unknown or bad key before any job.
+from pathlib import Path
+
 import yaml
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config, validate
+
+from trp import profile as profiles
 
 if not workflow.overwrite_configfiles:
 
@@ -25,6 +31,12 @@ def yaml_typed(value):
     return value
 
 
+try:
+    _resolved = profiles.resolve(dict(config), Path(workflow.basedir) / "config")
+except profiles.ProfileError as exc:
+    raise WorkflowError(f"profile: {exc}") from None
+config.clear()
+config.update(_resolved)
 update_config(config, yaml_typed(dict(workflow.config_settings.config)))
 SCHEMAS = {"cifar10": "../schemas/config.schema.yaml", "imagenet": "../schemas/imagenet.schema.yaml"}
 validate(config, SCHEMAS.get(config.get("dataset"), SCHEMAS["cifar10"]))

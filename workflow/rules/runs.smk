@@ -176,6 +176,28 @@ for run in [*COBLA_RUNS.values(), *BUDGET_RUNS.values()]:
     request(COBLA_MODEL, run, SEEDS[:1])
 
 
+def order_priorities():
+    """(run, seed) -> the Snakemake priority of its jobs (training, allocation, decomposition,
+    fine-tuning): the profile's `order` lists steps of Table-1 rows at some seeds; the jobs of an
+    earlier step start before those of a later one, and jobs no step names start last."""
+    priorities = {}
+    for i, step in enumerate(config["order"]):
+        for model, rows in TABLE1.items():
+            for key in step["rows"]:
+                if key not in rows:
+                    raise WorkflowError(f"order: no Table-1 row {key!r} (rows: {', '.join(rows)})")
+                for seed in step["seeds"]:
+                    priorities.setdefault((rows[key], seed), len(config["order"]) - i)
+    return priorities
+
+
+PRIORITIES = order_priorities()
+
+
+def run_priority(wildcards):
+    return PRIORITIES.get((wildcards.run, int(wildcards.seed)), 0)
+
+
 # ----------------------------------------------------------------------------- run kinds
 
 

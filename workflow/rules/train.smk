@@ -31,6 +31,7 @@ rule train_baseline:
         out=out_dir("metrics"),
         checkpoints=out_dir("model"),
     threads: config["threads"]
+    priority: run_priority
     resources:
         gpu=gpu,
     conda:
@@ -61,6 +62,7 @@ rule train_lowrank:
         out=out_dir("metrics"),
         checkpoints=out_dir("model"),
     threads: config["threads"]
+    priority: run_priority
     resources:
         gpu=gpu,
     conda:
