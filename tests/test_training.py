@@ -171,6 +171,25 @@ def test_training_resumes_after_a_crash(tmp_path):
     assert saved["state"]["epoch"] == 2 and json.dumps(saved["state"]["history"])
 
 
+def test_a_state_resumed_on_another_device_keeps_its_generator_on_the_cpu(tmp_path):
+    """Resuming on an accelerator (the meta device stands in for one) puts the weights and the
+    optimizer's momenta there, while the data-order generator's state stays a CPU ByteTensor that
+    a CPU generator takes back and draws the same order from."""
+    net = TinyNet()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    nn.functional.cross_entropy(net(torch.randn(2, 3, 8, 8)), torch.tensor([0, 1])).backward()
+    opt.step()
+    generator = torch.Generator().manual_seed(3)
+    save_training_state(tmp_path / "last.pt", {"model": net.state_dict(), "optimizer": opt.state_dict(), "scheduler": {},
+                                               "generator": generator.get_state(), "state": {"epoch": 1},
+                                               "regularizer": None})
+    state = load_training_state(tmp_path / "last.pt", torch.device("meta"))
+    assert state["model"]["fc.weight"].is_meta and state["optimizer"]["state"][0]["momentum_buffer"].is_meta
+    resumed = torch.Generator()
+    resumed.set_state(state["generator"])
+    assert torch.equal(torch.randperm(50, generator=resumed), torch.randperm(50, generator=generator))
+
+
 def test_history_records_the_rate_each_epoch_trained_at():
     """lr 0.1, divided by 10 after epoch 1: epoch 1 trains at 0.1 and epoch 2 at 0.01 (the record once
     held the rate after the epoch's scheduler step, i.e. the next epoch's)."""

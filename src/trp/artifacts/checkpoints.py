@@ -61,12 +61,25 @@ def save_training_state(path, state: dict) -> None:
     atomic_save(state, path)
 
 
-def load_training_state(path, map_location="cpu") -> dict:
-    """The state `trp train` / `trp finetune` saved after an epoch (last.pt), to resume from."""
-    state = load_weights_only(path, map_location)
+def _to_device(obj, device):
+    """`obj` (tensors in dicts, lists and tuples) with every tensor on `device`."""
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_device(v, device) for v in obj)
+    return obj
+
+
+def load_training_state(path, device="cpu") -> dict:
+    """The state `trp train` / `trp finetune` saved after an epoch (last.pt), to resume from, with
+    its tensors on `device` except the random generator's state: the data order is drawn by a CPU
+    generator, which takes its state back only as a CPU ByteTensor."""
+    state = load_weights_only(path, "cpu")
     if not isinstance(state, dict) or not TRAINING_KEYS <= set(state):
         raise ArtifactError(f"{path}: not a training state written by trp (last.pt); delete it to start afresh")
-    return state
+    return {k: v if k == "generator" else _to_device(v, device) for k, v in state.items()}
 
 
 def _load_state(path, model: nn.Module, state_dict: dict) -> nn.Module:
