@@ -6,6 +6,7 @@ import re
 import subprocess
 
 import pytest
+from scipy import stats
 import torch
 from torch import nn
 
@@ -19,7 +20,7 @@ from trp.report.fig3 import fig3
 from trp.report.table1 import table1
 from trp.report.table4 import table4
 from trp.report.theorem2 import theorem2, theorem2_results
-from trp.report.verdict import judge, target_verdict
+from trp.report.verdict import Pool, target_verdict
 from trp.timing import latency
 
 EPOCHS, FT_EPOCHS = 15, 2  # of the synthetic trainings and fine-tunings
@@ -288,18 +289,6 @@ def ms(mean, std, n=2):
     return {"mean": mean, "std": std, "n": n}
 
 
-def test_judge_decides_only_beyond_the_seed_spread():
-    a, b = mean_std([85.0, 86.0]), mean_std([84.6, 85.4])  # 85.5 ± 0.71 vs 85.0 ± 0.57: ranges overlap
-    verdict, why = judge(a, b)
-    assert verdict == "inconclusive" and "inside the seed spread" in why and f"±{a['std'] + b['std']:.2f}" in why
-    high = mean_std([88.0, 88.4])  # 88.2 ± 0.28: 3.2 above b, beyond 0.28 + 0.57
-    assert judge(high, b)[0] == "supported" and judge(b, high)[0] == "not supported"
-    assert judge(mean_std([88.0]), b) == ("inconclusive", f"a − b = {88.0 - 85.0:+.2f}; n = 1: no seed spread to judge it by")
-    loss = mean_std([89.4, 89.6])  # 0.5 below 90.0 ± 0.14: within a 1-point margin, beyond the spread 0.28
-    ref = mean_std([89.9, 90.1])
-    assert judge(loss, ref, margin=1.0)[0] == "supported" and judge(loss, ref)[0] == "not supported"
-
-
 def test_latency_target_is_met_with_confidence_only_where_the_lower_bound_reaches_it():
     assert target_verdict({"met": True, "met_with_confidence": True}) == "met with confidence"
     assert target_verdict({"met": True, "met_with_confidence": False}) == "met (point estimate only)"
@@ -318,6 +307,7 @@ def test_curves_interpolate_between_points_and_never_extrapolate():
     mid = equal_macs.at(c, 2.0)
     assert mid["mean"] == pytest.approx(80.0 + w * (70.0 - 80.0)) and mid["std"] == pytest.approx(0.2 + w * (0.4 - 0.2))
     assert mid["n"] == 2 and mid["where"] == "interpolated between 1.50x and 2.50x"
+    assert mid["variance_units"] == pytest.approx((1 - w) ** 2 / 2 + w ** 2 / 3)  # the interpolated mean's variance
     near = equal_macs.at(c, 1.5 * (1 + 0.5 * equal_macs.EQUAL_MACS))  # within EQUAL_MACS of a point: that point
     assert (near["mean"], near["where"]) == (80.0, "measured at 1.50x")
     assert equal_macs.at(c, 3.0) is None and equal_macs.at(c, 1.2) is None
@@ -328,11 +318,12 @@ def test_curves_interpolate_between_points_and_never_extrapolate():
 def test_equal_macs_row_reads_both_curves_at_the_highest_common_speedup():
     trp = curve((2.0, 88.0, 0.2, 2), (3.0, 86.0, 0.2, 2))
     basic = curve((1.5, 87.0, 0.3, 2), (2.5, 81.0, 0.3, 2))
-    row = equal_macs_row("TRP beats Basic", "TRP", trp, "Basic", basic)
+    sd = Pool(0.3, 8, "top-1")
+    row = equal_macs_row("TRP beats Basic", "TRP", trp, "Basic", basic, sd)
     a = 88.0 + (2.5 - 2.0) / (3.0 - 2.0) * (86.0 - 88.0)  # TRP at 2.5x, interpolated
     assert row["verdict"] == "supported" and row["evidence"].startswith("at 2.50x:")
     assert f"a − b = {a - 81.0:+.2f}" in row["evidence"] and row["epochs"] == "15 vs 15"
-    apart = equal_macs_row("TRP beats Basic", "TRP", curve((3.0, 86.0, 0.2, 2)), "Basic", basic)
+    apart = equal_macs_row("TRP beats Basic", "TRP", curve((3.0, 86.0, 0.2, 2)), "Basic", basic, sd)
     assert apart["verdict"] == "inconclusive" and "no extrapolation" in apart["evidence"]
 
 
@@ -376,11 +367,14 @@ def test_claims_at_equal_macs_with_seed_spreads(tmp_path):
     log, _ = fig2_log(tmp_path)
     timing = runtime_doc(tmp_path / "runtime.json", "resnet20", {"baseline": 2.0, "TRP1+Nu": 1.0},
                          {"baseline": 1.0, "TRP1+Nu": 2.5})
-    rows, records = claims(runs, {"ranklog": log, "layer": "res3-1-2", "e": 0.05, "projections": 0}, points,
+    rows, records, pools = claims(runs, {"ranklog": log, "layer": "res3-1-2", "e": 0.05, "projections": 0}, points,
                            {"resnet20/rankvar/s0": [log]}, [timing])
     by = {r["claim"]: r for r in rows}
     assert len(records) == 11 + 9  # Table 1's, then Fig. 3's (TRP1 and Zhang2016 read again as points)
-    spread = 2 * mean_std([0.0, 0.4])["std"]  # every two-seed side here has std(0, 0.4)
+    sd = mean_std([0.0, 0.4])["std"]  # every two-seed row here has std(0, 0.4): the pooled top-1 SD
+    top1 = next(p for p in pools if p.what == "R-20 top-1 (%)")
+    assert top1.sd == pytest.approx(sd) and top1.df == 5  # baseline, TRP1, TRP1+FT, Zhang2016 and Zhang2016@TRP1
+    half = stats.t.ppf(0.975, 5) * sd  # the interval's half width for two two-seed rows: sd * sqrt(1/2 + 1/2)
     trp1, base, ft = 90.4, 91.2, 90.7  # means of the two seeds
 
     beats = by["R-20: TRP1 (no fine-tuning) beats [Zhang et al., 2016] (fine-tuned) at equal conv MACs (Table 1)"]
@@ -391,23 +385,23 @@ def test_claims_at_equal_macs_with_seed_spreads(tmp_path):
     assert fair["verdict"] == "supported" and fair["epochs"] == f"{EPOCHS} + {FT_EPOCHS} vs {EPOCHS} + {FT_EPOCHS}"
     nu = by["R-20: TRP1+Nu (no fine-tuning) beats [Zhang et al., 2016] (fine-tuned) at equal conv MACs (Table 1)"]
     assert nu["verdict"] == "inconclusive" and "no extrapolation" in nu["evidence"]  # 2.5x is beyond Zhang's 1.41-2.04x
-    speed = by["R-20: nuclear regularization raises TRP1's speedup (Table 1)"]
-    assert speed["verdict"] == "inconclusive" and "n = 1" in speed["evidence"]  # TRP1+Nu has one seed
+    speed = by["R-20: nuclear regularization raises TRP1's speedup (Table 1)"]  # one seed, judged by TRP1's SD
+    assert speed["verdict"] == "supported" and "1 df" in speed["evidence"]  # 0.48 against 12.7 * 0.028 * sqrt(1.5)
     better = by["R-20: TRP1+Nu beats TRP1 at equal conv MACs ('results become even better', Sec. 4.3)"]
     assert better["verdict"] == "inconclusive" and "interpolated between 2.02x and 3.00x" in better["evidence"]
 
     loss = "R-20: TRP1 decomposed without fine-tuning loses at most 1 point against"
     own = by[f"{loss} its own dense network (Sec. 1)"]  # 90.4 vs 90.6: -0.2 + 1 > spread
     assert own["verdict"] == "supported" and f"a − b = {trp1 - 90.6:+.2f}" in own["evidence"]
-    vs_base = by[f"{loss} the baseline (Sec. 1, 4.3)"]  # -0.8 + 1 = 0.2 < spread 0.57
-    assert vs_base["verdict"] == "inconclusive" and abs(trp1 - base + 1.0) <= spread
-    vs_ft = by[f"{loss} itself fine-tuned like the basic methods (Sec. 1)"]  # -0.3 + 1 = 0.7 > 0.57
-    assert vs_ft["verdict"] == "supported" and trp1 - ft + 1.0 > spread
+    vs_base = by[f"{loss} the baseline (Sec. 1, 4.3)"]  # -0.8 + 1 = 0.2 inside the interval's half width 0.73
+    assert vs_base["verdict"] == "inconclusive" and abs(trp1 - base + 1.0) <= half
+    vs_ft = by[f"{loss} itself fine-tuned like the basic methods (Sec. 1)"]  # paired: -0.3 at both seeds
+    assert vs_ft["verdict"] == "supported" and "paired over 2 seeds" in vs_ft["evidence"]
     assert vs_ft["epochs"] == f"{EPOCHS} vs {EPOCHS} + {FT_EPOCHS}"
 
     fig3_row = by["Fig. 3 (channel): TRP keeps more accuracy than Basic as the speedup rises"]
-    assert fig3_row["evidence"].startswith("at 2.61x") and "n = 1" in fig3_row["evidence"]  # the 3.0x TRP run: one seed
-    assert fig3_row["verdict"] == "inconclusive"
+    assert fig3_row["evidence"].startswith("at 2.61x")  # TRP read between 2.02x and the one-seed 3.0x run: +5.45
+    assert fig3_row["verdict"] == "supported" and "5 df" in fig3_row["evidence"]
     assert by["Fig. 2: Theorem 2's assumption holds in the initial training stage (paper: max mG/||W|| 0.092 < "
               "sqrt(e) 0.223)"]["verdict"] == "supported"
     assert by["Table 4: TRP1+Nu runs faster than the baseline (resnet20, CPU test, batch 1)"]["verdict"] == "supported"

@@ -8,7 +8,10 @@ The inputs are those of table1 (--runs), fig2 (--rankvar, --layer, --e), fig3 (-
 theorem2 (--ranklog) and table4 (--runtime). Accuracy claims are judged at equal conv MACs: a
 single run against a curve read at its speedup, two curves at the highest speedup both reach
 (trp.report.equal_macs: interpolated within a curve, never extrapolated), by trp.report.verdict's
-rule (the seed spread is the tolerance); each row states the training (epochs) of both sides.
+rule: a 95 % t-interval on the difference, with the seed SD pooled over the profile's repeated
+Table-1 rows of the same model (top-1 and TRP's speedup each pooled on their own; a network compared
+with itself, decomposed or fine-tuned, by its per-seed differences, pooled over the rows of that
+comparison); each row states the training (epochs) of both sides.
 Theorem 2 says where its test had no power; latency verdicts need the timing spread to be small
 against the difference.
 """
@@ -16,8 +19,10 @@ from pathlib import Path
 
 from ..artifacts import read_json, write_json
 from . import equal_macs, fig2, fig3, paper, table1, table4, theorem2
-from .common import fmt, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs, top1, write_table
-from .verdict import INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED, judge, row, sides
+from .common import (final_top1, fmt, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs, top1,
+                     write_table)
+from .verdict import (CONFIDENCE, INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED, Pool, judge, judge_paired, pool,
+                      row, sides)
 
 COLUMNS = [("claim", "paper's claim"), ("verdict", "verdict"), ("evidence", "evidence (ours)"),
            ("epochs", "training (epochs): a vs b")]
@@ -34,8 +39,33 @@ def untested_models(records: dict[tuple[str, str], list[dict]]) -> list[dict]:
             for m in models if not any(mdl == m for mdl, _ in records)]
 
 
-def equal_macs_row(claim: str, a_name: str, a: list[dict], b_name: str, b: list[dict], speedup: float | None = None,
-                   margin: float = 0.0) -> dict:
+def seed_pairs(a: list[dict], b: list[dict]) -> list[tuple[dict, dict]]:
+    """The records of a and b trained from the same seed, in seed order."""
+    b_by_seed = {m["config"]["seed"]: m for m in b}
+    return [(m, b_by_seed[m["config"]["seed"]]) for m in sorted(a, key=lambda m: m["config"]["seed"])
+            if m["config"]["seed"] in b_by_seed]
+
+
+def pools(model: str, records: dict[tuple[str, str], list[dict]]) -> dict[str, Pool | None]:
+    """The seed SDs one model's verdicts are judged with, each pooled over the rows that repeat it:
+    top-1 of every Table-1 row (the network each run ends with), TRP's conv speedup, and the
+    per-seed differences of a TRP network decomposed vs dense and before vs after fine-tuning."""
+    rows = {key: ms for (mdl, key), ms in records.items() if mdl == model}
+    trps = [k for form in paper.FORMS for k in paper.trp_keys(form) if k in rows]
+    label = paper.model_label(model)
+    tuned = [seed_pairs(rows[k], rows[paper.finetuned_key(k)]) for k in trps if paper.finetuned_key(k) in rows]
+    return {
+        "top1": pool([[final_top1(m) for m in ms] for ms in rows.values()], f"{label} top-1 (%)"),
+        "speedup": pool([[m["speedup"]["conv"] for m in rows[k]] for k in trps], f"{label} TRP conv speedup (x)"),
+        "decomposed": pool([[top1(m, "decomposed") - top1(m, "dense") for m in rows[k]] for k in trps],
+                           f"{label} TRP decomposed − dense (points)"),
+        "finetuned": pool([[final_top1(a) - final_top1(b) for a, b in pairs] for pairs in tuned],
+                          f"{label} TRP − TRP + fine-tuning (points)"),
+    }
+
+
+def equal_macs_row(claim: str, a_name: str, a: list[dict], b_name: str, b: list[dict], p: Pool | None,
+                   speedup: float | None = None, margin: float = 0.0) -> dict:
     """a > b - margin at `speedup` (default: the highest speedup both curves reach)."""
     epochs = f"{equal_macs.epochs(a)} vs {equal_macs.epochs(b)}"
     x = equal_macs.highest_common(a, b) if speedup is None else speedup
@@ -43,12 +73,13 @@ def equal_macs_row(claim: str, a_name: str, a: list[dict], b_name: str, b: list[
     if va is None or vb is None:
         return row(claim, INCONCLUSIVE, f"no equal conv MACs to compare at: {a_name} spans {equal_macs.span(a)}, "
                                         f"{b_name} {equal_macs.span(b)} (no extrapolation)", epochs)
-    verdict, why = judge(va, vb, margin)
+    verdict, why = judge(va, vb, p, margin)
     return row(claim, verdict, f"at {x:.2f}x: {sides(a_name, va, b_name, vb)} (a {va['where']}, b {vb['where']}); {why}",
                epochs)
 
 
-def table1_claims(model: str, records: dict[tuple[str, str], list[dict]], trp_curves: dict[str, list[dict]]) -> list[dict]:
+def table1_claims(model: str, records: dict[tuple[str, str], list[dict]], trp_curves: dict[str, list[dict]],
+                  p: dict[str, Pool | None]) -> list[dict]:
     """Per decomposition form: TRP and TRP+Nu (no fine-tuning, and followed by the basic methods'
     fine-tuning) against the basic method's curve (its runs at the paper's speedup and at each TRP
     run's MACs); the nuclear norm's speedup, and TRP+Nu against TRP's curve over e (`trp_curves`,
@@ -62,26 +93,26 @@ def table1_claims(model: str, records: dict[tuple[str, str], list[dict]], trp_cu
         for trp in paper.trp_keys(form):
             if trp not in points or not curve:
                 continue
-            p, ft = points[trp], points.get(paper.finetuned_key(trp))
+            point, ft = points[trp], points.get(paper.finetuned_key(trp))
             out.append(equal_macs_row(f"{model}: {trp} (no fine-tuning) beats {label} (fine-tuned) at equal conv MACs "
-                                      "(Table 1)", trp, [p], label, curve, equal_macs.x(p)))
+                                      "(Table 1)", trp, [point], label, curve, p["top1"], equal_macs.x(point)))
             if ft:
                 out.append(equal_macs_row(f"{model}: {trp} + the same fine-tuning beats {label} at equal conv MACs and "
-                                          "epochs", f"{trp} + fine-tuning", [ft], label, curve, equal_macs.x(ft)))
+                                          "epochs", f"{trp} + fine-tuning", [ft], label, curve, p["top1"], equal_macs.x(ft)))
         trp, nu = (points.get(k) for k in paper.trp_keys(form))
         if trp and nu:
-            verdict, why = judge(nu["speedup"], trp["speedup"])
+            verdict, why = judge(nu["speedup"], trp["speedup"], p["speedup"])
             out.append(row(f"{model}: nuclear regularization raises {form}'s speedup (Table 1)", verdict,
                            f"{sides(f'{form}+Nu', nu['speedup'], form, trp['speedup'], ' x')}; {why}",
                            f"{nu['epochs']} vs {trp['epochs']}"))
         if nu and trp_curves.get(f["scheme"]):
             out.append(equal_macs_row(f"{model}: {form}+Nu beats {form} at equal conv MACs ('results become even "
                                       "better', Sec. 4.3)", f"{form}+Nu", [nu], f"TRP over e ({f['scheme']})",
-                                      trp_curves[f["scheme"]], equal_macs.x(nu)))
+                                      trp_curves[f["scheme"]], p["top1"], equal_macs.x(nu)))
     return out
 
 
-def no_finetuning_claims(model: str, records: dict[tuple[str, str], list[dict]]) -> list[dict]:
+def no_finetuning_claims(model: str, records: dict[tuple[str, str], list[dict]], p: dict[str, Pool | None]) -> list[dict]:
     """Sec. 1 / 4.3: a TRP network is decomposed with negligible loss (at most NEGLIGIBLE points),
     so fine-tuning is not needed: its decomposed network against its own dense network, against
     the baseline, and against itself followed by the basic methods' fine-tuning (equal MACs)."""
@@ -93,30 +124,35 @@ def no_finetuning_claims(model: str, records: dict[tuple[str, str], list[dict]])
         if not ms:
             continue
         claim = f"{paper.model_label(model)}: {trp} decomposed without fine-tuning loses at most {NEGLIGIBLE:g} point against"
-        dec, dense = mean_std([top1(m, "decomposed") for m in ms]), mean_std([top1(m, "dense") for m in ms])
-        verdict, why = judge(dec, dense, NEGLIGIBLE)
+        decs, denses = [top1(m, "decomposed") for m in ms], [top1(m, "dense") for m in ms]
+        dec, dense = mean_std(decs), mean_std(denses)
+        verdict, why = judge_paired(decs, denses, p["decomposed"], NEGLIGIBLE)
         out.append(row(f"{claim} its own dense network (Sec. 1)", verdict, f"{sides('decomposed', dec, 'dense', dense)}; {why}",
                        f"{scratch} vs {scratch}"))
         if base:
             b = mean_std([top1(m, "dense") for m in base])
-            verdict, why = judge(dec, b, NEGLIGIBLE)
+            verdict, why = judge(dec, b, p["top1"], NEGLIGIBLE)
             out.append(row(f"{claim} the baseline (Sec. 1, 4.3)", verdict, f"{sides(trp, dec, 'baseline', b)}; {why}",
                            f"{scratch} vs {scratch}"))
         ft = records.get((model, paper.finetuned_key(trp)))
         if ft:
+            pairs = seed_pairs(ms, ft)
             a, b = equal_macs.point(ms, trp, scratch), equal_macs.point(ft, f"{trp} + fine-tuning", scratch)
-            out.append(equal_macs_row(f"{claim} itself fine-tuned like the basic methods (Sec. 1)", trp, [a],
-                                      f"{trp} + fine-tuning", [b], equal_macs.x(a), NEGLIGIBLE))
+            verdict, why = judge_paired([final_top1(x) for x, _ in pairs], [final_top1(y) for _, y in pairs],
+                                        p["finetuned"], NEGLIGIBLE)
+            out.append(row(f"{claim} itself fine-tuned like the basic methods (Sec. 1)", verdict,
+                           f"at {equal_macs.x(a):.2f}x: {sides(trp, a['top1'], f'{trp} + fine-tuning', b['top1'])}; {why}",
+                           f"{a['epochs']} vs {b['epochs']}"))
     return out
 
 
-def fig3_claims(curves: dict[str, dict[str, list[dict]]]) -> list[dict]:
+def fig3_claims(curves: dict[str, dict[str, list[dict]]], p: Pool | None) -> list[dict]:
     """Sec. 4.6, per scheme at the highest speedup both curves reach: the nuclear norm improves the
     basic methods; TRP degrades more slowly than Basic and Basic+Nu, so it keeps more accuracy."""
     pairs = [("Basic+Nu", "Basic", "nuclear regularization improves the basic methods"),
              ("TRP", "Basic", "TRP keeps more accuracy than Basic as the speedup rises"),
              ("TRP", "Basic+Nu", "TRP keeps more accuracy than Basic+Nu as the speedup rises")]
-    return [equal_macs_row(f"Fig. 3 ({scheme}): {claim}", a, methods[a], b, methods[b])
+    return [equal_macs_row(f"Fig. 3 ({scheme}): {claim}", a, methods[a], b, methods[b], p)
             for scheme, methods in curves.items() for a, b, claim in pairs if methods[a] and methods[b]]
 
 
@@ -190,21 +226,25 @@ def fig3_model(records: list[dict]) -> str | None:
     return records[0]["config"]["model"] if records else None
 
 
-def claims(runs, rankvar: dict, points, ranklogs, runtime_paths) -> tuple[list[dict], list[dict]]:
+def claims(runs, rankvar: dict, points, ranklogs, runtime_paths) -> tuple[list[dict], list[dict], list[Pool]]:
     """runs, points, ranklogs: label -> paths as table1, fig3 and theorem2 take them; rankvar: fig2's
-    arguments (ranklog, layer, e, projections). Returns the claim rows and the run records read."""
+    arguments (ranklog, layer, e, projections). Returns the claim rows, the run records read and the
+    pooled seed SDs the verdicts used."""
     records = table1.load_runs(runs)
     curves, ablation_records = fig3.ablation_points(points)
-    out = []
+    out, used = [], {}
     for model in sorted({model for model, _ in records}):
+        used[model] = pools(model, records)
         trp_curves = {s: methods["TRP"] for s, methods in curves.items()} if fig3_model(ablation_records) == model else {}
-        out += no_finetuning_claims(model, records) + table1_claims(model, records, trp_curves)
-    out += fig3_claims(curves)
+        out += no_finetuning_claims(model, records, used[model]) + table1_claims(model, records, trp_curves, used[model])
+    if curves:
+        out += fig3_claims(curves, used.get(fig3_model(ablation_records), {}).get("top1"))
     out += theorem2_claims(theorem2.theorem2_results(ranklogs)["overall"])
     out += fig2_claim(fig2.rank_variation(**rankvar))
     out += table4_claims([read_json(p) for p in runtime_paths])
     out += untested_models(records) + [row(c, NOT_TESTED, why) for c, why in NOT_TESTED_CLAIMS]
-    return out, [m for ms in records.values() for m in ms] + ablation_records
+    return out, [m for ms in records.values() for m in ms] + ablation_records, \
+        [p for ps in used.values() for p in ps.values() if p]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -213,9 +253,11 @@ def main(argv: list[str] | None = None) -> None:
         renderer.add_inputs(ap)
     a = ap.parse_args(argv)
     rankvar = {"ranklog": a.rankvar, "layer": a.layer, "e": a.e, "projections": a.projections}
-    rows, records = claims(parse_pairs(a.runs), rankvar, parse_pairs(a.points), parse_pairs(a.ranklog), a.runtime)
+    rows, records, used = claims(parse_pairs(a.runs), rankvar, parse_pairs(a.points), parse_pairs(a.ranklog), a.runtime)
     footer = provenance_footer(records, a.profile)
-    write_table(rows, COLUMNS, a.out, f"The paper's claims tested by the {a.profile} profile", footer)
-    write_json(f"{a.out}.json", {"claims": rows, "negligible_points": NEGLIGIBLE,
-                                 "equal_macs": equal_macs.EQUAL_MACS, "provenance": footer})
+    rule = (f"Verdicts: {CONFIDENCE:.0%} t-intervals on a − b with the seed SD pooled over the profile's repeated rows "
+            f"({'; '.join(p.describe() for p in used) or 'none: no row has two seeds'})")
+    write_table([{"section": rule}, *rows], COLUMNS, a.out, f"The paper's claims tested by the {a.profile} profile", footer)
+    write_json(f"{a.out}.json", {"claims": rows, "negligible_points": NEGLIGIBLE, "equal_macs": equal_macs.EQUAL_MACS,
+                                 "confidence": CONFIDENCE, "pools": [vars(p) for p in used], "provenance": footer})
     print(Path(f"{a.out}.md").read_text())

@@ -2,7 +2,8 @@
 over its seeds of the speedup and of the top-1 of the network it ends with. A curve is the points
 of one method, sorted by speedup. A curve is read at a speedup x from a point within EQUAL_MACS of
 x, else by linear interpolation between the two points around x (mean and std alike, n the
-smaller), and never beyond its ends."""
+smaller; the variance of the interpolated mean in units of one seed's variance, variance_units, for
+trp.report.verdict), and never beyond its ends."""
 from .common import final_top1, mean_std, training_epochs
 
 EQUAL_MACS = 0.02  # speedups within 2 % of each other count as equal conv MACs
@@ -41,7 +42,8 @@ def at(c: list[dict], speedup: float) -> dict | None:
         if x(lo) < speedup < x(hi):
             w = (speedup - x(lo)) / (x(hi) - x(lo))
             mean, std = ((1 - w) * lo["top1"][k] + w * hi["top1"][k] for k in ("mean", "std"))
-            return {"mean": mean, "std": std, "n": min(lo["top1"]["n"], hi["top1"]["n"]),
+            units = (1 - w) ** 2 / lo["top1"]["n"] + w ** 2 / hi["top1"]["n"]
+            return {"mean": mean, "std": std, "n": min(lo["top1"]["n"], hi["top1"]["n"]), "variance_units": units,
                     "where": f"interpolated between {x(lo):.2f}x and {x(hi):.2f}x"}
     return None
 

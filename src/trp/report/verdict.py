@@ -1,22 +1,87 @@
-"""The rule every measured claim is judged by. A claim says a > b - margin (margin 0: a beats b; a
-margin: a loses at most that much). Its tolerance is the seed spread, std_a + std_b: exactly the
-difference at which the two mean ± std ranges stop overlapping. The verdict is "inconclusive"
-where either side has a single seed (no spread to judge by) or |a - b + margin| lies inside the
-spread, and "supported" / "not supported" only where it exceeds the spread."""
+"""The rule every measured claim is judged by, with a known error rate. A claim says a > b - margin
+(margin 0: a beats b; a margin: a loses at most that much). Its evidence is a 95 % t-interval on
+a - b whose standard error comes from the seed SD of the quantity pooled over every repeated row of
+the profile (a Pool: its degrees of freedom are stated beside each verdict), so that a side with
+one seed, or two seeds that happened to tie, is judged by the spread the profile measured. The
+verdict is "supported" where the whole interval lies above -margin, "not supported" where it lies
+below, "inconclusive" where it holds -margin, and "inconclusive" with the difference shown where
+the profile has no repeated row to pool. With no true difference (a - b = -margin) the rule
+decides 5 % of the time, whatever the number of seeds (tests/test_verdict.py simulates it).
+
+Where one network is compared with itself (decomposed vs dense, before vs after fine-tuning), the
+seeds are paired: the interval is on the mean of the per-seed differences, with the SD of such
+differences pooled over the rows of that comparison (judge_paired)."""
+import math
+from dataclasses import dataclass
+
+from scipy import stats
+
 from .common import fmt
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = "supported", "not supported", "inconclusive", "not tested"
+CONFIDENCE = 0.95
 
 
-def judge(a: dict, b: dict, margin: float = 0.0) -> tuple[str, str]:
-    """a, b: mean_std dicts (mean, std, n). Returns the verdict and why, in numbers."""
-    d, spread, n = a["mean"] - b["mean"], a["std"] + b["std"], min(a["n"], b["n"])
-    claim = f"a − b = {d:+.2f}" + (f" (claim: > −{margin:g})" if margin else "")
-    if n < 2:
-        return INCONCLUSIVE, f"{claim}; n = {n}: no seed spread to judge it by"
-    if abs(d + margin) <= spread:
-        return INCONCLUSIVE, f"{claim}: inside the seed spread ±{spread:.2f}"
-    return (SUPPORTED if d + margin > 0 else NOT_SUPPORTED), f"{claim}: beyond the seed spread ±{spread:.2f}"
+@dataclass(frozen=True)
+class Pool:
+    """The seed SD of one quantity, pooled over a profile's repeated rows, and its degrees of freedom."""
+
+    sd: float
+    df: int
+    what: str  # what was pooled, for the table
+
+    def describe(self) -> str:
+        return f"pooled seed SD {self.sd:.2f} of {self.what}, {self.df} df"
+
+
+def pool(groups: list[list[float]], what: str) -> Pool | None:
+    """The pooled SD of `groups` (each the seeds of one row; rows with one seed add nothing), None
+    where no row has two seeds."""
+    groups = [[float(v) for v in g] for g in groups if len(g) > 1]
+    df = sum(len(g) - 1 for g in groups)
+    if not df:
+        return None
+    squares = sum(sum((v - sum(g) / len(g)) ** 2 for v in g) for g in groups)
+    return Pool(math.sqrt(squares / df), df, what)
+
+
+def variance_units(side: dict) -> float:
+    """The variance of a side's mean in units of one seed's variance: 1/n for a measured row, the
+    interpolation's own (trp.report.equal_macs.at) for a value read between two rows."""
+    return side.get("variance_units", 1.0 / side["n"])
+
+
+def decide(d: float, units: float, p: Pool | None, margin: float, claim: str) -> tuple[str, str]:
+    """The verdict on a - b = d > -margin, the mean difference's variance being `units` seed variances."""
+    if p is None:
+        return INCONCLUSIVE, f"{claim}; no row of the profile has two seeds to estimate the seed spread from"
+    half = stats.t.ppf(0.5 + CONFIDENCE / 2, p.df) * p.sd * math.sqrt(units)
+    low, high, bound = d - half, d + half, -margin or 0.0
+    where = f"{CONFIDENCE:.0%} interval [{low:+.2f}, {high:+.2f}] ({p.describe()})"
+    if low > bound:
+        return SUPPORTED, f"{claim}: {where} above {bound:g}"
+    if high < bound:
+        return NOT_SUPPORTED, f"{claim}: {where} below {bound:g}"
+    return INCONCLUSIVE, f"{claim}: {where} holds {bound:g}"
+
+
+def claim_text(d: float, margin: float) -> str:
+    return f"a − b = {d:+.2f}" + (f" (claim: > −{margin:g})" if margin else "")
+
+
+def judge(a: dict, b: dict, p: Pool | None, margin: float = 0.0) -> tuple[str, str]:
+    """a, b: two independent sides (mean_std dicts, or values read off a curve). Returns the
+    verdict and why, in numbers."""
+    d = a["mean"] - b["mean"]
+    return decide(d, variance_units(a) + variance_units(b), p, margin, claim_text(d, margin))
+
+
+def judge_paired(a: list[float], b: list[float], p: Pool | None, margin: float = 0.0) -> tuple[str, str]:
+    """a, b: one network's values per seed, in the same seed order (a[i] and b[i] from seed i);
+    `p` pools the SD of such per-seed differences."""
+    diffs = [x - y for x, y in zip(a, b, strict=True)]
+    d = sum(diffs) / len(diffs)
+    return decide(d, 1.0 / len(diffs), p, margin, claim_text(d, margin) + f", paired over {len(diffs)} seeds")
 
 
 def target_verdict(target: dict) -> str:
