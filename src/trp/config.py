@@ -15,6 +15,7 @@ from .lowrank import SCHEMES
 from .models import MODELS, build, paper_layer_name
 
 METHODS = ("baseline", "trp", "nuclear")  # nuclear = Basic+Nu: nuclear norm without projection
+PRECISIONS = ("fp32", "tf32", "bf16")  # IEEE fp32 | TF32 convs and matmuls (GPU only) | bf16 autocast
 MAX_SEED = 2**32 - 1
 
 
@@ -46,7 +47,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     seed: int = 0
-    precision: str = "fp32"             # fp32 | bf16 (autocast; SVDs and projections stay fp32)
+    precision: str = "fp32"             # fp32 (IEEE) | tf32 (GPU) | bf16 (autocast); SVDs and projections stay fp32
     channels_last: bool = True
     compile: bool = False               # torch.compile the training step's forward and backward (off until measured)
     svd_device: str = "same"            # projections' SVDs: same (the weights' device) | cpu (off until measured)
@@ -116,7 +117,7 @@ class TrainConfig:
         real("momentum", "[0, 1)")
         real("weight_decay", "[0, inf)")
         integer("seed", 0, MAX_SEED)
-        choice("precision", ("fp32", "bf16"))
+        choice("precision", PRECISIONS)
         for key in ("channels_last", "log_spectrum", "compile"):
             need(isinstance(getattr(self, key), bool), f"{key} must be true or false, got {getattr(self, key)!r}")
         integer("train_subset", 1, optional=True)

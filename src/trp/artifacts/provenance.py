@@ -53,11 +53,20 @@ def device_name(device: torch.device | str) -> str:
     return f"CPU: {cpu}, {torch.get_num_threads()} threads"
 
 
+def numerics() -> dict:
+    """This process's settings that decide fp32 results on a GPU: TF32 in cuDNN convolutions and in
+    matmuls (float32_matmul_precision "high": TF32, "highest": IEEE fp32), and deterministic algorithms."""
+    return {"cudnn_allow_tf32": torch.backends.cudnn.allow_tf32, "cuda_matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "cudnn_deterministic": torch.backends.cudnn.deterministic, "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "deterministic_algorithms": torch.are_deterministic_algorithms_enabled()}
+
+
 def config_hash(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def record(config: dict, device, data_fingerprint: str | None, seed: int | None = None, **extra) -> dict:
-    return {**git_commit(), "versions": versions(), "device": device_name(device), "seed": seed,
+    return {**git_commit(), "versions": versions(), "device": device_name(device), "numerics": numerics(), "seed": seed,
             "config_hash": config_hash(config), "data_fingerprint": data_fingerprint,
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **extra}

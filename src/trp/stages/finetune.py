@@ -17,7 +17,7 @@ from .inputs import resolve_device, train_loaders
 
 def finetune(checkpoint, cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress=True, overwrite=False) -> dict:
     t0 = time.perf_counter()
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device, cfg.precision)
     model, rec = load_network(checkpoint, device, expect=DECOMPOSED)
     cfg = dataclasses.replace(cfg, model=rec["arch"], method="baseline", lam=0.0, target_speedup=None)
     model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)

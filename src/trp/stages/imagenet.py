@@ -141,7 +141,7 @@ def imagenet_run(cfg: TrainConfig, data_root, out_dir, ckpt_dir=None, weights=No
     early: {"finished": False, "epoch": ...} on every process, and the run resumes when called
     again. Else {"finished": True, **metrics} on rank 0, {"finished": True} on the other
     processes. Under torchrun every process calls this."""
-    process = start(resolve_device(cfg.device).type)
+    process = start(resolve_device(cfg.device, cfg.precision).type)
     try:
         return _run(process, cfg, data_root, out_dir, ckpt_dir, weights, workers, image_size, progress, overwrite,
                     target_speedup, budget_from, time_limit_minutes)

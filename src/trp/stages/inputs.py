@@ -9,11 +9,18 @@ from ..lowrank import find_sites
 EVAL_BATCH = 500
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, precision: str = "fp32") -> torch.device:
+    """The device to run on (auto: a GPU when one is visible), with this process's fp32
+    convolutions and matmuls set for `precision`: IEEE fp32, or TensorFloat-32 for "tf32" (a GPU's)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' was asked for but no GPU is available; use device: cpu or auto")
+    if precision == "tf32" and name != "cuda":
+        raise ConfigError("precision 'tf32' runs on a GPU only; on the CPU use fp32 or bf16")
+    tf32 = precision == "tf32"
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.set_float32_matmul_precision("high" if tf32 else "highest")  # "high": TF32 matmuls on a GPU
     return torch.device(name)
 
 

@@ -43,7 +43,7 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
     metrics are {"finished": False, ...} and the run resumes when called again."""
     t0 = time.perf_counter()
     deadline = time.monotonic() + 60 * time_limit_minutes if time_limit_minutes else None
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.device, cfg.precision)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     model = models.build(cfg.model).to(device)

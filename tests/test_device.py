@@ -1,0 +1,48 @@
+"""The device a run asks for and the numerics it runs with: fp32 means IEEE fp32 convolutions and
+matmuls, TF32 runs only when named (and only on a GPU), and every record states the flags that ran."""
+import pytest
+import torch
+
+from trp.artifacts import record
+from trp.config import ConfigError, TrainConfig
+from trp.stages.inputs import resolve_device
+
+
+@pytest.fixture
+def flags():
+    """The process-wide TF32 flags, restored after the test."""
+    saved = torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision()
+    yield
+    torch.backends.cudnn.allow_tf32 = saved[0]
+    torch.set_float32_matmul_precision(saved[1])
+
+
+@pytest.fixture
+def gpu(monkeypatch):
+    """A visible GPU, as far as choosing the device goes (nothing runs on it)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+
+
+def numerics():
+    return record({}, "cpu", None)["numerics"]
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_fp32_convolutions_and_matmuls_run_in_ieee_fp32_on_a_gpu(flags, gpu, precision):
+    torch.backends.cudnn.allow_tf32 = True  # PyTorch's default: cuDNN convs in TF32
+    assert resolve_device("auto", precision) == torch.device("cuda")
+    n = numerics()
+    assert not n["cudnn_allow_tf32"] and not n["cuda_matmul_allow_tf32"] and n["float32_matmul_precision"] == "highest"
+    assert {"cudnn_deterministic", "cudnn_benchmark", "deterministic_algorithms"} <= set(n)
+
+
+def test_tf32_is_a_named_precision_for_a_gpu(flags, gpu):
+    assert TrainConfig(precision="tf32").precision == "tf32"
+    assert resolve_device("cuda", "tf32") == torch.device("cuda")
+    n = numerics()
+    assert n["cudnn_allow_tf32"] and n["cuda_matmul_allow_tf32"] and n["float32_matmul_precision"] == "high"
+
+
+def test_tf32_is_refused_on_the_cpu(flags):
+    with pytest.raises(ConfigError, match="precision 'tf32' runs on a GPU only"):
+        resolve_device("cpu", "tf32")
