@@ -1,7 +1,14 @@
-"""Write the README's results block (between the results markers) from committed outputs:
-paper_tables/<profile>/*.md and results/benchmarks/*.json. No number is typed by hand.
+"""Write the results page docs/results.md, and the short summary between the README's results
+markers, from committed outputs: paper_tables/<profile>/*.md and *.json, results/benchmarks/*.json.
+No number is typed by hand.
 
-    .venv/bin/python scripts/update_readme.py --profile cpu
+    .venv/bin/python scripts/update_readme.py                  # profiles cpu and paper_cpu
+    .venv/bin/python scripts/update_readme.py --profile cpu    # one profile
+
+The README gets, per profile, Table 1's rows measured by the profile and the verdicts on the
+paper's Table-1 claims; docs/results.md gets every table of each profile with its provenance
+footer, the figures, and the benchmark records. A profile with no rendered tables yet is named
+as such in both.
 """
 import argparse
 import json
@@ -15,6 +22,7 @@ SECTIONS = [("claims", "Which claims the run supports"), ("table1", "Table 1 (CI
             ("theorem2-failures", "Theorem 2: where and when a condition failed"),
             ("table4", "Table 4 for CIFAR: measured inference time"),
             ("cobla", "COBLA and budgeted TRP"), ("budget", "What the run cost, measured")]
+PROFILES = ("cpu", "paper_cpu")
 
 
 def demote(md: str) -> str:
@@ -38,12 +46,14 @@ def benchmark_table(path: Path) -> str:
 
 
 def throughput_table(path: Path) -> str:
-    """A benchmarks/throughput.py record (CPU or GPU); records made before its rename name no script."""
+    """A benchmarks/throughput.py record (CPU or GPU); records made before its rename (from
+    benchmarks/cpu_throughput.py) name no script."""
     d = json.loads(path.read_text())
     machine = d["device"] if "cpu_bf16_instructions" not in d else \
         f"{d['device']}, {d['cores']} cores, bf16 instructions: {', '.join(d['cpu_bf16_instructions']) or 'none'}"
+    script = f"`{d['script']}`" if "script" in d else "`benchmarks/throughput.py`, then named cpu_throughput.py"
     lines = [f"Plain ResNet-20 training throughput, batch {d['batch']}, medians of {d['rounds']} interleaved rounds "
-             f"({machine}; commit {d['git']['commit'][:7]}; `{d.get('script', 'benchmarks/cpu_throughput.py')}`):", "",
+             f"({machine}; commit {d['git']['commit'][:7]}; {script}):", "",
              "| setting | images/s | relative |", "|---|---|---|"]
     for name, r in d["settings"].items():
         lines.append(f"| {name} | {r['images_per_s']:.0f} | {r['relative_to_fp32_channels_last_1_job']:.2f} |")
@@ -95,49 +105,111 @@ def latency_table(path: Path) -> str:
     return "\n".join(lines)
 
 
-def block(profile: str, root: Path = ROOT) -> str:
+def profile_block(profile: str, root: Path = ROOT) -> str:
+    """Every rendered table of one profile (with its provenance footer) and its figures, for docs/results.md."""
     tables = root / "paper_tables" / profile
-    parts = [f"Generated from `paper_tables/{profile}/` and `results/benchmarks/` by `scripts/update_readme.py`; "
-             "every table carries its provenance footer (commit, config hashes, data fingerprint, device)."]
+    parts = []
     for name, title in SECTIONS:
         md = tables / f"{name}.md"
         if md.exists():
-            parts += [f"#### {title}", demote(md.read_text())]
+            parts += [f"### {title}", demote(md.read_text())]
     fig2 = tables / "fig2.json"
     if fig2.exists():
         f = json.loads(fig2.read_text())
-        parts += ["#### Figure 2 (rank variation) and Figure 3 (ablation)",
-                  f"![Fig. 2](paper_tables/{profile}/fig2.png)",
+        parts += ["### Figure 2 (rank variation) and Figure 3 (ablation)",
+                  f"![Fig. 2](../paper_tables/{profile}/fig2.png)",
                   f"Layer {f['layer']} (the paper's res3-1-2), e = {f['e']}: max mG/||W|| {f['max_step_bound']:.3f} and max "
                   f"displacement {f['max_displacement']:.3f} against sqrt(e) = {f['sqrt_e']:.3f} (paper: max mG/||W|| "
                   f"{f['paper']['max_bound']} < {f['paper']['sqrt_e']}); rank {f['ranks'][0]} -> {f['ranks'][-1]} over "
                   f"{len(f['ranks'])} projections.",
-                  f"![Fig. 3](paper_tables/{profile}/fig3.png)"]
-    for bench in sorted((root / "results" / "benchmarks").glob("train_step_*.json")):
-        parts += [f"#### Training overhead of TRP (`results/benchmarks/{bench.name}`)", benchmark_table(bench)]
-    latency = root / "results" / "benchmarks" / "latency_cpu.json"
-    if latency.exists():
-        parts += ["#### Table 4 on ResNet-18: measured speedup against conv-MAC speedup", latency_table(latency)]
-    for kind, title in (("cpu", "a CPU"), ("gpu", "a GPU (jobs sharing one GPU)")):
-        for throughput in sorted((root / "results" / "benchmarks").glob(f"{kind}_throughput*.json")):
-            parts += [f"#### Training throughput on {title} (`results/benchmarks/{throughput.name}`)", throughput_table(throughput)]
-    for bench in sorted((root / "results" / "benchmarks").glob("bf16_baseline_*.json")):
-        parts += [f"#### Does bf16 keep the accuracy? (`results/benchmarks/{bench.name}`)", precision_table(bench)]
+                  f"![Fig. 3](../paper_tables/{profile}/fig3.png)"]
     return "\n\n".join(parts)
 
 
+def benchmarks_block(root: Path = ROOT) -> str:
+    """The records in results/benchmarks/: training overhead, latency, throughput, bf16 accuracy."""
+    parts = []
+    for bench in sorted((root / "results" / "benchmarks").glob("train_step_*.json")):
+        parts += [f"### Training overhead of TRP (`results/benchmarks/{bench.name}`)", benchmark_table(bench)]
+    latency = root / "results" / "benchmarks" / "latency_cpu.json"
+    if latency.exists():
+        parts += ["### Table 4 on ResNet-18: measured speedup against conv-MAC speedup", latency_table(latency)]
+    for kind, title in (("cpu", "a CPU"), ("gpu", "a GPU (jobs sharing one GPU)")):
+        for throughput in sorted((root / "results" / "benchmarks").glob(f"{kind}_throughput*.json")):
+            parts += [f"### Training throughput on {title} (`results/benchmarks/{throughput.name}`)", throughput_table(throughput)]
+    for bench in sorted((root / "results" / "benchmarks").glob("bf16_baseline_*.json")):
+        parts += [f"### Does bf16 keep the accuracy? (`results/benchmarks/{bench.name}`)", precision_table(bench)]
+    return "\n\n".join(parts)
+
+
+def results_page(profiles: list[str], root: Path = ROOT) -> str:
+    """docs/results.md: each profile's tables and figures, then the benchmark records."""
+    parts = ["# Results", "Generated by `scripts/update_readme.py` from `paper_tables/<profile>/` and "
+             "`results/benchmarks/`; do not edit by hand. Every table carries its provenance footer (commit, config "
+             "hashes, data fingerprint, device). What the numbers mean: [findings.md](findings.md)."]
+    for profile in profiles:
+        body = profile_block(profile, root)
+        parts += [f"## Profile `{profile}`", body or f"No table of the `{profile}` profile has been rendered yet "
+                  f"(`paper_tables/{profile}/` holds none)."]
+    bench = benchmarks_block(root)
+    if bench:
+        parts += ["## Benchmarks", bench]
+    return "\n\n".join(parts) + "\n"
+
+
+def table_rows(md: str) -> list[list[str]]:
+    """The body rows of the first Markdown table in md, as lists of cells."""
+    rows = [line for line in md.splitlines() if line.startswith("|")]
+    return [[c.strip() for c in re.split(r"(?<!\\)\|", r)[1:-1]] for r in rows[2:]]
+
+
+TABLE1_CLAIM = re.compile(r"\(Table 1\)$|at equal conv MACs and epochs$")
+DIFFERENCE = re.compile(r"a − b = ([+-]?[0-9.]+).*?seed spread ±([0-9.]+)")
+
+
+def summary(profile: str, root: Path = ROOT) -> str:
+    """The README's short view of one profile: its measured Table-1 rows and its verdicts on the
+    paper's Table-1 claims (difference of means and the seeds' spread, as the claims table gives them)."""
+    tables = root / "paper_tables" / profile
+    if not (tables / "table1.md").exists():
+        return f"**`{profile}`**: no Table-1 row rendered yet (`paper_tables/{profile}/table1.md` does not exist)."
+    parts = [f"**`{profile}`**, Table 1 (`paper_tables/{profile}/table1.md`; ours: mean ± std over seeds):", "",
+             "| model | method | training (epochs) | ours: top-1 (%) | ours: speedup (conv MACs) | paper: top-1 (%) | paper: speedup |",
+             "|---|---|---|---|---|---|---|"]
+    parts += [f"| {' | '.join(r[:7])} |" for r in table_rows((tables / "table1.md").read_text()) if r[3] != "–"]
+    claims = tables / "claims.json"
+    if claims.exists():
+        parts += ["", f"Verdicts on the paper's Table-1 claims (`paper_tables/{profile}/claims.md`, at equal conv MACs):", "",
+                  "| paper's claim | verdict | a − b | seed spread |", "|---|---|---|---|"]
+        for c in json.loads(claims.read_text())["claims"]:
+            if TABLE1_CLAIM.search(c["claim"]):
+                m = DIFFERENCE.search(c["evidence"])
+                diff, spread = (m.group(1), f"±{m.group(2)}") if m else ("–", "–")
+                parts.append(f"| {c['claim'].removeprefix('R-20: ')} | {c['verdict']} | {diff} | {spread} |")
+    return "\n".join(parts)
+
+
+def readme_block(profiles: list[str], root: Path = ROOT) -> str:
+    return "\n\n".join([f"Generated by `scripts/update_readme.py`; every table of each profile, with its provenance, "
+                        f"is in [docs/results.md](docs/results.md)."] + [summary(p, root) for p in profiles])
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--profile", default="cpu")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", action="append", help="a profile to draw (repeatable; default: cpu and paper_cpu)")
     ap.add_argument("--root", type=Path, default=ROOT, help="the checkout whose README and outputs to use (default: this one)")
     a = ap.parse_args()
+    profiles = a.profile or list(PROFILES)
     readme = a.root / "README.md"
     text = readme.read_text()
     if BEGIN not in text or END not in text:
         raise SystemExit(f"README.md lacks the markers {BEGIN} ... {END}")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{BEGIN}\n{block(a.profile, a.root)}\n{END}{tail}")
+    page = a.root / "docs" / "results.md"
+    page.parent.mkdir(exist_ok=True)
+    page.write_text(results_page(profiles, a.root))
+    readme.write_text(f"{head}{BEGIN}\n{readme_block(profiles, a.root)}\n{END}{tail}")
 
 
 if __name__ == "__main__":

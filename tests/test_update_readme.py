@@ -1,12 +1,14 @@
-"""scripts/update_readme.py: the README's results block is drawn from committed records only."""
+"""scripts/update_readme.py: the results page and the README's summary are drawn from committed records only."""
 import json
+import subprocess
 import sys
 from pathlib import Path
 
 from trp.report.common import mean_std
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from update_readme import block  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from update_readme import BEGIN, END, results_page, summary  # noqa: E402
 
 
 def run(top1, seconds=54.0):
@@ -22,8 +24,55 @@ def test_the_bf16_record_becomes_a_table_with_each_seed_and_the_mean(tmp_path):
               "runs": {"bf16": {"seeds": {"s0": run(85.0), "s1": run(86.0)}, "top1": mean_std([85.0, 86.0])},
                        "fp32 (published profile)": {"seeds": {"s0": run(85.5, 160.0)}, "top1": mean_std([85.5])}}}
     (bench / "bf16_baseline_cpu_test.json").write_text(json.dumps(record))
-    text = block("cpu", tmp_path)
-    assert "#### Does bf16 keep the accuracy? (`results/benchmarks/bf16_baseline_cpu_test.json`)" in text
+    text = results_page(["cpu"], tmp_path)
+    assert "### Does bf16 keep the accuracy? (`results/benchmarks/bf16_baseline_cpu_test.json`)" in text
     assert "| bf16 | 1 | 86.00 | 54.0 | 926 | cpu-test |" in text
     assert "| bf16 | mean ± std | 85.50 ± 0.71 (n=2) | | | |" in text
     assert "| fp32 (published profile) | mean ± std | 85.50 (n=1) | | | |" in text and "commit 72dcac8, dirty False" in text
+    assert "No table of the `cpu` profile has been rendered yet" in text
+
+
+TABLE1 = """**Table 1**
+
+| model | method | training (epochs) | ours: top-1 (%) | ours: speedup (conv MACs) | paper: top-1 (%) | paper: speedup | ours − paper: top-1 | ours − paper: speedup |
+|---|---|---|---|---|---|---|---|---|
+| R-20 | TRP1 | 15 | 83.00 ± 0.10 (n=2) | 1.50 ± 0.02 (n=2) | 90.12 | 1.97 | -7.12 | -0.47 |
+| R-56 | TRP1 | – | – | – | 92.77 | 2.31 | – | – |
+
+**Provenance.** profile: test; commit: abc
+"""
+
+
+def write_profile(root: Path, profile: str):
+    tables = root / "paper_tables" / profile
+    tables.mkdir(parents=True)
+    (tables / "table1.md").write_text(TABLE1)
+    claims = [{"claim": "R-20: TRP1 (no fine-tuning) beats [Zhang et al., 2016] (fine-tuned) at equal conv MACs (Table 1)",
+               "verdict": "not supported", "epochs": "15 vs 15 + 2",
+               "evidence": "at 1.50x: a = TRP1 83.00, b = Zhang 84.00; a − b = -1.00: beyond the seed spread ±0.30"},
+              {"claim": "Theorem 2: the rank does not rise", "verdict": "inconclusive", "evidence": "no power", "epochs": "–"}]
+    (tables / "claims.json").write_text(json.dumps({"claims": claims}))
+    (tables / "claims.md").write_text("**Claims**\n\n| claim | verdict |\n|---|---|\n| TRP1 beats Zhang | not supported |\n")
+
+
+def test_the_readme_summary_holds_the_measured_table1_rows_and_the_table1_verdicts_only(tmp_path):
+    write_profile(tmp_path, "cpu")
+    text = summary("cpu", tmp_path)
+    assert "| R-20 | TRP1 | 15 | 83.00 ± 0.10 (n=2) | 1.50 ± 0.02 (n=2) | 90.12 | 1.97 |" in text
+    assert "R-56" not in text  # rows the profile did not measure stay in the full table
+    assert ("| TRP1 (no fine-tuning) beats [Zhang et al., 2016] (fine-tuned) at equal conv MACs (Table 1) | "
+            "not supported | -1.00 | ±0.30 |") in text
+    assert "Theorem 2" not in text
+    assert "no Table-1 row rendered yet (`paper_tables/paper_cpu/table1.md`" in summary("paper_cpu", tmp_path)
+
+
+def test_the_script_writes_the_page_and_replaces_only_the_readme_block(tmp_path):
+    write_profile(tmp_path, "cpu")
+    (tmp_path / "README.md").write_text(f"# Title\n\nbefore\n\n{BEGIN}\nold block\n{END}\n\nafter\n")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "update_readme.py"), "--root", str(tmp_path)], check=True)
+    readme = (tmp_path / "README.md").read_text()
+    assert readme.startswith("# Title\n\nbefore\n\n") and readme.endswith(f"{END}\n\nafter\n")
+    assert "old block" not in readme and "| R-20 | TRP1 | 15 |" in readme and "**Provenance.**" not in readme
+    page = (tmp_path / "docs" / "results.md").read_text()
+    assert "## Profile `cpu`" in page and "*Table 1*" in page and "**Provenance.** profile: test; commit: abc" in page
+    assert "## Profile `paper_cpu`" in page and "No table of the `paper_cpu` profile has been rendered yet" in page
