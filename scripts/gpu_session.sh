@@ -1,27 +1,25 @@
 #!/bin/bash
-# A lent GPU's 15 minutes, planned: the GPU benchmarks (issue 10 items 2 and 3) and the paper profile's
-# ResNet-20 Table-1 rows, seed 0, at the paper's schedule (item 6), all five at once on the one GPU.
-# The working tree travels to the device machine but ../shared does not, and a call carries at most
-# 64 MiB: the prepared CIFAR-10 (184 MB) goes in four parts, and .git (so that every number names its
-# commit) with the first. The machine stays warm 30 s after a call: make the four calls back to back.
+# A short GPU check in about 15 minutes of GPU time: the GPU benchmarks and the paper profile's five
+# ResNet-20 Table-1 rows, seed 0, at the paper's schedule, all five at once on one GPU, each stopped by
+# --time-limit (and resumable). Made for a GPU machine that shares no storage with this checkout and takes
+# files of at most 64 MiB at a time: the prepared CIFAR-10 (184 MB) goes in four parts, and .git (so that
+# every number names its commit) with the first. On the GPU machine, run it in a copy of this working
+# tree, with OUT set to a folder whose files you copy back.
 #
-#   here, at a clean tagged commit:  bash scripts/gpu_session.sh prepare
-#   device calls (`run`, each with its carry):
-#     1. carry .git .carry/cifar10.npz.part-0   command: bash scripts/gpu_session.sh bench      timeout_s 330
-#     2. carry .carry/cifar10.npz.part-1        command: true
-#     3. carry .carry/cifar10.npz.part-2        command: true
-#     4. carry .carry/cifar10.npz.part-3 .carry/paper-rows.sh
-#                                               command: bash scripts/gpu_session.sh train 6    timeout_s 500
-#   here, after calls 1 and 4:       bash scripts/gpu_session.sh receive FILES_AT
-#   optional, if device time is left: bash scripts/gpu_session.sh bench-compile  (eager against torch.compile)
+#   here, at a clean tagged commit:     bash scripts/gpu_session.sh prepare
+#   copy .git and .carry/ (cifar10.npz.part-0 to -3, paper-rows.sh) to the GPU machine; there:
+#     bash scripts/gpu_session.sh bench            # benchmarks, about 5 minutes
+#     bash scripts/gpu_session.sh train 6          # the five trainings, each stopped after 6 minutes
+#     bash scripts/gpu_session.sh bench-compile    # optional: eager against torch.compile
+#   here, with the files copied from OUT:  bash scripts/gpu_session.sh receive DIR
 #
 # bench writes train_step_gpu_{fp32,bf16}.json, gpu_throughput.json and polar_factor_gpu.json (Eq. 6's
 # polar factor: trp's float64 eigendecomposition against SVDs and Newton-Schulz on the GPU); train runs
 # the five `trp train` commands Snakemake plans for them (written by prepare into .carry/paper-rows.sh,
 # five jobs on the GPU),
 # each with --time-limit MINUTES, and returns one .tar.gz per run: its records, log and checkpoints
-# (last.pt too, so that an unfinished run resumes: a later session carries results/paper and
-# checkpoints/paper back with call 4). receive puts them where the paper profile expects them; Snakemake
+# (last.pt too, so that an unfinished run resumes: copy results/paper and checkpoints/paper back to the
+# GPU machine to continue). receive puts them where the paper profile expects them; Snakemake
 # then takes them as done and runs what follows from them (decompositions, basic methods, renders).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +28,8 @@ PARTS=4
 
 die() { echo "gpu_session: $*" >&2; exit 2; }
 
-device_env() {  # the device has python3 with torch but no `python`, no `trp` and no installed package
-  [ -n "${OUT:-}" ] || die "run this on the device machine (\$OUT is not set)"
+device_env() {  # the GPU machine has python3 with torch but no `python`, no `trp` and no installed package
+  [ -n "${OUT:-}" ] || die "run this on the GPU machine with OUT set to a folder for the results (\$OUT is not set)"
   mkdir -p /tmp/trp-bin
   ln -sf "$(command -v python3)" /tmp/trp-bin/python
   printf '#!/bin/sh\nexec python3 -c "from trp.cli import main; main()" "$@"\n' > /tmp/trp-bin/trp
@@ -62,7 +60,7 @@ case "${1:-}" in
     python3 benchmarks/throughput.py --device cuda --rounds 2 --seconds 6 --out "$OUT/gpu_throughput.json"
     python3 benchmarks/polar_factor.py --device cuda --out "$OUT/polar_factor_gpu.json"
     ;;
-  bench-compile)  # optional, if device time is left: eager against torch.compile, ResNet-20, fp32
+  bench-compile)  # optional: eager against torch.compile, ResNet-20, fp32
     device_env
     python3 benchmarks/train_step.py --models resnet20 --precision fp32 --compile --out "$OUT/train_step_gpu_fp32_compile.json"
     ;;
@@ -89,9 +87,9 @@ case "${1:-}" in
     tail -n 2 results/paper/logs/train/resnet20/*/s0.log
     ;;
   receive)
-    from=${2:?usage: gpu_session.sh receive FILES_AT}
+    from=${2:?usage: gpu_session.sh receive DIR}
     for f in "$from"/*.json; do [ -e "$f" ] && cp "$f" results/benchmarks/ && echo "results/benchmarks/$(basename "$f")"; done
     for f in "$from"/*.tar.gz; do [ -e "$f" ] && tar -xzf "$f" && echo "unpacked $(basename "$f")"; done
     ;;
-  *) die "usage: gpu_session.sh prepare | bench | bench-compile | train MINUTES | receive FILES_AT" ;;
+  *) die "usage: gpu_session.sh prepare | bench | bench-compile | train MINUTES | receive DIR" ;;
 esac

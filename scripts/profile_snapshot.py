@@ -1,9 +1,11 @@
-"""Carry a profile run that spans sessions from one session to the next: only commits on `main` outlast
-a session here (the worktree ../<tag>, its outputs and the tag itself do not).
+"""Move a profile run in progress to another machine through a commit of this repository.
 
-    .venv/bin/python scripts/profile_snapshot.py save <tag>      # at a session's end, or often
+For machines that share no storage: the worktree ../<tag>, its outputs and the tag stay behind; a
+commit on `main` travels with the outputs.
+
+    .venv/bin/python scripts/profile_snapshot.py save <tag>      # on the old machine, before it stops
     .venv/bin/python scripts/profile_snapshot.py save <tag> --every 20   # every 20 min while it runs, and at its end
-    .venv/bin/python scripts/profile_snapshot.py restore <tag>   # in the next session, then
+    .venv/bin/python scripts/profile_snapshot.py restore <tag>   # on the new machine, after pulling, then
     bash scripts/run_profile.sh cpu <tag>                         # resumes where it stopped
 
 `save` copies the run's outputs from the worktree ../<tag> into profile_snapshots/<tag>/ of this
@@ -13,7 +15,7 @@ Git does not track in results/, checkpoints/ (an unfinished run's last.pt and pa
 not a finished one's), paper_tables/ and Snakemake's metadata and incomplete-job markers, and the run's log ../<tag>.log; not the prepared data
 (never committed; `restore` prepares it again), not run locks. A running Snakemake in the
 worktree is paused (SIGSTOP) while the files are copied, so that no file is caught half-written; a run
-already stopped (paused by hand with `kill -STOP -<pgid>` while CI runs) stays stopped.
+already stopped (paused by hand with `kill -STOP -<pgid>`, e.g. while other work takes the cores) stays stopped.
 
 `restore` recreates the tag at the manifest's commit (refusing a tag that points elsewhere), creates the
 worktree, prepares the data with the profile's own rule, copies the files back, checks each one's
@@ -158,11 +160,11 @@ def save(repo: Path, tag: str, commit: bool = True) -> Path:
         changed = git(repo, "diff", "--cached", "--name-only", "--", rel).split()
         if changed:
             done = sum(1 for f in files if f.endswith("metrics.json"))
-            # what this commit adds to the history: a session's submission is bounded (README)
+            # what this commit adds to the history: each save adds the changed checkpoints again
             added = sum((repo / c).stat().st_size for c in changed if (repo / c).is_file()) / 1e6
             git(repo, "commit", "-q", "-m", f"profile snapshot {tag}: {len(files)} files, {done} metrics.json, "
                                             f"{len(changed)} changed ({added:.1f} MB) "
-                                            f"(a run in progress, carried to the next session; not a result)", "--", rel)
+                                            f"(a run in progress, moved between machines; not a result)", "--", rel)
     return dest
 
 

@@ -4,7 +4,7 @@
 # Snakemake's benchmark files), and commit its results on a branch off the tag.
 #
 #   cd <worktree at tag T> && bash scripts/publish_results.sh cpu [FIX...]   # then, in the main checkout:
-#   git merge results/cpu-T && .venv/bin/python scripts/update_readme.py --profile cpu
+#   git merge results/cpu-T && .venv/bin/python scripts/update_readme.py   # docs/results.md, README summary
 #
 # Refuses when the tree is dirty, HEAD is not a tag, or Snakemake still has jobs to run, so that
 # every committed number names the clean tagged commit that produced it. FIX: commits made after the

@@ -1,13 +1,14 @@
 #!/bin/bash
 # Rehearse a profile before it spends its hours: every job it plans (same models, seeds, runs, budgets
 # and renders) on small subsets and a few steps (scripts/rehearsal_config.py), in a clone at REV, then
-# the budget table and the README block, as publishing would make them. A renderer that breaks on the
-# profile's shape breaks here, not after the real run, where the tag can no longer change.
+# the budget table, the results page and the README summary, as publishing would make them. A renderer
+# that breaks on the profile's shape breaks here, not after the real run, where the tag can no longer
+# change.
 #
 #   bash scripts/rehearse_profile.sh cpu [REV] [DIR]     # REV: HEAD or the tag to run; DIR: /tmp/rehearse-PROFILE
 #
-# The cpu profile's rehearsal (95 jobs) took 17 minutes here at e76b9de, sharing the 2 cores with the
-# running profile. Its numbers mean nothing: networks trained for a few steps on 1,024 images. It ends by
+# The cpu profile's rehearsal (95 jobs) took 17 minutes at e76b9de on 2 cores shared with a running
+# profile. Its numbers mean nothing: networks trained for a few steps on 1,024 images. It ends by
 # printing the claims table's verdicts.
 set -euo pipefail
 profile=${1:?usage: rehearse_profile.sh PROFILE [REV] [DIR]}
@@ -31,4 +32,4 @@ PYTHONPATH=$repo/src trp render budget --results "results/$profile" --profile "$
 PYTHONPATH=$repo/src python "$repo/scripts/update_readme.py" --profile "$profile" --root "$dir"
 python -c "import collections, json, sys; print('rehearse_profile: verdicts', dict(collections.Counter(
     c['verdict'] for c in json.load(open(sys.argv[1]))['claims'])))" "paper_tables/$profile/claims.json"
-echo "rehearse_profile: every job ran and rendered; outputs in $dir (README.md holds the results block)"
+echo "rehearse_profile: every job ran and rendered; outputs in $dir (docs/results.md and the README summary)"

@@ -1,4 +1,4 @@
-"""scripts/gpu_session.sh prepare, the part of a GPU session that runs here: it refuses a dirty tree,
+"""scripts/gpu_session.sh prepare, the part of the short GPU check that runs here: it refuses a dirty tree,
 splits the prepared data into parts that rejoin byte for byte, and writes the `trp train` commands
 Snakemake plans for Table 1's five ResNet-20 rows, seed 0, of the paper profile."""
 import re

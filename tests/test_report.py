@@ -461,7 +461,7 @@ def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from
         m = json.loads((tmp_path / run / "metrics.json").read_text())
         m["training"] = {"history": [{"epoch": i + 1, "seconds": s, "images_per_s": 50000 / s} for i, s in enumerate(seconds)]}
         if run.endswith("trp-y/s0") or run.startswith("tsvd/"):
-            m["provenance"]["device"] = "CPU: another, 1 threads"  # a run carried to another session's machine
+            m["provenance"]["device"] = "CPU: another, 1 threads"  # a run moved to another machine
         (tmp_path / run / "metrics.json").write_text(json.dumps(m))
     (tmp_path / "allocate/resnet20/basic-y/s0").mkdir(parents=True)
     (tmp_path / "allocate/resnet20/basic-y/s0/ranks.json").write_text(json.dumps({"provenance": {"device": "cpu-test"}}))

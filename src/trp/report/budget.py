@@ -5,8 +5,8 @@
 
 Snakemake times a job from its last start, so a job resumed after an interruption counts only its
 last process (its metrics.json history still holds every epoch once). Wall times include whatever
-else the machine ran meanwhile; the median epoch is the robust figure. A run that spans sessions
-may run on several machines: each stage has a row per machine that finished its jobs (the device in
+else the machine ran meanwhile; the median epoch is the robust figure. A run moved between machines
+runs on several of them: each stage has a row per machine that finished its jobs (the device in
 the job's metrics.json, or an allocation's ranks.json; "n/a" for a job without one), and the total
 sums them all.
 """
