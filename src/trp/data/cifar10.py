@@ -38,8 +38,8 @@ OFFICIAL_SHA256 = {
 }
 _FP_KEYS = KEYS + ("data_fingerprint",)
 _REDO = "re-run `trp prepare-data`"
-_MAX_MEMBER_BYTES = 200 * 2**20  # a wanted tar member over this is refused; the real batches are 30.7 MB
-_MAX_ARCHIVE_BYTES = 2**30  # the whole tar stream, unpacked; the real one is 184 MB
+_MAX_MEMBER_BYTES = 200 * 2**20  # a tar member declaring more is refused; the real batches are 30.7 MB
+_MAX_ARCHIVE_BYTES = 2**30  # the whole tar stream, unpacked, and the sum of declared sizes; the real one is 184 MB
 _MAX_ENTRIES = 1000  # tar entries; the real archive has 9
 _KINDS = {tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE: "hard link", tarfile.CHRTYPE: "character device",
           tarfile.BLKTYPE: "block device", tarfile.DIRTYPE: "directory", tarfile.FIFOTYPE: "fifo"}
@@ -110,15 +110,26 @@ class _BoundedReader:
         return data
 
 
+def _declared(member: tarfile.TarInfo, total: int, archive: Path) -> int:
+    """`total` plus the size `member` declares. Any member, wanted or not, is refused over
+    _MAX_MEMBER_BYTES, and the running total over _MAX_ARCHIVE_BYTES: tarfile passes an unwanted
+    member by reading up to its declared end, so an unchecked size (2^40 bytes, declared by a
+    100-byte archive) would keep it reading for hours."""
+    if member.size > _MAX_MEMBER_BYTES:
+        raise DataError(f"{archive}: member {member.name} is {member.size} bytes, over the {_MAX_MEMBER_BYTES} allowed "
+                        "(a CIFAR-10 batch is 30.7 MB); refusing")
+    if total + member.size > _MAX_ARCHIVE_BYTES:
+        raise DataError(f"{archive}: its members declare over {_MAX_ARCHIVE_BYTES} bytes (the CIFAR-10 archive unpacks "
+                        "to 184 MB); refusing")
+    return total + member.size
+
+
 def _unpickle_member(tar: tarfile.TarFile, member: tarfile.TarInfo, archive: Path):
-    """Unpickle a wanted member, refusing one that is not a regular file or is over _MAX_MEMBER_BYTES."""
+    """Unpickle a wanted member, refusing one that is not a regular file."""
     where = f"{archive}: member {member.name}"
     if not member.isreg():
         raise DataError(f"{where} is a {_KINDS.get(member.type, 'special')} entry, not a regular file; refusing "
                         "(use the official archive)")
-    if member.size > _MAX_MEMBER_BYTES:
-        raise DataError(f"{where} is {member.size} bytes, over the {_MAX_MEMBER_BYTES} allowed (a CIFAR-10 batch "
-                        "is 30.7 MB); refusing")
     return _BatchUnpickler(tar.extractfile(member), where).load()
 
 
@@ -140,19 +151,21 @@ def load_archive(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Read the CIFAR-10 python-version tar.gz in memory; return train_x/train_y/test_x/test_y.
 
     The archive is untrusted: its pickles may build only dicts, lists, bytes, str, ints and numpy
-    arrays (`_BatchUnpickler`), wanted members must be regular files of at most _MAX_MEMBER_BYTES,
-    and the tar stream may hold at most _MAX_ENTRIES entries and unpack to at most _MAX_ARCHIVE_BYTES.
+    arrays (`_BatchUnpickler`), wanted members must be regular files, every member may declare at
+    most _MAX_MEMBER_BYTES, and the tar stream may hold at most _MAX_ENTRIES entries, declare at
+    most _MAX_ARCHIVE_BYTES in all and unpack to at most as much.
     """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: CIFAR-10 archive not found; {ARCHIVE_HINT}")
-    wanted, found = set(_TRAIN + [_TEST]), {}
+    wanted, found, declared = set(_TRAIN + [_TEST]), {}, 0
     try:
         with gzip.open(path, "rb") as gz, \
                 tarfile.open(fileobj=_BoundedReader(gz, _MAX_ARCHIVE_BYTES, path), mode="r|") as tar:
             for i, member in enumerate(tar):  # one sequential pass over the gzip stream
                 if i >= _MAX_ENTRIES:
                     raise DataError(f"{path}: over {_MAX_ENTRIES} tar entries (the CIFAR-10 archive has 9); refusing")
+                declared = _declared(member, declared, path)
                 if member.name in wanted:
                     found[member.name] = _parse_batch(_unpickle_member(tar, member, path), member.name)
     except DataError:
