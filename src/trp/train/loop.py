@@ -92,7 +92,8 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
         all_reduce: Callable[[torch.Tensor], None] | None = None) -> dict:
     """Train for cfg.epochs (or cfg.max_steps) from `resume` (a state given to `save` earlier) or
     from scratch. After every epoch `save(training_state)` is called. With `deadline` (a
-    time.monotonic() value) training stops after the last epoch that is expected to end before it;
+    time.monotonic() value) training stops after the last epoch that is expected to end before it,
+    but trains at least one epoch per call, so a limit shorter than an epoch still progresses;
     the returned state then has "finished": False (under `all_reduce`, on every process after the
     same epoch: see out_of_time). Raises NonFiniteError on divergence, before
     anything of the diverged epoch is saved. Data-parallel training passes `all_reduce` (an
@@ -111,10 +112,11 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
     model.train()
     step_model = torch.compile(model) if cfg.compile else model  # the same parameters; checkpoints stay eager
     steps_per_epoch = len(train_loader)
-    for epoch in range(state["epoch"], cfg.epochs):
+    first = state["epoch"]
+    for epoch in range(first, cfg.epochs):
         if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
             break
-        if deadline is not None and state["history"] and \
+        if deadline is not None and epoch > first and \
                 out_of_time(deadline, state["history"][-1]["seconds"], device, all_reduce):
             return {**state, "finished": False}
         t0 = time.perf_counter()
