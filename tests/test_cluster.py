@@ -15,7 +15,8 @@ def test_slurm_profile_dry_run():
     jobs = out.split("rule ")
     train = [j for j in jobs if j.startswith("train_lowrank:")]
     assert train and all("runtime=90" in j and "gpu=1" in j and "slurm_partition=gpu" in j for j in train)
-    assert all("gpu=1" not in j for j in jobs if j.startswith(("decompose:", "allocate:", "table1:")))
+    assert all("gpu=1" in j for j in jobs if j.startswith(("finetune:", "decompose:")))
+    assert all("gpu=1" not in j for j in jobs if j.startswith(("allocate:", "table1:")))
 
 
 def slurm_dry_run(configfile, *args):
@@ -49,4 +50,5 @@ def test_slurm_profile_plans_the_imagenet_profile():
     assert all(all(r in j for r in ("runtime=1440", "gpu=4", "cpus_per_task=32", "mem_mb=96000")) for j in runs + basic)
     assert all("torchrun --standalone --nproc_per_node 4 " in j and "--data /cluster/imagenet " in j for j in runs + basic)
     assert all(" --time-limit 1296 " in j for j in runs + basic)
+    assert all("'device=\"cuda\"'" in j for j in runs + basic)  # a job that sees no GPU stops
     assert all("gpu=" not in j for j in jobs if j.startswith("imagenet_table:"))

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from trp.artifacts import record
+from trp.cli import main
 from trp.config import ConfigError, TrainConfig
 from trp.stages.inputs import resolve_device
 
@@ -46,3 +47,15 @@ def test_tf32_is_a_named_precision_for_a_gpu(flags, gpu):
 def test_tf32_is_refused_on_the_cpu(flags):
     with pytest.raises(ConfigError, match="precision 'tf32' runs on a GPU only"):
         resolve_device("cpu", "tf32")
+
+
+@pytest.mark.parametrize("command", [["train", "--set", "device=cuda"], ["decompose", "--scheme", "channel", "--device", "cuda"]])
+def test_a_job_asking_for_a_gpu_where_none_is_visible_stops_in_one_line(tmp_path, capsys, monkeypatch, command):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    checkpoint = tmp_path / "model.pt"
+    checkpoint.write_bytes(b"")
+    extra = ["--checkpoint", str(checkpoint)] if command[0] == "decompose" else []
+    assert main([*command, *extra, "--data", str(tmp_path / "cifar10.npz"), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "device 'cuda' was asked for but this process sees no GPU" in err
+    assert not (tmp_path / "run").exists()

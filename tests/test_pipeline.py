@@ -77,15 +77,18 @@ def test_lint_clean(profile):
     assert "Congratulations, your workflow is in a good condition" in proc.stdout + proc.stderr
 
 
-def test_gpu_jobs_are_pinned_to_a_gpu_slot_on_a_gpu_profile_only():
-    """paper (require_gpu): every training and fine-tuning runs under trp.gpu_slots with the profile's
-    jobs_per_gpu; cpu: none does."""
+def test_gpu_jobs_ask_for_cuda_and_a_gpu_slot_on_a_gpu_profile_only():
+    """paper (require_gpu): every training, fine-tuning and decomposition asks for CUDA (a job that
+    sees no GPU stops instead of running on the CPU) and runs under trp.gpu_slots with the profile's
+    jobs_per_gpu; cpu: none does either."""
     out = snakemake("-n", "-p", "--configfile", "config/paper.yaml", "--config", "gpu={jobs_per_gpu: 3}").stdout
-    jobs = [line for line in out.splitlines() if "trp train" in line or "trp finetune" in line]
-    assert jobs and all(" python -m trp.gpu_slots --per-gpu 3 -- trp " in j for j in jobs)
-    assert all("gpu_slots" not in line for line in out.splitlines() if "trp allocate" in line or "trp decompose" in line)
+    jobs = [line for line in out.splitlines() if any(f"trp {c} " in line for c in ("train", "finetune", "decompose"))]
+    assert {c for c in ("train", "finetune", "decompose") if any(f"trp {c} " in j for j in jobs)} == {"train", "finetune", "decompose"}
+    assert all(" python -m trp.gpu_slots --per-gpu 3 -- trp " in j for j in jobs)
+    assert all("'device=\"cuda\"'" in j or "--device=cuda" in j for j in jobs)
+    assert all("gpu_slots" not in line for line in out.splitlines() if "trp allocate" in line)
     out = snakemake("-n", "-p", "--configfile", "config/cpu.yaml").stdout
-    assert "trp train" in out and "gpu_slots" not in out
+    assert "trp train" in out and "gpu_slots" not in out and "device" not in out
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present: the paper profile would start")

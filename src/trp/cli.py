@@ -15,7 +15,7 @@ from .artifacts import ArtifactError, dumps, read_json
 from .cli_parser import Parser
 from .cobla import InfeasibleBudget
 from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
-from .config import ConfigError, TrainConfig, load_config
+from .config import DEVICES, ConfigError, TrainConfig, load_config
 from .data import DataError
 from .lowrank import SCHEMES
 from .stages.compress import RANK_RULES
@@ -109,7 +109,8 @@ def cmd_decompose(a):
     from .stages.decompose import decompose_checkpoint
 
     m = decompose_checkpoint(a.checkpoint, a.scheme, a.e, a.data, a.out, a.checkpoints, rule=a.rule,
-                             threshold=a.threshold, ranks_file=a.ranks, test_subset=a.test_subset, overwrite=a.overwrite)
+                             threshold=a.threshold, ranks_file=a.ranks, test_subset=a.test_subset, device=a.device,
+                             overwrite=a.overwrite)
     print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
 
 
@@ -207,6 +208,7 @@ def parser() -> argparse.ArgumentParser:
                    help="singular-value threshold of --rule absolute")
     p.add_argument("--ranks", help="JSON with {'ranks': {layer: rank}} (e.g. from `trp allocate`); overrides --e")
     p.add_argument("--test-subset", type=POSITIVE_INT)
+    p.add_argument("--device", default=DEFAULTS.device, choices=DEVICES, help="auto: a GPU when one is visible")
     _data(p)
     _outputs(p, " (checkpoints: decomposed.pt)")
     p.set_defaults(func=cmd_decompose)

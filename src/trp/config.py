@@ -16,6 +16,7 @@ from .models import MODELS, build, paper_layer_name
 
 METHODS = ("baseline", "trp", "nuclear")  # nuclear = Basic+Nu: nuclear norm without projection
 PRECISIONS = ("fp32", "tf32", "bf16")  # IEEE fp32 | TF32 convs and matmuls (GPU only) | bf16 autocast
+DEVICES = ("auto", "cpu", "cuda")  # auto: a GPU when one is visible
 MAX_SEED = 2**32 - 1
 
 
@@ -122,7 +123,7 @@ class TrainConfig:
             need(isinstance(getattr(self, key), bool), f"{key} must be true or false, got {getattr(self, key)!r}")
         integer("train_subset", 1, optional=True)
         integer("test_subset", 1, optional=True)
-        choice("device", ("auto", "cpu", "cuda"))
+        choice("device", DEVICES)
         choice("svd_device", ("same", "cpu"))
 
     def to_dict(self) -> dict:

@@ -88,6 +88,11 @@ def gpu(wildcards):
     return 1 if config["require_gpu"] else 0
 
 
+# The device a job asks for: CUDA on a GPU profile, so that a job that sees no GPU stops with a
+# one-line error instead of running on the CPU; a CPU profile's jobs keep trp's default (auto).
+DEVICE = {"device": "cuda"} if config["require_gpu"] else {}
+
+
 def time_limit(wildcards, resources):
     """`trp train` / `trp imagenet` --time-limit: a safety margin (10 %, at least 5 min) below the
     job's runtime resource (minutes, e.g. the SLURM profile's), so the run stops after a checkpoint

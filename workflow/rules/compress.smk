@@ -21,6 +21,8 @@ rule decompose:
         checkpoints=out_dir("decomposed"),
     threads: config["threads"]
     priority: run_priority
+    resources:
+        gpu=gpu,
     conda:
         ENV
     log:
@@ -28,7 +30,7 @@ rule decompose:
     benchmark:
         job_benchmark("tsvd")
     shell:
-        "OMP_NUM_THREADS={threads} trp decompose --checkpoint {input.model:q} {params.args:q} --data {input.data:q} "
+        "OMP_NUM_THREADS={threads} " + GPU_SLOT + "trp decompose --checkpoint {input.model:q} {params.args:q} --data {input.data:q} "
         "--out {params.out:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
 
 

@@ -77,7 +77,7 @@ def names(basic):
 def imagenet_settings(wildcards):
     run = RUNS[wildcards.run]
     values = {"model": wildcards.model, "seed": int(wildcards.seed), "method": "baseline" if run.basic else "trp",
-              "scheme": run.scheme}
+              "scheme": run.scheme, **DEVICE}
     return set_args(values)
 
 

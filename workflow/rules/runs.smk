@@ -225,12 +225,13 @@ def result_metrics(model, run, seed):
 
 
 def train_args(wildcards):
-    values = {**config["train"], "model": wildcards.model, "seed": int(wildcards.seed), **RUNS[wildcards.run].settings}
+    values = {**config["train"], "model": wildcards.model, "seed": int(wildcards.seed), **RUNS[wildcards.run].settings,
+              **DEVICE}
     return set_args(values)
 
 
 def finetune_args(wildcards):
-    return set_args({**config["train"], **config["finetune"], "seed": int(wildcards.seed)})
+    return set_args({**config["train"], **config["finetune"], "seed": int(wildcards.seed), **DEVICE})
 
 
 def source_model(wildcards):
@@ -247,7 +248,8 @@ def finetune_source(wildcards):
 
 def decompose_args(wildcards, input):
     subset = config["train"]["test_subset"]
-    return ["--scheme", RUNS[wildcards.run].scheme, "--ranks", input.ranks, *(["--test-subset", str(subset)] if subset else [])]
+    return ["--scheme", RUNS[wildcards.run].scheme, "--ranks", input.ranks, *(["--test-subset", str(subset)] if subset else []),
+            *(f"--{key}={value}" for key, value in DEVICE.items())]
 
 
 def budget(run):

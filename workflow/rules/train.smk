@@ -2,10 +2,10 @@
 # nuclear-norm run, each decomposed at the end; budgeted TRP takes its budget from another run. A
 # job with a runtime resource stops before it (time_limit) and resumes when resubmitted.
 
-# A GPU rule's command (trainings here, fine-tunings in compress.smk) on a GPU profile: pinned to
-# one GPU (CUDA_VISIBLE_DEVICES) by trp.gpu_slots, at most gpu.jobs_per_gpu jobs a GPU;
-# `--resources gpu=N` (workflow/profiles/default) caps how many run at once. On a CPU profile the
-# command runs as is.
+# A GPU rule's command (trainings here, fine-tunings and decompositions in compress.smk) on a GPU
+# profile: pinned to one GPU (CUDA_VISIBLE_DEVICES) by trp.gpu_slots, at most gpu.jobs_per_gpu jobs
+# a GPU; `--resources gpu=N` (workflow/profiles/default) caps how many run at once. On a CPU profile
+# the command runs as is.
 GPU_SLOT = f"python -m trp.gpu_slots --per-gpu {config['gpu']['jobs_per_gpu']} -- " if config["require_gpu"] else ""
 
 

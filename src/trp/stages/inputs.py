@@ -15,7 +15,8 @@ def resolve_device(name: str, precision: str = "fp32") -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no GPU is available; use device: cpu or auto")
+        raise ConfigError("device 'cuda' was asked for but this process sees no GPU (check the node, its driver and "
+                          "CUDA_VISIBLE_DEVICES); run it where a GPU is, or ask for device cpu or auto")
     if precision == "tf32" and name != "cuda":
         raise ConfigError("precision 'tf32' runs on a GPU only; on the CPU use fp32 or bf16")
     tf32 = precision == "tf32"
