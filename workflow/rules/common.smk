@@ -5,6 +5,8 @@ import os
 import re
 import sys
 
+from trp.runs import num, run_file  # run names and run folders, shared with the run table
+
 # Rules call `trp`: take it from the environment Snakemake itself runs in.
 os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
 
@@ -14,11 +16,6 @@ C = f"checkpoints/{PROFILE}"
 T = f"paper_tables/{PROFILE}"
 DATA = "data/prepared/cifar10.npz"
 ENV = "../envs/trp.yaml"
-
-
-def run_file(root, stage, name, model="{model}", run="{run}", seed="{seed}"):
-    """A file of one run: a rule's output pattern with the defaults, a concrete path otherwise."""
-    return f"{root}/{stage}/{model}/{run}/s{seed}/{name}"
 
 
 def job_log(stage):
@@ -32,12 +29,6 @@ def job_benchmark(stage):
 def one_of(names):
     """A wildcard constraint matching exactly these names."""
     return "|".join(re.escape(name) for name in sorted(names))
-
-
-def num(x):
-    """A number in a run name: as short as %g when that is exact, else every digit (names stay unique)."""
-    short = f"{float(x):g}"
-    return short if float(short) == float(x) else repr(float(x))
 
 
 def budget_flags(budget, input):

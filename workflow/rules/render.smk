@@ -143,3 +143,18 @@ rule cobla:
         f"{R}/benchmarks/render/cobla.tsv"
     shell:
         RENDER_SHELL
+
+
+rule run_table:
+    """Table 1's runs: model -> method key -> run name and its metrics.json per seed (trp.runs)."""
+    output:
+        f"{R}/runs.json",
+    params:
+        table=RUN_TABLE.table1_records(),
+    log:
+        f"{R}/logs/render/run_table.log",
+    localrule: True
+    run:
+        with open(output[0], "w") as f:
+            json.dump(params.table, f, indent=1)
+            f.write("\n")

@@ -1,0 +1,253 @@
+"""The run table of a CIFAR-10 profile: every run the profile makes, by name, with what it is, and
+which run stands for each row of each table and figure. Built from a profile's settings alone
+(trp.profile.load), so the workflow, the renderers and the publishing scripts read the same table,
+and a test can build one without Snakemake.
+
+    from trp import profile, runs
+    table = runs.RunTable(profile.load("config/cpu.yaml"))
+    table.table1["resnet20"]["Zhang2016@TRP1"]       # 'basic-channel-energy-TRP1'
+    table.record("resnet20", "baseline", 0)          # 'results/cpu/runs/resnet20/baseline/s0/metrics.json'
+
+Names are human-readable (built by the formatters below) but never parsed: whatever needs a run's
+settings, source or budget reads it from `runs[name]`. `python -m trp.runs PROFILE.yaml` prints the
+table as JSON (method key -> run -> seed -> record path), the form the workflow writes to
+results/<profile>/runs.json. No torch import: Snakemake builds the table while it parses.
+"""
+import json
+import sys
+from dataclasses import dataclass
+
+from .report import paper
+
+
+class RunTableError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Training:
+    """A training from scratch (trp train): TrainConfig overrides on top of the profile's train: block."""
+
+    settings: dict
+    budget: str | float | None = None  # budgeted TRP: a run's name (the conv MACs it reached) or a speedup
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Per-layer ranks of the source network under a conv-MAC budget (trp allocate)."""
+
+    method: str  # energy (the energy rule tuned to the budget) | sqp | milp
+    budget: str | float  # a run's name (the conv MACs it reached, same model and seed) or a speedup
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """TSVD of a training's model.pt at allocated ranks (trp allocate, trp decompose --ranks), then
+    fine-tuning (trp finetune) under the same name."""
+
+    source: str  # the name of a Training
+    scheme: str
+    allocation: Allocation
+
+
+@dataclass(frozen=True)
+class Finetuning:
+    """Fine-tuning (trp finetune) of a training's own decomposed.pt, with the schedule of the basic methods."""
+
+    source: str  # the name of a Training
+
+
+def num(x) -> str:
+    """A number in a run name: as short as %g when that is exact, else every digit (names stay unique)."""
+    short = f"{float(x):g}"
+    return short if float(short) == float(x) else repr(float(x))
+
+
+def run_file(root: str, stage: str, name: str, model="{model}", run="{run}", seed="{seed}") -> str:
+    """A file of one run: a rule's output pattern with the defaults, a concrete path otherwise."""
+    return f"{root}/{stage}/{model}/{run}/s{seed}/{name}"
+
+
+def trp_settings(scheme: str, e: float, m: int, lam: float) -> dict:
+    return {"method": "trp", "scheme": scheme, "e": e, "m": m, "lam": lam}
+
+
+def is_baseline(run) -> bool:
+    return isinstance(run, Training) and run.settings["method"] == "baseline"
+
+
+def projects_by_energy(run) -> bool:
+    """A training whose ranks come from the energy rule at every projection (Theorem 2's setting)."""
+    return isinstance(run, Training) and run.settings["method"] == "trp" and run.budget is None
+
+
+def budget(run) -> str | float | None:
+    """The conv-MAC budget a run is held to: a run's name, a speedup, or None."""
+    return run.allocation.budget if isinstance(run, Decomposition) else getattr(run, "budget", None)
+
+
+class RunTable:
+    """Every run of one CIFAR-10 profile (settings as trp.profile.load returns them)."""
+
+    def __init__(self, config: dict):
+        self.config, self.profile = config, config["profile"]
+        self.runs: dict[str, Training | Decomposition | Finetuning] = {}
+        self.requests: dict[tuple[str, str], set[int]] = {}  # (model, run) -> the seeds some output reads it at
+        self.trp, self.seeds = config["trp"], config["seeds"]
+        self.baseline = self.add("baseline", Training({"method": "baseline"}))
+        # Table 1's TRP rows: method key -> run (the same runs for every model).
+        self.trp_runs = {key: self.trp_run(form["scheme"], self.trp["e"], nuclear) for name, form in paper.FORMS.items()
+                         for key, nuclear in zip(paper.trp_keys(name), (False, True))}
+        self.key_of = {run: key for key, run in self.trp_runs.items()}
+        self.table1 = {model: {key: self.request(model, run, self.seeds) for key, run in self.table1_methods(model).items()}
+                       for model in config["models"]}
+        self.latency_methods = list(self.trp_runs)  # Table 4: decomposed TRP networks timed beside the baseline
+        self.ablation = self.ablation_points()
+        rv = config["rank_variation"]
+        # Fig. 2: one layer's ranks over successive projections, first seed.
+        self.rankvar = self.add("rankvar", Training({**trp_settings(rv["scheme"], rv["e"], rv["m"], 0.0),
+                                                     "max_steps": rv["projections"] * rv["m"], "log_spectrum": True}))
+        self.request(rv["model"], self.rankvar, self.seeds[:1])
+        self.cobla_model = config["models"][0]
+        self.cobla_runs, self.budget_runs = self.cobla()
+        self.priorities = self.order_priorities()
+
+    # ------------------------------------------------------------------------- building
+
+    def add(self, name: str, run) -> str:
+        if self.runs.setdefault(name, run) != run:
+            raise RunTableError(f"run name {name!r} would stand for both {self.runs[name]} and {run}")
+        return name
+
+    def request(self, model: str, run: str, seeds) -> str:
+        self.requests.setdefault((model, run), set()).update(seeds)
+        return run
+
+    def trp_run(self, scheme: str, e: float, nuclear: bool) -> str:
+        lam = self.trp["lam"] if nuclear else 0.0
+        return self.add(f"trp-{scheme}-e{num(e)}-lam{num(lam)}", Training(trp_settings(scheme, e, self.trp["m"], lam)))
+
+    def nuclear_run(self, scheme: str) -> str:
+        lam = self.trp["lam"]
+        return self.add(f"nuclear-{scheme}-lam{num(lam)}", Training({"method": "nuclear", "scheme": scheme, "lam": lam}))
+
+    def budget_label(self, b) -> str:
+        """A budget in a run name: the Table-1 key or name of the run whose conv MACs it is, or xN (N
+        times fewer conv MACs than the dense network)."""
+        return self.key_of.get(b, b) if isinstance(b, str) else f"x{num(b)}"
+
+    def basic_run(self, scheme: str, b, method: str = "energy") -> str:
+        """TSVD of the baseline at the ranks `method` chose for budget `b`: the energy rule tuned to it
+        (the basic methods, Zhang et al. 2016 channel, Jaderberg et al. 2014 spatial) or COBLA's sqp / milp."""
+        return self.add(f"basic-{scheme}-{method}-{self.budget_label(b)}",
+                        Decomposition(self.baseline, scheme, Allocation(method, b)))
+
+    def basicnu_run(self, scheme: str, b) -> str:
+        """Basic+Nu: the energy rule's TSVD of the network trained with the nuclear norm only, at budget `b`."""
+        name = f"basicnu-{scheme}-lam{num(self.trp['lam'])}-{self.budget_label(b)}"
+        return self.add(name, Decomposition(self.nuclear_run(scheme), scheme, Allocation("energy", b)))
+
+    def finetuned_run(self, source: str) -> str:
+        return self.add(f"{source}-ft", Finetuning(source))
+
+    def table1_methods(self, model: str) -> dict[str, str]:
+        """Table 1 of one model, method key -> run: the paper's rows (the basic methods at the paper's
+        speedup), then each basic method at the conv MACs each TRP run of its form reached, and each
+        TRP run followed by the basic methods' fine-tuning."""
+        rows = {"baseline": self.baseline}
+        for name, form in paper.FORMS.items():
+            rows |= {key: self.trp_runs[key] for key in paper.trp_keys(name)}
+            rows[form["basic"]] = self.basic_run(form["scheme"], paper.table1(model, form["basic"])["speedup"])
+        for name, form in paper.FORMS.items():
+            for key in paper.trp_keys(name):
+                rows[paper.matched_key(form["basic"], key)] = self.basic_run(form["scheme"], self.trp_runs[key])
+                rows[paper.finetuned_key(key)] = self.finetuned_run(self.trp_runs[key])
+        return rows
+
+    def ablation_points(self) -> list[tuple[str, str, str]]:
+        """Fig. 3 on ablation.model, (scheme, method, run): TRP and TRP+Nu over the e sweep; Basic and
+        Basic+Nu at the conv MACs of each TRP+Nu run of the sweep (the highest speedups TRP reaches at
+        each e) and at ablation.speedups, so the four curves span the same speedups; the Table-1 basic
+        runs of the scheme (at the paper's speedup and at each TRP run's MACs) join Basic."""
+        ab, points = self.config["ablation"], []
+        for scheme in (form["scheme"] for form in paper.FORMS.values()):
+            trp, nu = ([self.trp_run(scheme, e, nuclear) for e in ab["e"]] for nuclear in (False, True))
+            budgets = nu + ab["speedups"]
+            points += [(scheme, "TRP", run) for run in trp] + [(scheme, "TRP+Nu", run) for run in nu]
+            points += [(scheme, "Basic", self.basic_run(scheme, b)) for b in budgets]
+            points += [(scheme, "Basic+Nu", self.basicnu_run(scheme, b)) for b in budgets]
+        points = [(scheme, method, self.request(ab["model"], run, ab["seeds"])) for scheme, method, run in points]
+        if ab["model"] in self.table1:
+            points += [(form["scheme"], "Basic", self.table1[ab["model"]][key]) for name, form in paper.FORMS.items()
+                       for key in paper.basic_keys(name)]
+        return list(dict.fromkeys(points))
+
+    def cobla_budget(self, b):
+        """A budget of the cobla: block: a Table-1 TRP key stands for that run."""
+        return self.trp_runs[b] if isinstance(b, str) else b
+
+    def budgeted_run(self, b) -> str:
+        scheme = self.config["cobla"]["scheme"]
+        settings = trp_settings(scheme, self.trp["e"], self.trp["m"], 0.0)
+        return self.add(f"trpbudget-{scheme}-{self.budget_label(b)}", Training(settings, budget=b))
+
+    def cobla(self) -> tuple[dict, dict]:
+        """The COBLA table, on the first model and seed: (budget, method key) -> run. The allocations
+        (the energy rule's is the basic method at that budget) and budgeted TRP; then the plain TRP
+        runs whose conv MACs are a budget."""
+        c = self.config["cobla"]
+        runs = {(self.budget_label(self.cobla_budget(b)), m): self.basic_run(c["scheme"], self.cobla_budget(b), m)
+                for b in c["budgets"] for m in c["methods"]}
+        runs |= {(self.budget_label(self.cobla_budget(b)), "budgeted_trp"): self.budgeted_run(self.cobla_budget(b))
+                 for b in c["budgeted_trp"]}
+        budget_runs = {(b, b): self.trp_runs[b] for b in dict.fromkeys(c["budgets"] + c["budgeted_trp"]) if isinstance(b, str)}
+        for run in [*runs.values(), *budget_runs.values()]:
+            self.request(self.cobla_model, run, self.seeds[:1])
+        return runs, budget_runs
+
+    def order_priorities(self) -> dict[tuple[str, int], int]:
+        """(run, seed) -> the priority of its jobs (training, allocation, decomposition, fine-tuning):
+        the profile's `order` lists steps of Table-1 rows at some seeds; the jobs of an earlier step
+        start before those of a later one, and jobs no step names start last (priority 0)."""
+        steps, priorities = self.config["order"], {}
+        for i, step in enumerate(steps):
+            for model, rows in self.table1.items():
+                for key in step["rows"]:
+                    if key not in rows:
+                        raise RunTableError(f"order: no Table-1 row {key!r} (rows: {', '.join(rows)})")
+                    for seed in step["seeds"]:
+                        priorities.setdefault((rows[key], seed), len(steps) - i)
+        return priorities
+
+    # ------------------------------------------------------------------------- reading
+
+    def seeds_of(self, model: str, run: str) -> list[int]:
+        return sorted(self.requests[(model, run)])
+
+    def record(self, model: str, run: str, seed: int) -> str:
+        """The metrics.json a table reads: a training's own, a decomposition's or fine-tuning's after fine-tuning."""
+        stage = "runs" if isinstance(self.runs[run], Training) else "finetune"
+        return run_file(f"results/{self.profile}", stage, "metrics.json", model, run, seed)
+
+    def table1_records(self) -> dict[str, dict[str, dict]]:
+        """model -> method key -> {"run": name, "records": {seed: metrics.json path}}: Table 1 as
+        results/<profile>/runs.json lists it."""
+        return {model: {key: {"run": run, "records": {str(s): self.record(model, run, s) for s in self.seeds}}
+                        for key, run in rows.items()} for model, rows in self.table1.items()}
+
+
+def main(argv: list[str] | None = None) -> None:
+    from . import profile
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.exit("usage: python -m trp.runs PROFILE.yaml")
+    try:
+        table = RunTable(profile.load(args[0]))
+    except (OSError, KeyError, profile.ProfileError, RunTableError) as exc:
+        sys.exit(f"trp.runs: {exc}")
+    print(json.dumps(table.table1_records(), indent=1))
+
+
+if __name__ == "__main__":
+    main()
