@@ -34,10 +34,12 @@ def test_dry_run(profile):
 
 @pytest.mark.parametrize("stage", ["data", "cpu"])
 def test_dvc_stage_command_is_a_snakemake_run_that_plans(stage):
-    """`dvc repro STAGE` runs the stage's cmd; dry-run it as written (a target after --configfile
-    would be read as a second config file)."""
+    """`dvc repro STAGE` runs the stage's cmd with the virtualenv's snakemake first on the PATH (no
+    activated virtualenv needed); dry-run it as written (a target after --configfile would be read
+    as a second config file)."""
     cmd = shlex.split(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"][stage]["cmd"])
-    assert cmd[0] == "snakemake"
+    assert cmd[:2] == ["PATH=$PWD/.venv/bin:$PATH", "snakemake"]
+    cmd = cmd[1:]
     out = snakemake(*cmd[1:], "-n").stdout
     assert "Job stats:" in out or "Nothing to be done" in out
 
@@ -95,7 +97,9 @@ def test_gpu_jobs_ask_for_cuda_and_a_gpu_slot_on_a_gpu_profile_only():
 def test_paper_profile_stops_without_gpu():
     proc = snakemake("--cores", "1", "--configfile", "config/paper.yaml", check=False)
     assert proc.returncode != 0
-    assert "config/cpu.yaml" in proc.stdout + proc.stderr and "config/smoke.yaml" in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    assert "needs a GPU" in out and "snakemake --cores all --configfile config/cpu.yaml" in out
+    assert "config/paper_cpu.yaml" in out and "config/smoke.yaml" in out and "hours on 2 cores" in out
 
 
 def refusal(*args) -> str:
