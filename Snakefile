@@ -1,5 +1,6 @@
 # Regenerates the TRP paper's CIFAR-10 tables and figures. Profiles: config/paper.yaml (default,
-# needs a GPU), config/cpu.yaml (2 CPU cores, under 4 hours), config/smoke.yaml (minutes):
+# needs a GPU where the jobs run), config/cpu.yaml (15 epochs on 2 CPU cores: several hours),
+# config/paper_cpu.yaml (the paper's 164-epoch schedule on CPUs: days), config/smoke.yaml (minutes):
 #   snakemake --cores all [--configfile config/cpu.yaml]
 # and its ImageNet Tables 2 and 3: config/imagenet.yaml (GPUs and an ImageNet copy).
 # A profile given with --configfile replaces config/paper.yaml (workflow/rules/profile.smk).

@@ -1,7 +1,11 @@
 """The SLURM profile plans the paper profile: every job gets the resources its rule asks for."""
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,3 +56,22 @@ def test_slurm_profile_plans_the_imagenet_profile():
     assert all(" --time-limit 1296 " in j for j in runs + basic)
     assert all("'device=\"cuda\"'" in j for j in runs + basic)  # a job that sees no GPU stops
     assert all("gpu=" not in j for j in jobs if j.startswith("imagenet_table:"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present: the check passes anyway")
+def test_a_slurm_submission_from_a_machine_without_a_gpu_goes_ahead(tmp_path):
+    """The GPU check at the start is for jobs that run on this machine: under the SLURM executor the
+    paper profile goes past it on a login node without a GPU and submits its first job (here to
+    stand-in SLURM commands that fail, so the submission fails)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for command in ("sbatch", "squeue", "sacct", "sinfo", "scontrol", "scancel"):
+        (bin_dir / command).write_text("#!/bin/sh\nexit 1\n")
+        (bin_dir / command).chmod(0o755)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "data/prepared/cifar10.npz", "-s", str(ROOT / "Snakefile"),
+                           "--directory", str(tmp_path), "--executor", "slurm", "--jobs", "1", "--cores", "2",
+                           "--configfile", str(ROOT / "config" / "paper.yaml")], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0 and "needs a GPU" not in out
+    assert "Error in rule prepare_data" in out and "Job submission failed" in out

@@ -96,10 +96,15 @@ def time_limit(wildcards, resources):
 
 
 def check_device():
-    if config["require_gpu"]:
+    """A GPU profile whose jobs run on this machine (the local executor) stops at once here if no GPU
+    is visible. Under a cluster executor (SLURM) the jobs run on other nodes and this machine may
+    have none: there each job asks for CUDA and stops in one line on a node without a GPU."""
+    if config["require_gpu"] and workflow.local_exec:
         import torch
 
         if not torch.cuda.is_available():
             sys.exit(f"profile '{PROFILE}' needs a GPU and none is visible here. On a CPU machine run "
-                     "`snakemake --cores all --configfile config/cpu.yaml` (under 4 hours on 2 cores) or "
-                     "`--configfile config/smoke.yaml` (minutes).")
+                     "`snakemake --cores all --configfile config/cpu.yaml` (a 15-epoch profile: several hours on "
+                     "2 cores), `--configfile config/paper_cpu.yaml` (the paper's 164-epoch schedule on CPUs: days) "
+                     "or `--configfile config/smoke.yaml` (minutes); on a SLURM cluster, submit with "
+                     "`--profile workflow/profiles/slurm`.")
