@@ -8,8 +8,10 @@ jobs left (Snakemake's dry run in the worktree, with --rerun-incomplete as run_p
 median wall time of a done job, and the job-hours left. For a stage whose logs hold epoch records
 (training, fine-tuning) that is each job's epochs left (a done job's median epoch count less the epochs
 an interrupted or running job's log already holds) times the median epoch measured in this run;
-otherwise the median done job. A stage with no job done yet has no estimate ("?"), and the total is
-then a lower bound. Wall time left = job-hours left / jobs at once (--cores // the profile's threads,
+otherwise the median done job. A training or fine-tuning stage with no job done yet counts the
+profile's epochs per job (train.epochs, finetune.epochs) at the median epoch its running jobs logged;
+any other stage with no job done has no estimate ("?"), and the total is then a lower bound. Each
+running or interrupted job with epochs logged is listed with its epoch and its latest epoch's time. Wall time left = job-hours left / jobs at once (--cores // the profile's threads,
 or --jobs-at-once); it ignores the order the dependencies impose. Safe while the run goes on: the dry
 run takes no lock.
 """
@@ -66,28 +68,51 @@ def stage_of(tsv: Path) -> str:
     return benchmark_parts(tsv)[1][0]
 
 
-def hours_left(done: list[Path], walls: list[float], left: list[Path]) -> float | None:
-    """Job-hours the `left` jobs of a stage still need, from its `done` jobs (wall seconds `walls`); None
-    when none is done. A stage whose done jobs all logged epochs is counted in epochs still to train."""
-    if not left or not walls:
-        return None if left else 0.0
-    done_epochs = [epochs(log_of(t)) for t in done]
-    if not all(done_epochs):
-        return len(left) * statistics.median(walls) / 3600
-    per_job = statistics.median(max(e["epoch"] for e in es) for es in done_epochs)
-    epoch_s = statistics.median(e["seconds"] for es in done_epochs for e in es)
-    trained = (max((e["epoch"] for e in epochs(log_of(t))), default=0) for t in left)
+def hours_left(done: list[Path], walls: list[float], left: list[Path], epochs_per_job: int | None = None) -> float | None:
+    """Job-hours the `left` jobs of a stage still need, from its `done` jobs (wall seconds `walls`). A
+    stage whose done jobs all logged epochs is counted in epochs still to train; one with no job done,
+    in `epochs_per_job` (the profile's) at the median epoch its left jobs logged; None where neither
+    measures it."""
+    if not left:
+        return 0.0
+    logged = [epochs(log_of(t)) for t in left]
+    if not walls:
+        seconds = [e["seconds"] for es in logged for e in es]
+        if not epochs_per_job or not seconds:
+            return None
+        per_job, epoch_s = epochs_per_job, statistics.median(seconds)
+    else:
+        done_epochs = [epochs(log_of(t)) for t in done]
+        if not all(done_epochs):
+            return len(left) * statistics.median(walls) / 3600
+        per_job = statistics.median(max(e["epoch"] for e in es) for es in done_epochs)
+        epoch_s = statistics.median(e["seconds"] for es in done_epochs for e in es)
+    trained = (max((e["epoch"] for e in es), default=0) for es in logged)
     return sum(max(per_job - n, 0) for n in trained) * epoch_s / 3600
 
 
-def stage_row(stage: str, done: list[Path], left: list[Path]) -> dict:
+def stage_row(stage: str, done: list[Path], left: list[Path], epochs_per_job: int | None = None) -> dict:
     walls = [job_times(t)[0] for t in done]
     return {"stage": stage, "done": len(done), "left": len(left),
-            "median_min": statistics.median(walls) / 60 if walls else None, "left_hours": hours_left(done, walls, left)}
+            "median_min": statistics.median(walls) / 60 if walls else None,
+            "left_hours": hours_left(done, walls, left, epochs_per_job)}
 
 
-def progress(benchmarks: Path, planned: list[Path]) -> list[dict]:
-    """One row per stage of a run whose benchmark files lie under `benchmarks`; `planned`: the jobs left."""
+def running(planned: list[Path]) -> list[str]:
+    """A line per job left that has logged epochs (running or interrupted): its epoch, its latest epoch's time."""
+    lines = []
+    for tsv in planned:
+        logged = epochs(log_of(tsv))
+        if logged:
+            last = max(logged, key=lambda e: e["epoch"])
+            lines.append(f"- {Path(*benchmark_parts(tsv)[1]).with_suffix('')}: epoch {last['epoch']} done, "
+                         f"the latest in {last['seconds']:.0f} s")
+    return lines
+
+
+def progress(benchmarks: Path, planned: list[Path], epochs_per_job: dict[str, int] | None = None) -> list[dict]:
+    """One row per stage of a run whose benchmark files lie under `benchmarks`; `planned`: the jobs left;
+    `epochs_per_job`: stage -> the profile's epochs per job, for stages with no job done yet."""
     left = {p.resolve() for p in planned}
     stages: dict[str, tuple[list, list]] = {}
     for tsv in sorted(benchmarks.rglob("*.tsv")):
@@ -95,7 +120,7 @@ def progress(benchmarks: Path, planned: list[Path]) -> list[dict]:
             stages.setdefault(stage_of(tsv), ([], []))[0].append(tsv)
     for tsv in planned:
         stages.setdefault(stage_of(tsv), ([], []))[1].append(tsv)
-    return [stage_row(stage, done, todo) for stage, (done, todo) in sorted(stages.items())]
+    return [stage_row(stage, done, todo, (epochs_per_job or {}).get(stage)) for stage, (done, todo) in sorted(stages.items())]
 
 
 def report(rows: list[dict], jobs_at_once: int) -> str:
@@ -130,7 +155,9 @@ def main() -> None:
     planned = [tree / p for p in planned_benchmarks(dry.stdout + dry.stderr)]
     settings = profiles.load(config)
     jobs_at_once = a.jobs_at_once or max(1, os.cpu_count() // settings["threads"])
-    print(report(progress(tree / "results" / settings["profile"] / "benchmarks", planned), jobs_at_once))
+    per_job = {"train": settings["train"]["epochs"], "finetune": settings["finetune"]["epochs"]}
+    print(report(progress(tree / "results" / settings["profile"] / "benchmarks", planned, per_job), jobs_at_once))
+    print("\n".join(running(planned)))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-from profile_progress import planned_benchmarks, progress, report  # noqa: E402
+from profile_progress import planned_benchmarks, progress, report, running  # noqa: E402
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
 
@@ -50,3 +50,15 @@ def test_a_finished_run_has_nothing_left(tmp_path):
     rows = progress(r / "benchmarks", [])
     assert rows == [{"stage": "train", "done": 1, "left": 0, "median_min": 400 / 60, "left_hours": 0.0}]
     assert "1 of 1 jobs done; about 0.0 job-hours left" in report(rows, jobs_at_once=1)
+
+
+def test_a_stage_with_no_job_done_counts_the_profiles_epochs_at_the_running_jobs_median(tmp_path):
+    r = tmp_path / "results" / "paper_cpu"
+    a = job(r, "train", "resnet20/baseline/s0", None, [400, 360, 370])
+    b = job(r, "train", "resnet20/trp/s0", None, [380])
+    c = job(r, "train", "resnet20/trp/s1", None, [])
+    rows = progress(r / "benchmarks", [a, b, c], {"train": 10})
+    assert rows[0]["left_hours"] * 3600 == ((10 - 3) + (10 - 1) + 10) * 375  # median of 400, 360, 370, 380
+    assert progress(r / "benchmarks", [a, b, c])[0]["left_hours"] is None  # no epochs per job: no estimate
+    assert running([a, b, c]) == ["- train/resnet20/baseline/s0: epoch 3 done, the latest in 370 s",
+                                  "- train/resnet20/trp/s0: epoch 1 done, the latest in 380 s"]
