@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from trp.data import (KEYS, MEAN, OFFICIAL_SHA256, STD, DataError, TensorLoader, fingerprint, load_archive,
                       load_prepared, prepare, random_crop_flip, verify, write_prepared)
@@ -267,6 +268,49 @@ def test_same_seed_same_batches_and_resume():
     g2.set_state(state)
     resumed = list(TensorLoader(x, y, 32, train=True, generator=g2))
     assert all(torch.equal(p[0], q[0]) for p, q in zip(second, resumed))
+
+
+def test_batches_are_those_drawn_batch_by_batch():
+    """Each epoch permutes the images, then draws each batch's crop offsets and flips in turn, from
+    the one CPU generator: the batches, and the generator's state after each epoch, are exactly
+    those of drawing batch by batch."""
+    x, y = toy()
+    loader = TensorLoader(x, y, 32, train=True, generator=torch.Generator().manual_seed(5))
+    g = torch.Generator().manual_seed(5)
+    padded = torch.nn.functional.pad(x, (4,) * 4)
+    for _ in range(2):
+        batches = list(loader)
+        order = torch.randperm(100, generator=g)
+        for i, (xb, yb) in enumerate(batches):
+            idx = order[32 * i:32 * (i + 1)]
+            dy, dx = torch.randint(0, 9, (2, len(idx)), generator=g)
+            flip = torch.randint(0, 2, (len(idx),), generator=g).bool()
+            assert torch.equal(xb, loader._normalise(random_crop_flip(padded[idx], dy, dx, flip))) and torch.equal(yb, y[idx])
+        assert torch.equal(loader.generator.get_state(), g.get_state())
+
+
+class DeviceCopies(TorchDispatchMode):
+    """Counts copies from one device to another."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func is torch.ops.aten._to_copy.default and out.device != args[0].device:
+            self.count += 1
+        return out
+
+
+def test_a_training_epoch_copies_to_the_device_once():
+    """The epoch's random draws travel to the device in one copy, not three per batch (the meta
+    device stands in for a GPU)."""
+    x, y = toy()
+    loader = TensorLoader(x, y, 32, train=True, device="meta", generator=torch.Generator().manual_seed(0))
+    with DeviceCopies() as copies:
+        batches = list(loader)
+    assert len(batches) == 4 and all(xb.is_meta and yb.is_meta for xb, yb in batches) and copies.count == 1
 
 
 @pytest.mark.skipif(not REAL_ARCHIVE.is_file(), reason="real CIFAR-10 archive not present")

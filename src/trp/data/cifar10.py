@@ -357,16 +357,26 @@ class TensorLoader:
         x = torch.addcmul(-self.shift, x.float(), self.scale)
         return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
 
-    def __iter__(self):
+    def _epoch_draws(self) -> torch.Tensor:
+        """The epoch's random draws from `generator`, in the order the batches use them: each batch's
+        image indices, then its crop offsets (dy, dx), then its flips; as one (4, images) int64
+        tensor on the device, copied there once an epoch."""
         g, bs = self.generator, self.batch_size
-        order = torch.randperm(self.n, generator=g) if self.train else None
+        order = torch.randperm(self.n, generator=g)
+        draws = [torch.empty(4, 0, dtype=torch.int64)]
+        for i in range(len(self)):
+            idx = order[i * bs:(i + 1) * bs]
+            dy, dx = torch.randint(0, 2 * self.pad + 1, (2, len(idx)), generator=g)
+            draws.append(torch.stack([idx, dy, dx, torch.randint(0, 2, (len(idx),), generator=g)]))
+        return torch.cat(draws, 1).to(self.device)
+
+    def __iter__(self):
+        bs = self.batch_size
+        draws = self._epoch_draws() if self.train else None
         for i in range(len(self)):
             if not self.train:
                 sl = slice(i * bs, (i + 1) * bs)
                 yield self._normalise(self.images[sl]), self.labels[sl]
                 continue
-            idx = order[i * bs:(i + 1) * bs]
-            dy, dx = torch.randint(0, 2 * self.pad + 1, (2, len(idx)), generator=g).to(self.device)
-            flip = torch.randint(0, 2, (len(idx),), generator=g).bool().to(self.device)
-            idx = idx.to(self.device)
-            yield self._normalise(random_crop_flip(self.images[idx], dy, dx, flip, self.size)), self.labels[idx]
+            idx, dy, dx, flip = draws[:, i * bs:(i + 1) * bs]
+            yield self._normalise(random_crop_flip(self.images[idx], dy, dx, flip.bool(), self.size)), self.labels[idx]
