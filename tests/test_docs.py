@@ -47,3 +47,11 @@ def test_every_named_file_of_the_repository_exists(page):
 def test_the_project_speaks_only_of_itself(text):
     found = [line for line in text.read_text().splitlines() if MAKING_OF.search(line)]
     assert not found, f"{text.relative_to(ROOT)} speaks of how the project was made: {found}"
+
+
+def test_the_library_snippet_runs_as_written(capsys):
+    """docs/usage.md's Python block: build, regularise, project, decompose, count MACs."""
+    block = re.search(r"```python\n(.*?)```", (ROOT / "docs" / "usage.md").read_text(), flags=re.S)[1]
+    exec(compile(block, "docs/usage.md", "exec"), {})
+    speedups = eval(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(speedups) == {"conv", "whole"} and speedups["conv"] > 1
