@@ -1,7 +1,7 @@
 """How far a profile run has got and about how long it has left, weighted by what its jobs cost:
 Snakemake's "N of M steps done" counts a two-second render like an hour of training.
 
-    .venv/bin/python scripts/profile_progress.py cpu cpu-profile-20261201   # the worktree ../<tag>
+    .venv/bin/python scripts/profile_progress.py cpu <tag>   # the worktree ../<tag>
 
 Per stage (the folder under <results>/benchmarks/): the jobs done (their benchmark file exists), the
 jobs left (Snakemake's dry run in the worktree, with --rerun-incomplete as run_profile.sh runs it), the

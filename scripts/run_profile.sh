@@ -2,7 +2,7 @@
 # Run, or resume, a profile from a tagged commit in its own worktree, so that every result names a
 # clean commit while the main checkout moves on:
 #
-#   bash scripts/run_profile.sh cpu cpu-profile-20261201 [extra snakemake arguments]
+#   bash scripts/run_profile.sh cpu <tag> [extra snakemake arguments]
 #
 # The worktree is ../<tag> beside this repository (../shared is then beside it too); it is created
 # at the tag on the first call. The code that runs is the worktree's (PYTHONPATH), with this
