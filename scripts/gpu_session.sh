@@ -19,8 +19,10 @@
 # five jobs on the GPU),
 # each with --time-limit MINUTES, and returns one .tar.gz per run: its records, log and checkpoints
 # (last.pt too, so that an unfinished run resumes: copy results/paper and checkpoints/paper back to the
-# GPU machine to continue). receive puts them where the paper profile expects them; Snakemake
-# then takes them as done and runs what follows from them (decompositions, basic methods, renders).
+# GPU machine to continue). train exits 0 when the five finished, 75 when some stopped at the time
+# limit (resumable) and none failed, else with the first failure's status (2: bad input, 3: diverged).
+# receive puts them where the paper profile expects them; Snakemake then takes them as done and runs
+# what follows from them (decompositions, basic methods, renders).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=5   # Table 1's ResNet-20 rows, seed 0: the baseline, TRP1, TRP2, TRP1+Nu, TRP2+Nu
@@ -30,11 +32,15 @@ die() { echo "gpu_session: $*" >&2; exit 2; }
 
 device_env() {  # the GPU machine has python3 with torch but no `python`, no `trp` and no installed package
   [ -n "${OUT:-}" ] || die "run this on the GPU machine with OUT set to a folder for the results (\$OUT is not set)"
-  mkdir -p /tmp/trp-bin
-  ln -sf "$(command -v python3)" /tmp/trp-bin/python
-  printf '#!/bin/sh\nexec python3 -c "from trp.cli import main; main()" "$@"\n' > /tmp/trp-bin/trp
-  chmod +x /tmp/trp-bin/trp
-  export PATH=/tmp/trp-bin:$PATH PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
+  local py bin
+  py=$(command -v python3) || die "no python3 here"
+  bin=$(mktemp -d)
+  # Scripts that exec python3 by its path (a symlink named python would start a virtualenv's base
+  # interpreter outside it); trp exits with trp's status (75: time limit, 2: bad input, 3: diverged).
+  printf '#!/bin/sh\nexec "%s" "$@"\n' "$py" > "$bin/python"
+  printf '#!/bin/sh\nexec "%s" -c "from trp.cli import main; raise SystemExit(main())" "$@"\n' "$py" > "$bin/trp"
+  chmod +x "$bin/python" "$bin/trp"
+  export PATH=$bin:$PATH PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
   git status --porcelain --untracked-files=no > /dev/null 2>&1 || echo "gpu_session: no .git here: records will name no commit" >&2
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || die "no GPU here"
 }
@@ -69,7 +75,7 @@ case "${1:-}" in
     device_env
     for i in $(seq 0 $((PARTS - 1))); do [ -f ".carry/cifar10.npz.part-$i" ] || die "part $i of the data has not arrived"; done
     mkdir -p data/prepared && cat .carry/cifar10.npz.part-* > data/prepared/cifar10.npz  # trp verifies its content
-    pids=() logs=() runs=()
+    pids=() logs=() runs=() status=0
     while read -r cmd; do
       log=$(sed -n 's/.* > \(\S*\) 2>&1$/\1/p' <<< "$cmd")
       mkdir -p "$(dirname "$log")"
@@ -79,12 +85,14 @@ case "${1:-}" in
     for i in "${!pids[@]}"; do
       rc=0; wait "${pids[$i]}" || rc=$?
       echo "${logs[$i]}: exit $rc (75: time limit, resumable)"
+      if [ "$rc" -ne 0 ] && { [ "$status" -eq 0 ] || [ "$status" -eq 75 ]; }; then status=$rc; fi
       files=()
       for f in "results/paper/runs/resnet20/${runs[$i]}/s0" "checkpoints/paper/runs/resnet20/${runs[$i]}/s0" \
                "${logs[$i]}"; do [ -e "$f" ] && files+=("$f"); done
       tar -czf "$OUT/${runs[$i]}.tar.gz" "${files[@]}"
     done
     tail -n 2 results/paper/logs/train/resnet20/*/s0.log
+    exit "$status"
     ;;
   receive)
     from=${2:?usage: gpu_session.sh receive DIR}
