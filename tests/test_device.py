@@ -1,5 +1,8 @@
 """The device a run asks for and the numerics it runs with: fp32 means IEEE fp32 convolutions and
-matmuls, TF32 runs only when named (and only on a GPU), and every record states the flags that ran."""
+matmuls, TF32 runs only when named (and only on a GPU), deterministic algorithms only when asked for,
+and every record states the flags that ran."""
+import json
+
 import pytest
 import torch
 
@@ -11,11 +14,14 @@ from trp.stages.inputs import resolve_device
 
 @pytest.fixture
 def flags():
-    """The process-wide TF32 flags, restored after the test."""
-    saved = torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision()
+    """The process-wide numerics flags, restored after the test."""
+    saved = (torch.backends.cudnn.allow_tf32, torch.get_float32_matmul_precision(), torch.backends.cudnn.deterministic,
+             torch.are_deterministic_algorithms_enabled())
     yield
     torch.backends.cudnn.allow_tf32 = saved[0]
     torch.set_float32_matmul_precision(saved[1])
+    torch.backends.cudnn.deterministic = saved[2]
+    torch.use_deterministic_algorithms(saved[3])
 
 
 @pytest.fixture
@@ -59,3 +65,16 @@ def test_a_job_asking_for_a_gpu_where_none_is_visible_stops_in_one_line(tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "device 'cuda' was asked for but this process sees no GPU" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_deterministic_is_asked_for_and_recorded(flags, cifar_npz, tmp_path):
+    """`trp train --deterministic` trains with deterministic algorithms only, and says so in its
+    record; a run without it runs with PyTorch's defaults again."""
+    run = ["train", "--no-progress", "--set", "method=baseline", "epochs=1", "train_subset=64", "test_subset=100",
+           "batch_size=32", "device=cpu", "--data", str(cifar_npz)]
+    assert main([*run, "--deterministic", "--out", str(tmp_path / "a")]) == 0
+    n = json.loads((tmp_path / "a" / "metrics.json").read_text())["provenance"]["numerics"]
+    assert n["deterministic_algorithms"] and n["cudnn_deterministic"]
+    assert main([*run, "--out", str(tmp_path / "b")]) == 0
+    n = json.loads((tmp_path / "b" / "metrics.json").read_text())["provenance"]["numerics"]
+    assert not n["deterministic_algorithms"] and not n["cudnn_deterministic"]

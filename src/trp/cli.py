@@ -81,7 +81,7 @@ def cmd_train(a):
     if a.target_speedup is not None or a.budget_from:
         overrides.append(f"target_speedup={a.target_speedup or budget_speedup(a.budget_from)}")
     m = train_run(load_config(a.config, overrides), a.data, a.out, a.checkpoints, progress=not a.no_progress,
-                  overwrite=a.overwrite, time_limit_minutes=a.time_limit)
+                  overwrite=a.overwrite, time_limit_minutes=a.time_limit, deterministic=a.deterministic)
     if not m["finished"]:
         print(f"trp train: time limit reached after epoch {m['epoch']}; checkpoint saved, run the same command "
               "again to resume", file=sys.stderr)
@@ -118,7 +118,7 @@ def cmd_finetune(a):
     from .stages.finetune import finetune
 
     m = finetune(a.checkpoint, load_config(a.config, a.set), a.data, a.out, a.checkpoints, progress=not a.no_progress,
-                 overwrite=a.overwrite)
+                 overwrite=a.overwrite, deterministic=a.deterministic)
     print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
 
 
@@ -175,6 +175,9 @@ def _outputs(p, what):
 def _config(p):
     p.add_argument("--config", help="YAML run config (keys: the fields of trp.config.TrainConfig)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE", help="override config keys")
+    p.add_argument("--deterministic", action="store_true",
+                   help="deterministic algorithms only (cuDNN's too): a run on a GPU repeats bit for bit with the same GPU "
+                        "and versions, at some cost in speed; the record's provenance states it")
 
 
 def parser() -> argparse.ArgumentParser:

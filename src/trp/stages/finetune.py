@@ -15,9 +15,10 @@ from .compress import measure
 from .inputs import resolve_device, train_loaders
 
 
-def finetune(checkpoint, cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress=True, overwrite=False) -> dict:
+def finetune(checkpoint, cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress=True, overwrite=False,
+             deterministic=False) -> dict:
     t0 = time.perf_counter()
-    device = resolve_device(cfg.device, cfg.precision)
+    device = resolve_device(cfg.device, cfg.precision, deterministic)
     model, rec = load_network(checkpoint, device, expect=DECOMPOSED)
     cfg = dataclasses.replace(cfg, model=rec["arch"], method="baseline", lam=0.0, target_speedup=None)
     model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format)

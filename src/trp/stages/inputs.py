@@ -1,4 +1,6 @@
 """What the stages share on the way in: the device, the prepared data as loaders, layer names."""
+import os
+
 import torch
 
 from .. import models
@@ -9,20 +11,31 @@ from ..lowrank import find_sites
 EVAL_BATCH = 500
 
 
-def resolve_device(name: str, precision: str = "fp32") -> torch.device:
-    """The device to run on (auto: a GPU when one is visible), with this process's fp32
-    convolutions and matmuls set for `precision`: IEEE fp32, or TensorFloat-32 for "tf32" (a GPU's)."""
+def resolve_device(name: str, precision: str = "fp32", deterministic: bool = False) -> torch.device:
+    """The device to run on (auto: a GPU when one is visible), with this process's numerics set for
+    it (set_numerics)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device 'cuda' was asked for but this process sees no GPU (check the node, its driver and "
                           "CUDA_VISIBLE_DEVICES); run it where a GPU is, or ask for device cpu or auto")
-    if precision == "tf32" and name != "cuda":
+    set_numerics(name, precision, deterministic)
+    return torch.device(name)
+
+
+def set_numerics(device_type: str, precision: str, deterministic: bool) -> None:
+    """fp32 convolutions and matmuls in IEEE fp32, or in TensorFloat-32 for precision "tf32" (a
+    GPU's); with `deterministic`, deterministic algorithms only (cuDNN's and cuBLAS's too), and an
+    operation that has none fails. Every record states these flags (trp.artifacts.provenance)."""
+    if precision == "tf32" and device_type != "cuda":
         raise ConfigError("precision 'tf32' runs on a GPU only; on the CPU use fp32 or bf16")
     tf32 = precision == "tf32"
     torch.backends.cudnn.allow_tf32 = tf32
     torch.set_float32_matmul_precision("high" if tf32 else "highest")  # "high": TF32 matmuls on a GPU
-    return torch.device(name)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+    torch.backends.cudnn.deterministic = deterministic
+    torch.use_deterministic_algorithms(deterministic)
 
 
 def test_loader(arrays: dict, device, test_subset: int | None = None, channels_last: bool = False) -> TensorLoader:

@@ -38,12 +38,12 @@ def budget_allocator(cfg: TrainConfig, model, sites):
 
 
 def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool = True, overwrite: bool = False,
-              time_limit_minutes: float | None = None) -> dict:
+              time_limit_minutes: float | None = None, deterministic: bool = False) -> dict:
     """Train per `cfg` and return the metrics; with a time limit that stops the run early, the
     metrics are {"finished": False, ...} and the run resumes when called again."""
     t0 = time.perf_counter()
     deadline = time.monotonic() + 60 * time_limit_minutes if time_limit_minutes else None
-    device = resolve_device(cfg.device, cfg.precision)
+    device = resolve_device(cfg.device, cfg.precision, deterministic)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     model = models.build(cfg.model).to(device)
