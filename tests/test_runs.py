@@ -77,7 +77,7 @@ def test_rank_log_drops_a_half_written_line_and_replayed_steps(tmp_path):
 def test_stale_temporaries_are_removed_and_outputs_are_strict_json(cifar_npz, tmp_path):
     out = tmp_path / "run"
     out.mkdir()
-    stale = out / ".metrics.json.abc123.tmp"
+    stale = out / ".metrics.json.abc123.trp.tmp"
     stale.write_text("half")
     assert train(cifar_npz, out, sets=["epochs=1"]) == 0
     assert not stale.exists()

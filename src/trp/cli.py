@@ -11,7 +11,7 @@ import math
 import os
 import sys
 
-from .artifacts import ArtifactError, dumps, read_json
+from .artifacts import ArtifactError, dumps, read_json, staged_rendering
 from .cli_parser import Parser
 from .cobla import InfeasibleBudget
 from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
@@ -71,7 +71,7 @@ def budget_speedup(metrics_json) -> float:
 def cmd_prepare_data(a):
     from .stages.prepare import prepare_data
 
-    print(dumps(prepare_data(a.archive, a.out, a.download_dir)))
+    print(dumps(prepare_data(a.archive, a.out, a.download_dir, a.overwrite)))
 
 
 def cmd_train(a):
@@ -100,7 +100,8 @@ def cmd_allocate(a):
     if a.method == "sqp" and a.data is None:
         raise ConfigError("method 'sqp' needs the prepared data (--data) for its training sample")
     res = allocate_checkpoint(a.checkpoint, a.scheme, target, a.max_params, a.data, a.out, a.method, a.sample,
-                              maxiter=a.maxiter, latency_table=a.latency_table, latency_speedup=a.latency_speedup)
+                              maxiter=a.maxiter, latency_table=a.latency_table, latency_speedup=a.latency_speedup,
+                              overwrite=a.overwrite)
     keys = ("speedup", "macs", "params", "method") + (("latency_speedup",) if a.latency_table else ())
     print(json.dumps({k: res[k] for k in keys}))
 
@@ -135,7 +136,7 @@ def cmd_latency(a):
     if len(pairs) < len(a.checkpoint):
         raise ConfigError("each --checkpoint label must be given once")
     report = latency_report(pairs, a.batch_sizes, a.min_run_time, a.out, runtimes=a.runtimes,
-                            memory_formats=a.memory_formats, rounds=a.rounds, threads=a.threads)
+                            memory_formats=a.memory_formats, rounds=a.rounds, threads=a.threads, overwrite=a.overwrite)
     for v in report["variants"]:
         print(v["label"], [round(r["median_ms_per_image"], 3) for r in v["rows"]], "ms/image")
 
@@ -157,8 +158,23 @@ def cmd_imagenet(a):
         print(json.dumps({k: m[k] for k in ("accuracy", "top5", "speedup")}))
 
 
+def _named_files(args: list[str]) -> list[str]:
+    """Every argument, and every PATH of a LABEL=PATH argument: the renderer's possible inputs."""
+    return [*args, *(arg.partition("=")[2] for arg in args)]
+
+
 def cmd_render(a):
-    importlib.import_module(f"trp.report.{a.name}").main(a.args)
+    """The renderer writes to a scratch prefix; its files then replace those at --out under the
+    output policy (trp.artifacts.outputs)."""
+    render = importlib.import_module(f"trp.report.{a.name}").main
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--out")
+    pre.add_argument("--overwrite", action="store_true")
+    known, rest = pre.parse_known_args(a.args)
+    if known.out is None:
+        return render(a.args)  # its parser says what is missing
+    with staged_rendering(known.out, _named_files(rest), known.overwrite) as scratch:
+        render([*rest, "--out", str(scratch)])
 
 
 def _data(p):
@@ -170,6 +186,11 @@ def _outputs(p, what):
     p.add_argument("--checkpoints", help="directory for the .pt files (default: --out)")
     p.add_argument("--overwrite", action="store_true",
                    help="delete the outputs of another run found in these directories and start afresh")
+
+
+def _overwrite(p, what):
+    p.add_argument("--overwrite", action="store_true",
+                   help=f"replace a file at --out that is not {what} (a file the command reads is never replaced)")
 
 
 def _config(p):
@@ -186,7 +207,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare-data", help="verify CIFAR-10 by content and write it as one .npz")
     p.add_argument("--archive", default=os.environ.get("TRP_CIFAR_ARCHIVE"),
                    help="local cifar-10-python.tar.gz (default: $TRP_CIFAR_ARCHIVE, else download the official archive)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the .npz to write (replaces prepared data there)")
+    _overwrite(p, "prepared data")
     p.add_argument("--download-dir", default="data/raw")
     p.set_defaults(func=cmd_prepare_data)
 
@@ -195,8 +217,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--target-speedup", type=SPEEDUP, help="budgeted TRP: reach this conv-MAC speedup (> 1)")
     p.add_argument("--budget-from", help="budgeted TRP: the speedup another run reached (its metrics.json)")
     p.add_argument("--time-limit", type=number(0, lo_open=True), metavar="MINUTES",
-                   help=f"stop after the last epoch that ends within this time, checkpointed; exit {EXIT_RESUMABLE} "
-                        "(run the command again to resume)")
+                   help="stop after the last epoch that ends within this time (at least one per start), checkpointed; "
+                        f"exit {EXIT_RESUMABLE} (run the command again to resume)")
     _data(p)
     _outputs(p, ", ranklog.jsonl (checkpoints: last.pt and ranklog.partial.jsonl, resumed from; model.pt; decomposed.pt)")
     p.add_argument("--no-progress", action="store_true")
@@ -237,7 +259,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=POSITIVE_INT, default=2048, help="training images in the COBLA objective")
     p.add_argument("--maxiter", type=POSITIVE_INT, default=60, help="SLSQP iterations (COBLA: 60-80)")
     p.add_argument("--data", help="prepared CIFAR-10 (.npz); needed by --method sqp")
-    p.add_argument("--out", required=True, help="JSON with the ranks (read by `trp decompose --ranks`)")
+    p.add_argument("--out", required=True, help="JSON with the ranks (read by `trp decompose --ranks`; replaces an "
+                                                "allocation there)")
+    _overwrite(p, "an allocation")
     p.set_defaults(func=cmd_allocate)
 
     p = sub.add_parser("finetune", help="fine-tune a decomposed network (decomposed.pt)")
@@ -265,7 +289,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-formats", nargs="+", choices=MEMORY_FORMATS, default=list(MEMORY_FORMATS))
     p.add_argument("--rounds", type=POSITIVE_INT, default=10, help="interleaved timing rounds")
     p.add_argument("--threads", type=POSITIVE_INT, help="intra-op threads (default: torch's)")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the runtime JSON to write (replaces a runtime JSON there)")
+    _overwrite(p, "a runtime JSON")
     p.set_defaults(func=cmd_latency)
 
     p = sub.add_parser("imagenet", help="TRP fine-tuning of pretrained ResNet-18/50 on ImageNet (Tables 2-3), then "
@@ -284,7 +309,8 @@ def parser() -> argparse.ArgumentParser:
     budget.add_argument("--budget-from", help="the basic method at the conv-MAC speedup another run reached (its "
                                               "metrics.json, e.g. a TRP run's)")
     p.add_argument("--time-limit", type=number(0, lo_open=True), metavar="MINUTES",
-                   help=f"stop after the last epoch that ends within this time, checkpointed; exit {EXIT_RESUMABLE} "
+                   help="stop after the last epoch that ends within this time (at least one per start), checkpointed; "
+                        f"exit {EXIT_RESUMABLE} "
                         "(under torchrun every process does, after the same epoch; run the command again to resume)")
     p.add_argument("--workers", type=number(0, integer=True), default=8, help="DataLoader worker processes per process")
     p.add_argument("--image-size", type=number(32, integer=True), default=224,

@@ -8,11 +8,16 @@ from pathlib import Path
 
 import torch
 
-TMP_SUFFIX = ".tmp"
+TMP_SUFFIX = ".trp.tmp"  # .<name>.<random>.trp.tmp: the temporary of an atomic write of <name>
 
 
 class ArtifactError(ValueError):
     """A file the user named is missing, unreadable, of the wrong kind, or cannot be written."""
+
+
+def refuse_directory(path: Path) -> None:
+    if path.is_dir():
+        raise ArtifactError(f"cannot write {path}: it is a directory; give a file name")
 
 
 @contextmanager
@@ -20,8 +25,7 @@ def atomic_open(path, mode: str = "wb"):
     """Write to a temporary file beside `path`, then rename: a crash never leaves a half-written
     file behind. The file gets the usual permissions (0666 minus the umask)."""
     path = Path(path)
-    if path.is_dir():
-        raise ArtifactError(f"cannot write {path}: it is a directory; give a file name")
+    refuse_directory(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
@@ -41,11 +45,12 @@ def atomic_open(path, mode: str = "wb"):
         raise
 
 
-def remove_stale_temporaries(directory) -> list[Path]:
-    """Delete the temporary files that killed atomic writes left in `directory` (call it only
-    while holding the directory's run lock, so no live write is removed)."""
+def remove_stale_temporaries(directory, names) -> list[Path]:
+    """Delete the temporary files that killed atomic writes of the files `names` left in
+    `directory`, and nothing else (call it only while holding the directory's run lock, so no live
+    write is removed)."""
     directory = Path(directory)
-    stale = sorted(directory.glob(f".*{TMP_SUFFIX}")) if directory.is_dir() else []
+    stale = sorted(p for name in names for p in directory.glob(f".{name}.*{TMP_SUFFIX}")) if directory.is_dir() else []
     for p in stale:
         p.unlink(missing_ok=True)
     return stale

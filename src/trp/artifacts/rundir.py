@@ -1,12 +1,13 @@
 """A run directory belongs to one run: the settings it was started with are recorded in
-run.json, a lock keeps a second process out, and nothing of another run is resumed or replaced
-without --overwrite."""
+run.json, a lock keeps a second process out, nothing of another run is resumed or replaced
+without --overwrite, and the run's own inputs are never replaced or deleted."""
 import fcntl
 import json
 import os
 from pathlib import Path
 
 from .atomic import ArtifactError, read_json, remove_stale_temporaries, write_json
+from .outputs import refuse_inputs
 
 MARKER = "run.json"
 LOCK = ".lock"
@@ -30,22 +31,25 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 
 class RunDirectory:
-    """`with RunDirectory(kind, settings, out, checkpoints, overwrite) as run:` holds the lock of
-    each directory, removes stale temporary files, and refuses (ArtifactError) a directory that
-    holds another run's outputs. `run.resuming` is True when the directory holds this very run
-    (same kind and settings), whose last.pt may be resumed."""
+    """`with RunDirectory(kind, settings, out, checkpoints, overwrite, inputs) as run:` holds the
+    lock of each directory, removes stale temporary files of its outputs, and refuses
+    (ArtifactError) a directory that holds another run's outputs, a run found in only one of its
+    two directories, and an input among the files it writes or deletes. `run.resuming` is True
+    when the directories hold this very run (same kind and settings), whose last.pt may be resumed."""
 
-    def __init__(self, kind: str, settings: dict, out, checkpoints=None, overwrite: bool = False):
-        self.kind, self.settings, self.overwrite = kind, _normal(settings), overwrite
+    def __init__(self, kind: str, settings: dict, out, checkpoints=None, overwrite: bool = False, inputs=()):
+        self.kind, self.settings, self.overwrite, self.inputs = kind, _normal(settings), overwrite, inputs
         self.dirs = list(dict.fromkeys([Path(out), Path(checkpoints or out)]))
         self.out, self.checkpoints = self.dirs[0], self.dirs[-1]
         self._locks, self.resuming = [], False
 
     def __enter__(self) -> "RunDirectory":
         try:
+            refuse_inputs([d / name for d in self.dirs for name in OUTPUTS], self.inputs)
             for d in self.dirs:
                 self._lock(d)
             states = [self._claim(d) for d in self.dirs]
+            self._refuse_split(states)
         except BaseException:
             self._release()
             raise
@@ -76,7 +80,7 @@ class RunDirectory:
         self._locks.append(fd)
         if not os.access(d, os.W_OK):
             raise ArtifactError(f"cannot write to {d}: permission denied")
-        remove_stale_temporaries(d)
+        remove_stale_temporaries(d, OUTPUTS)
 
     def _claim(self, d: Path) -> str:
         """"same" (this run: resume), "fresh" (no run here) or "replaced" (--overwrite); else refuse."""
@@ -97,6 +101,16 @@ class RunDirectory:
             what = "outputs of an earlier run (" + ", ".join(present) + ")"
         raise ArtifactError(f"{d} holds {what}; choose another output directory, or pass --overwrite to "
                             "delete that run's outputs and start afresh")
+
+    def _refuse_split(self, states: list[str]) -> None:
+        """This run found in one directory but not the other (--checkpoints added or changed
+        since it started): refused, naming its files, rather than started afresh over them."""
+        if "same" in states and "fresh" in states:
+            held, other = (self.dirs[states.index(s)] for s in ("same", "fresh"))
+            files = ", ".join(n for n in OUTPUTS if (held / n).exists())
+            raise ArtifactError(f"{held} holds this run's files ({files}) but {other} does not; to resume it give the "
+                                "--out and --checkpoints it was started with, or pass --overwrite to delete them and "
+                                "start afresh")
 
     def _release(self) -> None:
         for fd in self._locks:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import matplotlib
 
-from ..artifacts import read_json
+from ..artifacts import RENDER_MARK, ArtifactError, read_json
 from ..artifacts.provenance import git_commit
 from ..cli_parser import Parser
 from ..config import ConfigError
@@ -20,8 +20,52 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 # ----------------------------------------------------------------------------- inputs
 
-def load_jsonl(path) -> list[dict]:
-    return [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+RANKLOG_KEYS = ("layer", "projection", "rank_after", "sqrt_e")  # in every record of a rank log
+
+
+def load_jsonl(path, what: str = "rank log", keys=RANKLOG_KEYS) -> list[dict]:
+    """The records of a JSON-lines file; a missing file, or a line that is not a JSON object with
+    `keys` (garbage, a half-written last line), is an ArtifactError naming the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{path}: not a readable {what} ({e})") from None
+    records = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            records.append(_record(_json_or_none(line), keys, f"{path}: line {number} is not a {what} record"))
+    return records
+
+
+def _json_or_none(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _record(doc, keys, where: str) -> dict:
+    """`doc` if it is a JSON object holding `keys`; else an ArtifactError starting with `where`."""
+    if not isinstance(doc, dict):
+        raise ArtifactError(f"{where} (not a JSON object)")
+    missing = [k for k in keys if k not in doc]
+    if missing:
+        raise ArtifactError(f"{where} (no {missing[0]!r})")
+    return doc
+
+
+def read_run(path) -> dict:
+    """A run record (metrics.json of trp train / decompose / finetune / imagenet)."""
+    return _record(read_json(path, "run record"), ("accuracy", "config"), f"{path}: not a run record (metrics.json)")
+
+
+def read_runtime(path) -> dict:
+    """A runtime JSON of `trp latency`."""
+    return _record(read_json(path, "runtime JSON"), ("model", "variants"),
+                   f"{path}: not a runtime JSON of `trp latency`")
 
 
 def sibling_metrics(path) -> list[dict]:
@@ -35,7 +79,7 @@ def top1(metrics: dict, network: str) -> float:
     fine-tuning) or "finetuned" (a fine-tuned decomposition, trp finetune)."""
     acc = metrics["accuracy"]
     if network not in acc:
-        raise ValueError(f"the record has no {network!r} accuracy, only {sorted(acc)}")
+        raise ArtifactError(f"the record has no {network!r} accuracy, only {sorted(acc)}")
     return acc[network]
 
 
@@ -62,6 +106,14 @@ def training_epochs(metrics: dict, scratch_epochs: str) -> str:
     return f"{scratch_epochs} + {own}" if "finetuned" in metrics["accuracy"] else f"{own}"
 
 
+def label_parts(label: str, form: str) -> list[str]:
+    """The parts of a label of `form` ("model/method"); another number of parts is a ConfigError."""
+    parts = label.split("/")
+    if len(parts) != form.count("/") + 1:
+        raise ConfigError(f"label {label!r} is not of the form {form}")
+    return parts
+
+
 def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
     """["a=x", "a=y", "b=z"] -> {"a": ["x", "y"], "b": ["z"]} (repeated labels = seeds)."""
     out: dict[str, list[str]] = {}
@@ -77,7 +129,10 @@ def renderer_parser(name: str, doc: str) -> argparse.ArgumentParser:
     """The command line of `trp render NAME`: the renderer's inputs are added to it; --profile, --out here."""
     ap = Parser(prog=f"trp render {name}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", required=True)
-    ap.add_argument("--out", required=True, metavar="PREFIX")
+    ap.add_argument("--out", required=True, metavar="PREFIX",
+                    help="where the files go (PREFIX.md, ...); they replace an earlier rendering there")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace files at PREFIX that are not a rendering (a file the renderer reads is never replaced)")
     return ap
 
 
@@ -235,7 +290,8 @@ def save_figure(fig, out_prefix, footer: dict) -> list[Path]:
     out = Path(out_prefix)
     out.parent.mkdir(parents=True, exist_ok=True)
     paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    fig.savefig(paths[0], dpi=150)
-    fig.savefig(paths[1])
+    mark = {"Creator": f"trp render ({RENDER_MARK.decode()} {footer.get('rendered_by')})"}  # tells a rendering
+    fig.savefig(paths[0], dpi=150, metadata=mark)
+    fig.savefig(paths[1], metadata=mark)
     plt.close(fig)
     return paths

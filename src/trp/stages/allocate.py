@@ -8,7 +8,7 @@ covers the table's layers (the decomposable convs) only, as the MAC speedup cove
 only; latency does not depend on the weights' values, so a table measured once per model, scheme
 and device serves every checkpoint of that model."""
 from .. import models
-from ..artifacts import DENSE, ArtifactError, load_network, read_json, record, sha256_file, write_json
+from ..artifacts import DENSE, ArtifactError, check_outputs, load_network, read_json, record, sha256_file, write_json
 from ..cobla import allocate
 from ..data import load_prepared, sample_batches
 from ..deploy.latency_aware import latency_costs, network_latency
@@ -50,10 +50,12 @@ def table_costs(path, arch: str, scheme: str, sites) -> tuple[dict, dict]:
 def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = None, max_params: float | None = None,
                         data_npz=None, out_json="allocation.json", method: str = "sqp", sample: int = 2048,
                         seed: int = 0, maxiter: int = 60, device: str = "cpu", latency_table=None,
-                        latency_speedup: float | None = None) -> dict:
-    """Allocate ranks for `checkpoint` (a model.pt of `trp train`) and write `out_json`.
+                        latency_speedup: float | None = None, overwrite: bool = False) -> dict:
+    """Allocate ranks for `checkpoint` (a model.pt of `trp train`) and write `out_json` (replacing
+    an allocation there; anything else only with `overwrite`, an input never).
     `latency_table`: a layer-latency JSON of this model and scheme; `latency_speedup`: the latency
     budget, the table's all-dense time / this (needs the table)."""
+    check_outputs([out_json], SCHEMA.partition("/")[0], (checkpoint, data_npz, latency_table), overwrite)
     if latency_speedup is not None and latency_table is None:
         raise ArtifactError("a latency budget (latency_speedup) needs a layer latency table")
     model, rec = load_network(checkpoint, device, expect=DENSE)

@@ -39,7 +39,7 @@ def decompose_checkpoint(checkpoint, scheme, e, data_npz, out_dir, ckpt_dir=None
     arrays, data_fp = load_prepared(data_npz)
     settings = {"source_sha256": sha256_file(checkpoint), "arch": arch, "scheme": scheme, "e": e, "rule": rule,
                 "threshold": threshold, "ranks_given": given, "test_subset": test_subset, "data_fingerprint": data_fp}
-    with RunDirectory("decompose", settings, out_dir, ckpt_dir, overwrite) as run:
+    with RunDirectory("decompose", settings, out_dir, ckpt_dir, overwrite, (checkpoint, data_npz, ranks_file)) as run:
         loader = test_loader(arrays, device, test_subset)
         ranks, dense_layers = final_ranks(sites, scheme, e, rule, threshold, given)
         networks = compress(model, sites, scheme, ranks)

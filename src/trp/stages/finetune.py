@@ -27,7 +27,7 @@ def finetune(checkpoint, cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, pro
     generator = torch.Generator().manual_seed(cfg.seed)
     train_loader, test_loader, data_fp = train_loaders(cfg, data_npz, device, generator)
     settings = {"config": cfg.to_dict(), "source_sha256": sha256_file(checkpoint), "data_fingerprint": data_fp}
-    with RunDirectory("finetune", settings, out_dir, ckpt_dir, overwrite) as run:
+    with RunDirectory("finetune", settings, out_dir, ckpt_dir, overwrite, (checkpoint, data_npz)) as run:
         last = run.checkpoints / "last.pt"
         resume = load_training_state(last, device) if run.resuming and last.exists() else None
         state = fit(model, cfg, train_loader, test_loader, generator, device, None, resume,

@@ -1,14 +1,19 @@
 """`trp latency`: measured inference time of a dense baseline (label "baseline") and decomposed
 networks in interleaved rounds, per runtime and memory format, with their MAC speedups and the
-measured speedups' confidence intervals, as a runtime JSON (schema trp.runtime/2 in trp.timing)."""
+measured speedups' confidence intervals, as a runtime JSON (schema trp.runtime/2 in trp.timing),
+which replaces a runtime JSON at `out`, anything else only with `overwrite`, a checkpoint it reads never."""
 from .. import models
-from ..artifacts import ArtifactError, load_network, record, sha256_file, write_json
+from ..artifacts import ArtifactError, check_outputs, load_network, record, sha256_file, write_json
 from ..deploy import MEMORY_FORMATS, measure_networks
 from .inputs import resolve_device
 
+SCHEMA = "trp.runtime/2"
+
 
 def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, device="auto", runtimes=("eager",),
-                   memory_formats=MEMORY_FORMATS, rounds: int = 10, threads: int | None = None) -> dict:
+                   memory_formats=MEMORY_FORMATS, rounds: int = 10, threads: int | None = None,
+                   overwrite: bool = False) -> dict:
+    check_outputs([out], SCHEMA.partition("/")[0], checkpoints.values(), overwrite)
     if "baseline" not in checkpoints:
         raise ArtifactError("latency needs a checkpoint labelled 'baseline' (the dense model.pt)")
     device = resolve_device(device)
@@ -22,7 +27,7 @@ def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, 
     settings = {"checkpoints": checkpoints, "batch_sizes": list(batch_sizes), "min_run_time": min_run_time,
                 "runtimes": list(runtimes), "memory_formats": list(memory_formats), "rounds": rounds, "threads": threads}
     hashes = {f"{label}_sha256": sha256_file(path) for label, path in checkpoints.items()}
-    report = {"schema": "trp.runtime/2", "model": arch, **measured,
+    report = {"schema": SCHEMA, "model": arch, **measured,
               "provenance": record(settings, device, None, None, **hashes)}
     write_json(out, report)
     return report

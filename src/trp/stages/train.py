@@ -52,7 +52,7 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
     sites = sites_of(model, cfg.model, cfg.scheme, cfg.layers)  # unknown layer names fail here, before any work
     train_loader, test_loader, data_fp = train_loaders(cfg, data_npz, device, generator)
     settings = {"config": cfg.to_dict(), "data_fingerprint": data_fp}
-    with RunDirectory("train", settings, out_dir, ckpt_dir, overwrite) as run:
+    with RunDirectory("train", settings, out_dir, ckpt_dir, overwrite, inputs=(data_npz,)) as run:
         last = run.checkpoints / "last.pt"
         resume = load_training_state(last, device) if run.resuming and last.exists() else None
         log = RankLog(run.checkpoints / PARTIAL_RANKLOG)
