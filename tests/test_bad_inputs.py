@@ -230,3 +230,42 @@ def test_members_declaring_too_much_in_all_are_refused(tmp_path, monkeypatch, ca
     monkeypatch.setattr(cifar10, "_MAX_ARCHIVE_BYTES", 100_000)
     code = main(["prepare-data", "--archive", str(tmp_path / "c.tar.gz"), "--out", str(tmp_path / "c.npz")])
     assert "its members declare over 100000 bytes" in refusal(capsys, code)
+
+
+# trp render: every user error is one line, and nothing is written.
+
+RECORD = '{"projection": 1, "step": 0, "layer": "layer1.0.conv1", "rank_after": 14, "full_rank": 16, "sqrt_e": 0.3}\n'
+INPUTS = {"log.jsonl": RECORD * 3, "garbage.jsonl": RECORD + "garbage\n" + RECORD, "half.jsonl": RECORD + RECORD[:30],
+          "list.json": "[1, 2]\n", "metrics.json": '{"schema": "trp.run/1", "accuracy": {"dense": 10.0}, '
+                          '"config": {"model": "resnet20", "epochs": 1}}\n',
+          "runtime.json": '{"schema": "trp.runtime/2", "model": "resnet20", "variants": []}\n'}
+RENDER_ERRORS = [
+    (["theorem2", "--ranklog", "a={d}/garbage.jsonl"], "garbage.jsonl: line 2 is not a rank log record"),
+    (["theorem2", "--ranklog", "a={d}/half.jsonl"], "half.jsonl: line 2 is not a rank log record"),
+    (["theorem2", "--ranklog", "a={d}/missing.jsonl"], "missing.jsonl: rank log not found"),
+    (["theorem2", "--ranklog", "a={d}/list.json"], "list.json: line 1 is not a rank log record"),
+    (["table1", "--runs", "resnet20/TRP1={d}/list.json"], "list.json: not a run record"),
+    (["table1", "--runs", "resnet20/TRP1={d}/runtime.json"], "runtime.json: not a run record"),
+    (["table1", "--runs", "resnet20={d}/metrics.json"], "is not of the form model/method"),
+    (["table4", "--runtime", "{d}/metrics.json"], "metrics.json: not a runtime JSON"),
+    (["fig2", "--rankvar", "{d}/log.jsonl", "--layer", "nosuch", "--e", "0.09"], "no records of layer 'nosuch'"),
+    (["fig2", "--rankvar", "{d}/log.jsonl", "--layer", "res1-1-1", "--e", "0.09"], "log_spectrum=true"),
+    (["fig3", "--points", "channel/Nope/x={d}/metrics.json"], "bad point label"),
+]
+
+
+@pytest.mark.parametrize("argv, says", RENDER_ERRORS, ids=[f"{a[0]}: {s}" for a, s in RENDER_ERRORS])
+def test_render_user_errors_are_one_line(tmp_path, capsys, argv, says):
+    for name, text in INPUTS.items():
+        (tmp_path / name).write_text(text)
+    code = run_cli(["render", *fill(argv, d=tmp_path), "--profile", "cpu", "--out", str(tmp_path / "out" / "r")])
+    assert says in refusal(capsys, code)
+    assert not (tmp_path / "out").exists()
+
+
+def test_render_to_an_impossible_place_is_one_line(tmp_path, capsys):
+    (tmp_path / "log.jsonl").write_text(RECORD)
+    (tmp_path / "file").write_text("")
+    code = run_cli(["render", "theorem2", "--ranklog", f"a={tmp_path}/log.jsonl", "--profile", "cpu",
+                    "--out", str(tmp_path / "file" / "r")])
+    assert "cannot write" in refusal(capsys, code)

@@ -14,7 +14,7 @@ import csv
 import statistics
 from pathlib import Path
 
-from ..artifacts import read_json
+from ..artifacts import ArtifactError, read_json
 from .common import provenance_footer, renderer_parser, write_table
 
 COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("median_min", "median min / job"),
@@ -31,7 +31,7 @@ def job_times(tsv: Path) -> tuple[float, float | None]:
     with tsv.open(newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     if not rows or "s" not in rows[0]:
-        raise ValueError(f"{tsv}: not a Snakemake benchmark file")
+        raise ArtifactError(f"{tsv}: not a Snakemake benchmark file")
     try:
         cpu = float(rows[0].get("cpu_time"))
     except (TypeError, ValueError):
@@ -67,7 +67,7 @@ def stage_rows(benchmarks: Path, runs: dict[tuple[str, ...], tuple[list[dict], s
         history, device = runs.get(job_key(parts), NO_RECORD) if len(parts) == 4 else NO_RECORD
         stages.setdefault((parts[0], device), []).append((*job_times(tsv), history))
     if not stages:
-        raise ValueError(f"no benchmark files under {benchmarks}")
+        raise ArtifactError(f"no benchmark files under {benchmarks}")
     total = row("total", "all", [job for jobs in stages.values() for job in jobs])
     return [row(stage, device, jobs) for (stage, device), jobs in stages.items()] + [
         {**total, "median_min": None, "max_min": None}]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..artifacts import read_json, write_json
 from . import paper
-from .common import final_top1, parse_pairs, provenance_footer, renderer_parser, top1, write_table
+from .common import final_top1, parse_pairs, provenance_footer, read_run, read_runtime, renderer_parser, top1, write_table
 
 COLUMNS = [("model", "model"), ("budget", "budget"), ("method", "method"),
            ("top1_before", "top-1 before fine-tuning (%)"), ("top1", "top-1 (%)"),
@@ -49,8 +49,8 @@ def row(model: str, budget: str, method: str, m: dict, ms: tuple, alloc: dict) -
 def cobla_table(runs: dict[str, list[str]], allocations: dict[str, list[str]], runtime_paths: list[str], profile: str,
                 out_prefix) -> list[dict]:
     """runs / allocations: "model/budget/method" -> [metrics.json] / [ranks.json] (first seed)."""
-    timed = latency([read_json(p) for p in runtime_paths])
-    records = {label: read_json(paths[0]) for label, paths in runs.items()}
+    timed = latency([read_runtime(p) for p in runtime_paths])
+    records = {label: read_run(paths[0]) for label, paths in runs.items()}
     rows = []
     for label, m in sorted(records.items(), key=lambda item: item[0].split("/", 2)[:2]):
         model, budget, method = label.split("/", 2)

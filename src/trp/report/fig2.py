@@ -13,7 +13,8 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..artifacts import write_json
+from ..artifacts import ArtifactError, write_json
+from ..config import ConfigError
 from ..models import paper_layer_name
 from . import paper
 from .common import load_jsonl, provenance_footer, renderer_parser, save_figure, sibling_metrics
@@ -24,7 +25,7 @@ def layer_records(records: list[dict], layer: str) -> list[dict]:
     names = {layer, paper_layer_name(layer)}
     recs = sorted((r for r in records if r["layer"] in names), key=lambda r: r["projection"])
     if not recs:
-        raise ValueError(f"no records of layer {layer!r}; the log has {sorted({r['layer'] for r in records})}")
+        raise ConfigError(f"no records of layer {layer!r}; the log has {sorted({r['layer'] for r in records})}")
     return recs
 
 
@@ -36,9 +37,9 @@ def rank_variation(ranklog, layer: str, e: float, projections: int = 0) -> dict:
     recs = recs[:projections] if projections else recs
     sqrt_e = math.sqrt(e)
     if any("energy_ratios" not in r for r in recs):
-        raise ValueError(f"{ranklog}: the log holds no energy ratios; train with log_spectrum=true (trp train --set)")
+        raise ArtifactError(f"{ranklog}: the log holds no energy ratios; train with log_spectrum=true (trp train --set)")
     if abs(recs[0]["sqrt_e"] - sqrt_e) > 1e-9:
-        raise ValueError(f"{ranklog}: e = {e} gives sqrt(e) = {sqrt_e:.4f}, the log was written with {recs[0]['sqrt_e']:.4f}")
+        raise ConfigError(f"{ranklog}: e = {e} gives sqrt(e) = {sqrt_e:.4f}, the log was written with {recs[0]['sqrt_e']:.4f}")
     disp, bounds = [r.get("displacement") for r in recs], [r.get("step_bound") for r in recs]
     measured = [(d, r["projection"]) for d, r in zip(disp, recs) if d is not None]
     max_disp, max_z = max(measured) if measured else (None, None)

@@ -12,9 +12,10 @@ ends with: the basic methods after fine-tuning, TRP without. Also writes {PREFIX
 
 import matplotlib.pyplot as plt
 
-from ..artifacts import read_json, write_json
+from ..artifacts import write_json
+from ..config import ConfigError
 from . import equal_macs
-from .common import parse_pairs, provenance_footer, renderer_parser, save_figure, scratch_epochs
+from .common import label_parts, parse_pairs, provenance_footer, read_run, renderer_parser, save_figure, scratch_epochs
 
 SCHEMES = ("channel", "spatial")
 METHODS = ("Basic", "Basic+Nu", "TRP", "TRP+Nu")
@@ -23,14 +24,14 @@ METHODS = ("Basic", "Basic+Nu", "TRP", "TRP+Nu")
 def ablation_points(points: dict[str, list[str]]) -> tuple[dict, list[dict]]:
     """points: "scheme/method/point" -> metrics.json paths (seeds). Returns scheme -> method -> curve
     (equal_macs points sorted by speedup) and the records read."""
-    runs = {label: [read_json(p) for p in paths] for label, paths in points.items()}
+    runs = {label: [read_run(p) for p in paths] for label, paths in points.items()}
     records = [m for ms in runs.values() for m in ms]
     scratch = scratch_epochs(records)
     data = {s: {m: [] for m in METHODS} for s in SCHEMES}
     for label, ms in runs.items():
-        scheme, method, name = label.split("/")
+        scheme, method, name = label_parts(label, "scheme/method/point")
         if scheme not in SCHEMES or method not in METHODS:
-            raise ValueError(f"bad point label {label!r}; schemes {SCHEMES}, methods {METHODS}")
+            raise ConfigError(f"bad point label {label!r}; schemes {SCHEMES}, methods {METHODS}")
         data[scheme][method].append(equal_macs.point(ms, name, scratch))
     return {s: {m: equal_macs.curve(c) for m, c in methods.items()} for s, methods in data.items()}, records
 

@@ -15,9 +15,11 @@ are not run, and the note says so); a matched row follows the paper's row of its
 """
 from pathlib import Path
 
-from ..artifacts import read_json, write_json
+from ..artifacts import ArtifactError, write_json
+from ..config import ConfigError
 from . import paper
-from .common import diff, final_network, mean_std, parse_pairs, provenance_footer, renderer_parser, write_table
+from .common import (diff, final_network, mean_std, parse_pairs, provenance_footer, read_run, renderer_parser,
+                     write_table)
 
 PAPER = paper.IMAGENET_TABLES
 TRP_KEYS = {key for form in paper.FORMS for key in paper.trp_keys(form)}
@@ -44,13 +46,13 @@ def load_runs(model: str, runs: dict[str, list[str]]) -> dict[str, list[dict]]:
     `model` and of the kind of run its key names (a basic method's: fine-tuned TSVD; TRP's: not)."""
     out = {}
     for key, files in runs.items():
-        out[key] = [read_json(p) for p in files]
+        out[key] = [read_run(p) for p in files]
         for p, m in zip(files, out[key]):
-            if m["config"]["model"] != model:
-                raise ValueError(f"{p}: model {m['config']['model']!r} is not {model!r}")
+            if m["config"].get("model") != model:
+                raise ArtifactError(f"{p}: model {m['config'].get('model')!r} is not {model!r}")
             if (key in BASIC_KEYS) != ("basic" in m):
                 kind = "a basic-method run (trp imagenet --target-speedup / --budget-from)"
-                raise ValueError(f"{p}: label {key!r} needs {'' if key in BASIC_KEYS else 'a run that is not '}{kind}")
+                raise ArtifactError(f"{p}: label {key!r} needs {'' if key in BASIC_KEYS else 'a run that is not '}{kind}")
     return out
 
 
@@ -131,7 +133,7 @@ def imagenet_table(model: str, runs: dict[str, list[str]], profile: str, out_pre
     """runs: method key -> metrics.json paths (seeds) of `model`. Writes {out_prefix}.md/.tex/.csv/.json;
     returns the rows."""
     if model not in PAPER:
-        raise ValueError(f"ImageNet tables are of {' and '.join(PAPER)}, not {model!r}")
+        raise ConfigError(f"ImageNet tables are of {' and '.join(PAPER)}, not {model!r}")
     records = load_runs(model, runs)
     every = [m for ms in records.values() for m in ms]
     ours = our_results(records)

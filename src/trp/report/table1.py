@@ -12,10 +12,10 @@ footer of the .md/.tex/.csv.
 """
 from pathlib import Path
 
-from ..artifacts import read_json, write_json
+from ..artifacts import ArtifactError, write_json
 from . import paper
-from .common import (diff, final_top1, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs,
-                     training_epochs, write_table)
+from .common import (diff, final_top1, label_parts, mean_std, parse_pairs, provenance_footer, read_run,
+                     renderer_parser, scratch_epochs, training_epochs, write_table)
 
 COLUMNS = [("model", "model"), ("method", "method"), ("epochs", "training (epochs)"),
            ("our_top1", "ours: top-1 (%)"), ("our_speedup", "ours: speedup (conv MACs)"),
@@ -30,11 +30,11 @@ def load_runs(runs: dict[str, list[str]]) -> dict[tuple[str, str], list[dict]]:
     to be of the model its label names."""
     out = {}
     for label, paths in runs.items():
-        model, method = label.split("/")
-        out[(model, method)] = [read_json(p) for p in paths]
+        model, method = label_parts(label, "model/method")
+        out[(model, method)] = [read_run(p) for p in paths]
         for p, m in zip(paths, out[(model, method)]):
-            if m["config"]["model"] != model:
-                raise ValueError(f"{p}: model {m['config']['model']!r} does not match label {label!r}")
+            if m["config"].get("model") != model:
+                raise ArtifactError(f"{p}: model {m['config'].get('model')!r} does not match label {label!r}")
     return out
 
 

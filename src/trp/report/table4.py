@@ -9,9 +9,8 @@ the same model, device (name and threads) and batch size.
 """
 from pathlib import Path
 
-from ..artifacts import read_json
 from . import paper
-from .common import provenance_footer, renderer_parser, write_table
+from .common import provenance_footer, read_runtime, renderer_parser, write_table
 
 COLUMNS = [("model", "model"), ("variant", "variant"), ("device", "device"), ("batch", "batch"),
            ("median_ms", "median ms / image"), ("iqr_ms", "IQR ms / image"),
@@ -20,7 +19,7 @@ COLUMNS = [("model", "model"), ("variant", "variant"), ("device", "device"), ("b
 
 def table4(runtime_paths: list[str], profile: str, out_prefix) -> list[dict]:
     """Writes {out_prefix}.md/.tex/.csv; returns the rows (ours, then the paper's section)."""
-    docs = [read_json(p) for p in runtime_paths]
+    docs = [read_runtime(p) for p in runtime_paths]
     measured = [(d["model"], v, r) for d in docs for v in d["variants"] for r in v["rows"]]
     base = {(mdl, r["device"], r["batch_size"]): r["median_ms_per_image"]
             for mdl, v, r in measured if v["label"] == "baseline"}
