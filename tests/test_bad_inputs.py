@@ -95,6 +95,10 @@ OVER_A_FINISHED_RUN = [
                                                         "epochs=1", "train_subset=64", "device=cpu", "--data", "{npz}",
                                                         "--out", "{run}", "--overwrite", "--no-progress"],
      "decomposed.pt is an input"),
+    ("train --overwrite over the record it takes its budget from", ["train", "--budget-from", "{run}/metrics.json",
+                                                                    "--set", *TINY, "--data", "{npz}", "--out", "{run}",
+                                                                    "--overwrite", "--no-progress"],
+     "metrics.json is an input"),
 ]
 
 

@@ -81,7 +81,8 @@ def cmd_train(a):
     if a.target_speedup is not None or a.budget_from:
         overrides.append(f"target_speedup={a.target_speedup or budget_speedup(a.budget_from)}")
     m = train_run(load_config(a.config, overrides), a.data, a.out, a.checkpoints, progress=not a.no_progress,
-                  overwrite=a.overwrite, time_limit_minutes=a.time_limit, deterministic=a.deterministic)
+                  overwrite=a.overwrite, time_limit_minutes=a.time_limit, deterministic=a.deterministic,
+                  inputs=(a.budget_from,))
     if not m["finished"]:
         print(f"trp train: time limit reached after epoch {m['epoch']}; checkpoint saved, run the same command "
               "again to resume", file=sys.stderr)

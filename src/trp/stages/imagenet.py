@@ -108,7 +108,7 @@ def _shared_ranks(process: Process, sites, compute) -> tuple[dict[str, int], dic
 
 
 @contextlib.contextmanager
-def _run_directory(process: Process, settings: dict, out, checkpoints, overwrite: bool):
+def _run_directory(process: Process, settings: dict, out, checkpoints, overwrite: bool, inputs=()):
     """Yields whether the run resumes from last.pt, on every process. Rank 0 holds the
     RunDirectory (lock, claim) until the block ends; a refusal reaches every process, so none is
     left waiting."""
@@ -116,7 +116,7 @@ def _run_directory(process: Process, settings: dict, out, checkpoints, overwrite
     with contextlib.ExitStack() as stack:
         if process.is_main:
             try:
-                run = stack.enter_context(RunDirectory("imagenet", settings, out, checkpoints, overwrite))
+                run = stack.enter_context(RunDirectory("imagenet", settings, out, checkpoints, overwrite, inputs))
                 status = RESUME if run.resuming and (run.checkpoints / "last.pt").exists() else FRESH
             except ArtifactError as e:
                 error = e
@@ -190,7 +190,7 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
     if basic:
         settings["basic"] = {"target_speedup": target_speedup, "ranks": ranks}
     out, ckpt = Path(out_dir), Path(ckpt_dir or out_dir)
-    with _run_directory(process, settings, out, ckpt, overwrite) as resuming:
+    with _run_directory(process, settings, out, ckpt, overwrite, (weights, budget_from)) as resuming:
         last = ckpt / "last.pt"
         resume = load_training_state(last, device) if resuming else None
         log = RankLog(ckpt / PARTIAL_RANKLOG) if process.is_main and not basic else None

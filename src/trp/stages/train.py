@@ -38,9 +38,10 @@ def budget_allocator(cfg: TrainConfig, model, sites):
 
 
 def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool = True, overwrite: bool = False,
-              time_limit_minutes: float | None = None, deterministic: bool = False) -> dict:
+              time_limit_minutes: float | None = None, deterministic: bool = False, inputs=()) -> dict:
     """Train per `cfg` and return the metrics; with a time limit that stops the run early, the
-    metrics are {"finished": False, ...} and the run resumes when called again."""
+    metrics are {"finished": False, ...} and the run resumes when called again. `inputs`: other
+    files the command read (a --budget-from record), kept like the data, --overwrite or not."""
     t0 = time.perf_counter()
     deadline = time.monotonic() + 60 * time_limit_minutes if time_limit_minutes else None
     device = resolve_device(cfg.device, cfg.precision, deterministic)
@@ -52,7 +53,7 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
     sites = sites_of(model, cfg.model, cfg.scheme, cfg.layers)  # unknown layer names fail here, before any work
     train_loader, test_loader, data_fp = train_loaders(cfg, data_npz, device, generator)
     settings = {"config": cfg.to_dict(), "data_fingerprint": data_fp}
-    with RunDirectory("train", settings, out_dir, ckpt_dir, overwrite, inputs=(data_npz,)) as run:
+    with RunDirectory("train", settings, out_dir, ckpt_dir, overwrite, inputs=(data_npz, *inputs)) as run:
         last = run.checkpoints / "last.pt"
         resume = load_training_state(last, device) if run.resuming and last.exists() else None
         log = RankLog(run.checkpoints / PARTIAL_RANKLOG)
