@@ -18,7 +18,8 @@ import sys
 import time
 
 from trp.artifacts import atomic_write_text
-from trp.artifacts.provenance import device_name, git_commit, versions
+from trp.artifacts.provenance import device_name, git_commit, numerics, versions
+from trp.stages.inputs import resolve_device
 
 BASE = "fp32 channels_last, 1 job"  # the setting the others are compared with (on the CPU: with every thread)
 SETTINGS = {  # device: {name: (precision, channels_last, jobs, CPU threads per job)}
@@ -36,7 +37,7 @@ def worker(device: str, batch: int) -> None:
     lines, answers "ok" or the images/s it trained in [START, START + SECONDS] ("late" if it missed START)."""
     import torch
     from train_step import setup, steps
-    dev, states = torch.device(device), {}
+    dev, states = resolve_device(device), {}  # fp32 operations in IEEE fp32, as in trp train (bf16 too)
     for line in sys.stdin:
         cmd, precision, channels_last, *rest = line.split()
         key = (precision, channels_last == "1")
@@ -116,8 +117,10 @@ def main():
     base = statistics.median(next(iter(samples.values())))
     rows = {name: {"images_per_s": statistics.median(s), "samples": s,
                    "relative_to_fp32_channels_last_1_job": statistics.median(s) / base} for name, s in samples.items()}
+    resolve_device(args.device)  # the numerics its workers set, to record them
     record = {"script": "benchmarks/throughput.py", "model": "resnet20", "batch": args.batch, "seconds": args.seconds, "rounds": args.rounds,
-              "device": device_name(args.device), "cores": os.cpu_count(), "versions": versions(), "git": git_commit(),
+              "device": device_name(args.device), "numerics": numerics(), "cores": os.cpu_count(),
+              "versions": versions(), "git": git_commit(),
               "settings": rows}
     if args.device == "cpu":
         with open("/proc/cpuinfo") as f:

@@ -20,7 +20,9 @@ import torch.nn.functional as F
 from trp import models
 from trp.artifacts import atomic_write_text
 from trp.lowrank import find_sites
-from trp.artifacts.provenance import device_name, git_commit, versions
+from trp.artifacts.provenance import device_name, git_commit, numerics, versions
+from trp.config import PRECISIONS, ConfigError
+from trp.stages.inputs import resolve_device
 from trp.train import RankRegularizer
 from trp.train.loop import autocast
 
@@ -87,7 +89,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--models", nargs="+", default=["resnet20", "resnet56"])
     ap.add_argument("--schemes", nargs="+", default=["channel", "spatial"])
-    ap.add_argument("--precision", default="bf16", choices=["fp32", "bf16"])
+    ap.add_argument("--precision", default="bf16", choices=PRECISIONS, help="as trp train's (fp32: IEEE fp32)")
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=20, help="steps per round (one TRP period at m=20)")
@@ -95,7 +97,10 @@ def main():
     ap.add_argument("--svd-cpu", action="store_true", help="also time TRP and TRP+Nu with the SVDs on the CPU")
     ap.add_argument("--out", required=True)
     a = ap.parse_args()
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = resolve_device("auto", a.precision)  # and its numerics, as trp train sets them
+    except ConfigError as e:
+        raise SystemExit(f"train_step: {e}") from None
     rows = []
     for name in a.models:
         for scheme in a.schemes:
@@ -121,7 +126,8 @@ def main():
                                                       for v, s in states.items()}}
             print(json.dumps(row), flush=True)
             rows.append(row)
-    atomic_write_text(a.out, json.dumps({"device": device_name(device), "versions": versions(), "git": git_commit(),
+    atomic_write_text(a.out, json.dumps({"device": device_name(device), "numerics": numerics(), "versions": versions(),
+                                         "git": git_commit(),
                                          "rounds": a.rounds, "steps": a.steps, "m": 20, "lam": 3e-4, "e": 0.02,
                                          "rows": rows}, indent=1))
 
