@@ -273,3 +273,14 @@ def test_render_to_an_impossible_place_is_one_line(tmp_path, capsys):
     code = run_cli(["render", "theorem2", "--ranklog", f"a={tmp_path}/log.jsonl", "--profile", "cpu",
                     "--out", str(tmp_path / "file" / "r")])
     assert "cannot write" in refusal(capsys, code)
+
+
+def test_a_resume_without_its_checkpoints_directory_is_refused_naming_it(tmp_path, capsys):
+    out, ck = tmp_path / "run", tmp_path / "ck"
+    with RunDirectory("train", {}, out, ck) as run:
+        (run.checkpoints / "last.pt").write_bytes(b"state")
+    before = files(tmp_path)
+    with pytest.raises(ArtifactError, match=f"checkpoints are in {ck} .last.pt.; to resume it give --checkpoints {ck}"):
+        with RunDirectory("train", {}, out):
+            pass
+    assert files(tmp_path) == before

@@ -50,6 +50,7 @@ class RunDirectory:
                 self._lock(d)
             states = [self._claim(d) for d in self.dirs]
             self._refuse_split(states)
+            self._refuse_elsewhere(states)
         except BaseException:
             self._release()
             raise
@@ -58,8 +59,9 @@ class RunDirectory:
             for d in self.dirs:
                 for name in OUTPUTS:
                     (d / name).unlink(missing_ok=True)
+        where = os.path.relpath(self.checkpoints, self.out)  # relative: the two may move together
         for d in self.dirs:
-            write_json(d / MARKER, {"kind": self.kind, "settings": self.settings})
+            write_json(d / MARKER, {"kind": self.kind, "settings": self.settings, "checkpoints": where})
         return self
 
     def __exit__(self, *exc) -> None:
@@ -111,6 +113,17 @@ class RunDirectory:
             raise ArtifactError(f"{held} holds this run's files ({files}) but {other} does not; to resume it give the "
                                 "--out and --checkpoints it was started with, or pass --overwrite to delete them and "
                                 "start afresh")
+
+    def _refuse_elsewhere(self, states: list[str]) -> None:
+        """This run resumed without the --checkpoints it was started with, while its last.pt is
+        still there: refused, naming that directory, rather than started afresh beside it."""
+        if states != ["same"]:
+            return
+        recorded = read_json(self.out / MARKER, "run record").get("checkpoints")
+        elsewhere = Path(os.path.normpath(self.out / recorded)) if isinstance(recorded, str) else self.checkpoints
+        if elsewhere.resolve() != self.checkpoints.resolve() and (elsewhere / "last.pt").exists():
+            raise ArtifactError(f"{self.out} is a run whose checkpoints are in {elsewhere} (last.pt); to resume it give "
+                                f"--checkpoints {elsewhere}, or pass --overwrite to start afresh")
 
     def _release(self) -> None:
         for fd in self._locks:
