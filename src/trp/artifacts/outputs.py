@@ -63,7 +63,7 @@ def check_outputs(paths, purpose: str, inputs=(), overwrite: bool = False, same=
         refuse_directory(path)
         if overwrite or not path.exists() or (same(path) if same else purpose_of(path) == purpose):
             continue
-        raise ArtifactError(f"{path} exists and is not {WHAT.get(purpose, purpose)}; choose another output path, or "
+        raise ArtifactError(f"{path} exists and is not {WHAT[purpose]}; choose another output path, or "
                             "pass --overwrite to replace it")
 
 

@@ -34,8 +34,9 @@ class RunDirectory:
     """`with RunDirectory(kind, settings, out, checkpoints, overwrite, inputs) as run:` holds the
     lock of each directory, removes stale temporary files of its outputs, and refuses
     (ArtifactError) a directory that holds another run's outputs, a run found in only one of its
-    two directories, and an input among the files it writes or deletes. `run.resuming` is True
-    when the directories hold this very run (same kind and settings), whose last.pt may be resumed."""
+    two directories or resumed without the checkpoints directory it recorded, and an input among
+    the files it writes or deletes. `run.resuming` is True when the directories hold this very
+    run (same kind and settings), whose last.pt may be resumed."""
 
     def __init__(self, kind: str, settings: dict, out, checkpoints=None, overwrite: bool = False, inputs=()):
         self.kind, self.settings, self.overwrite, self.inputs = kind, _normal(settings), overwrite, inputs
