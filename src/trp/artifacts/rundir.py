@@ -46,12 +46,12 @@ class RunDirectory:
 
     def __enter__(self) -> "RunDirectory":
         try:
-            refuse_inputs([d / name for d in self.dirs for name in OUTPUTS], self.inputs)
             for d in self.dirs:
                 self._lock(d)
             states = [self._claim(d) for d in self.dirs]
             self._refuse_split(states)
             self._refuse_elsewhere(states)
+            refuse_inputs([d / name for d in self.dirs for name in OUTPUTS], self.inputs)
         except BaseException:
             self._release()
             raise
