@@ -23,20 +23,21 @@ import matplotlib.pyplot as plt  # noqa: E402
 RANKLOG_KEYS = ("layer", "projection", "rank_after", "sqrt_e")  # in every record of a rank log
 
 
-def load_jsonl(path, what: str = "rank log", keys=RANKLOG_KEYS) -> list[dict]:
-    """The records of a JSON-lines file; a missing file, or a line that is not a JSON object with
-    `keys` (garbage, a half-written last line), is an ArtifactError naming the file and the line."""
+def load_jsonl(path) -> list[dict]:
+    """The records of a rank log (JSON lines); a missing file, or a line that is not a JSON object
+    with RANKLOG_KEYS (garbage, a half-written last line), is an ArtifactError naming the file and
+    the line."""
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise ArtifactError(f"{path}: {what} not found") from None
+        raise ArtifactError(f"{path}: rank log not found") from None
     except (OSError, UnicodeDecodeError) as e:
-        raise ArtifactError(f"{path}: not a readable {what} ({e})") from None
+        raise ArtifactError(f"{path}: not a readable rank log ({e})") from None
     records = []
     for number, line in enumerate(text.splitlines(), 1):
         if line.strip():
-            records.append(_record(_json_or_none(line), keys, f"{path}: line {number} is not a {what} record"))
+            records.append(_record(_json_or_none(line), RANKLOG_KEYS, f"{path}: line {number} is not a rank log record"))
     return records
 
 
