@@ -255,6 +255,9 @@ RENDER_ERRORS = [
     (["fig2", "--rankvar", "{d}/log.jsonl", "--layer", "nosuch", "--e", "0.09"], "no records of layer 'nosuch'"),
     (["fig2", "--rankvar", "{d}/log.jsonl", "--layer", "res1-1-1", "--e", "0.09"], "log_spectrum=true"),
     (["fig3", "--points", "channel/Nope/x={d}/metrics.json"], "bad point label"),
+    (["cobla", "--runs", "resnet20/x2/sqp={d}/metrics.json", "--allocation", "resnet20/x2/sqp={d}/list.json"],
+     "list.json: not an allocation"),
+    (["budget", "--results", "{d}"], "no benchmark files under"),
 ]
 
 

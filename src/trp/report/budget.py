@@ -14,8 +14,8 @@ import csv
 import statistics
 from pathlib import Path
 
-from ..artifacts import ArtifactError, read_json
-from .common import provenance_footer, renderer_parser, write_table
+from ..artifacts import ArtifactError
+from .common import provenance_footer, read_allocation, read_run, renderer_parser, write_table
 
 COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("median_min", "median min / job"),
            ("max_min", "max min / job"), ("job_hours", "job-hours (wall)"), ("cpu_hours", "CPU-hours"), ("epochs", "epochs"),
@@ -77,10 +77,10 @@ def budget(results: str, profile: str, out_prefix) -> list[dict]:
     """Writes {out_prefix}.md/.tex/.csv; returns the rows."""
     root = Path(results)
     paths = sorted(root.rglob("metrics.json"))
-    records = [read_json(p) for p in paths]
+    records = [read_run(p) for p in paths]
     allocations = sorted(root.rglob("ranks.json"))  # an allocation job's record: its machine, no epochs
     runs: dict[tuple[str, ...], tuple[list[dict], str]] = {}
-    for path, m in [*zip(paths, records), *((p, read_json(p)) for p in allocations)]:
+    for path, m in [*zip(paths, records), *((p, read_allocation(p)) for p in allocations)]:
         epochs = [e for e in m.get("training", {}).get("history", []) if "seconds" in e and "images_per_s" in e]
         device = m.get("provenance", {}).get("device") or NO_RECORD[1]
         parts = path.parent.relative_to(root).parts

@@ -12,9 +12,10 @@ Runtime variant labels are BUDGET/METHOD.
 """
 from pathlib import Path
 
-from ..artifacts import read_json, write_json
+from ..artifacts import write_json
 from . import paper
-from .common import final_top1, parse_pairs, provenance_footer, read_run, read_runtime, renderer_parser, top1, write_table
+from .common import (final_top1, parse_pairs, provenance_footer, read_allocation, read_run, read_runtime, renderer_parser,
+                     top1, write_table)
 
 COLUMNS = [("model", "model"), ("budget", "budget"), ("method", "method"),
            ("top1_before", "top-1 before fine-tuning (%)"), ("top1", "top-1 (%)"),
@@ -54,7 +55,7 @@ def cobla_table(runs: dict[str, list[str]], allocations: dict[str, list[str]], r
     rows = []
     for label, m in sorted(records.items(), key=lambda item: item[0].split("/", 2)[:2]):
         model, budget, method = label.split("/", 2)
-        alloc = read_json(allocations[label][0]) if label in allocations else {}
+        alloc = read_allocation(allocations[label][0]) if label in allocations else {}
         rows.append(row(model, budget, method, m, timed.get(f"{budget}/{method}", (None, None)), alloc))
     footer = provenance_footer(list(records.values()), profile)
     write_table(rows, COLUMNS, out_prefix, TITLE, footer)

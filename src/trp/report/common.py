@@ -63,6 +63,11 @@ def read_run(path) -> dict:
     return _record(read_json(path, "run record"), ("accuracy", "config"), f"{path}: not a run record (metrics.json)")
 
 
+def read_allocation(path) -> dict:
+    """An allocation of `trp allocate` (ranks.json; the renderers read its optional fields)."""
+    return _record(read_json(path, "allocation"), (), f"{path}: not an allocation of `trp allocate`")
+
+
 def read_runtime(path) -> dict:
     """A runtime JSON of `trp latency`."""
     return _record(read_json(path, "runtime JSON"), ("model", "variants"),
