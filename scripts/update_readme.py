@@ -164,12 +164,13 @@ def table_rows(md: str) -> list[list[str]]:
 
 
 TABLE1_CLAIM = re.compile(r"\(Table 1\)$|at equal conv MACs and epochs$")
-DIFFERENCE = re.compile(r"a − b = ([+-]?[0-9.]+).*?seed spread ±([0-9.]+)")
+DIFFERENCE = re.compile(r"a − b = ([+-]?[0-9.]+)")
+INTERVAL = re.compile(r"[0-9]+ ?% interval \[[^\]]+\]")
 
 
 def summary(profile: str, root: Path = ROOT) -> str:
     """The README's short view of one profile: its measured Table-1 rows and its verdicts on the
-    paper's Table-1 claims (difference of means and the seeds' spread, as the claims table gives them)."""
+    paper's Table-1 claims (the difference of means and its confidence interval, as the claims table gives them)."""
     tables = root / "paper_tables" / profile
     if not (tables / "table1.md").exists():
         return f"**`{profile}`**: no Table-1 row rendered yet (`paper_tables/{profile}/table1.md` does not exist)."
@@ -180,12 +181,12 @@ def summary(profile: str, root: Path = ROOT) -> str:
     claims = tables / "claims.json"
     if claims.exists():
         parts += ["", f"Verdicts on the paper's Table-1 claims (`paper_tables/{profile}/claims.md`, at equal conv MACs):", "",
-                  "| paper's claim | verdict | a − b | seed spread |", "|---|---|---|---|"]
+                  "| paper's claim | verdict | a − b | its interval |", "|---|---|---|---|"]
         for c in json.loads(claims.read_text())["claims"]:
             if TABLE1_CLAIM.search(c["claim"]):
-                m = DIFFERENCE.search(c["evidence"])
-                diff, spread = (m.group(1), f"±{m.group(2)}") if m else ("–", "–")
-                parts.append(f"| {c['claim'].removeprefix('R-20: ')} | {c['verdict']} | {diff} | {spread} |")
+                diff, interval = DIFFERENCE.search(c["evidence"]), INTERVAL.search(c["evidence"])
+                parts.append(f"| {c['claim'].removeprefix('R-20: ')} | {c['verdict']} | {diff[1] if diff else '–'} | "
+                             f"{interval[0] if interval else '–'} |")
     return "\n".join(parts)
 
 

@@ -49,7 +49,8 @@ def write_profile(root: Path, profile: str):
     (tables / "table1.md").write_text(TABLE1)
     claims = [{"claim": "R-20: TRP1 (no fine-tuning) beats [Zhang et al., 2016] (fine-tuned) at equal conv MACs (Table 1)",
                "verdict": "not supported", "epochs": "15 vs 15 + 2",
-               "evidence": "at 1.50x: a = TRP1 83.00, b = Zhang 84.00; a − b = -1.00: beyond the seed spread ±0.30"},
+               "evidence": "at 1.50x: a = TRP1 83.00, b = Zhang 84.00; a − b = -1.00: 95% interval [-1.70, -0.30] "
+                           "(pooled seed SD 0.34 of R-20 top-1 (%), 15 df) below 0"},
               {"claim": "Theorem 2: the rank does not rise", "verdict": "inconclusive", "evidence": "no power", "epochs": "–"}]
     (tables / "claims.json").write_text(json.dumps({"claims": claims}))
     (tables / "claims.md").write_text("**Claims**\n\n| claim | verdict |\n|---|---|\n| TRP1 beats Zhang | not supported |\n")
@@ -61,7 +62,7 @@ def test_the_readme_summary_holds_the_measured_table1_rows_and_the_table1_verdic
     assert "| R-20 | TRP1 | 15 | 83.00 ± 0.10 (n=2) | 1.50 ± 0.02 (n=2) | 90.12 | 1.97 |" in text
     assert "R-56" not in text  # rows the profile did not measure stay in the full table
     assert ("| TRP1 (no fine-tuning) beats [Zhang et al., 2016] (fine-tuned) at equal conv MACs (Table 1) | "
-            "not supported | -1.00 | ±0.30 |") in text
+            "not supported | -1.00 | 95% interval [-1.70, -0.30] |") in text
     assert "Theorem 2" not in text
     assert "no Table-1 row rendered yet (`paper_tables/paper_cpu/table1.md`" in summary("paper_cpu", tmp_path)
 
