@@ -118,10 +118,10 @@ def paused(tree: Path):
             os.killpg(pgid, signal.SIGCONT)
 
 
-def profile_of(tree: Path) -> str:
-    """The profile a worktree's run uses: the one results/<profile> names (one profile a run)."""
-    names = sorted(p.name for p in (tree / "results").iterdir() if p.is_dir() and p.name != "benchmarks") \
-        if (tree / "results").is_dir() else []
+def profile_of(tree: Path, files: list[str]) -> str:
+    """The profile a worktree's run uses: the one results/<profile> its outputs `files` lie under (one
+    profile a run; results Git tracks, e.g. a published profile's, are not the run's)."""
+    names = sorted({Path(rel).parts[1] for rel in files if Path(rel).parts[0] == "results" and len(Path(rel).parts) > 2})
     if len(names) != 1:
         raise SnapshotError(f"{tree}: expected the outputs of one profile under results/, found {names or 'none'}")
     return names[0]
@@ -149,7 +149,8 @@ def save(repo: Path, tag: str, commit: bool = True) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, target)
             files[rel] = {"sha256": sha256(target), "mtime_ns": src.stat().st_mtime_ns}
-    manifest = {"schema": "trp.profile_snapshot/1", "tag": tag, "commit": head, "profile": profile_of(tree),
+    profile = profile_of(tree, [rel for rel, _ in sources])
+    manifest = {"schema": "trp.profile_snapshot/1", "tag": tag, "commit": head, "profile": profile,
                 "data_mtime_ns": data_files, "files": files}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     shutil.rmtree(dest, ignore_errors=True)

@@ -40,6 +40,8 @@ def run(tmp_path):
         git(repo, "config", k, v)
     (repo / ".gitignore").write_text(".snakemake/\n/data/\n/checkpoints/\n__pycache__/\n.lock\n")
     (repo / "code.py").write_text("x = 1\n")
+    (repo / "results/published").mkdir(parents=True)  # another profile's results, tracked: not the run's
+    (repo / "results/published/metrics.json").write_text("{}\n")
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "code")
     git(repo, "tag", "run-tag")
