@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,15 @@ def test_save_needs_the_worktree(tmp_path):
         save(tmp_path / "main", "no-such-tag")
 
 
+def wait_until_stopped(pid, deadline_s=60.0):
+    """Poll /proc/<pid>/stat until the process shows as stopped: SIGSTOP takes effect when the
+    process next runs, which on a busy machine can be a while after kill() returns."""
+    deadline = time.monotonic() + deadline_s
+    while not stopped(pid):
+        assert time.monotonic() < deadline, f"process {pid} did not stop within {deadline_s} s of SIGSTOP"
+        time.sleep(0.01)
+
+
 def test_save_pauses_a_running_run_and_leaves_a_stopped_one_stopped(run):
     """A stand-in for Snakemake (its command line names it, its directory is the worktree) in its own group."""
     repo, tree = run
@@ -119,6 +129,7 @@ def test_save_pauses_a_running_run_and_leaves_a_stopped_one_stopped(run):
         save(repo, "run-tag")
         assert not stopped(fake.pid)  # paused for the copy, then resumed
         os.killpg(fake.pid, signal.SIGSTOP)  # paused by hand, as for a CI run
+        wait_until_stopped(fake.pid)  # the process stops once it is next scheduled, not at once
         (tree / "paper_tables/cpu/table1.md").write_text("| row | more |\n")
         save(repo, "run-tag")
         assert stopped(fake.pid)
