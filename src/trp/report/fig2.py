@@ -103,10 +103,10 @@ def fig2(ranklog, layer: str, e: float, profile: str, out_prefix, projections: i
     return summary
 
 
-def add_inputs(ap) -> None:
-    ap.add_argument("--rankvar", required=True, metavar="RANKLOG", help="the rank log of the rank-variation run")
+def add_inputs(ap, required: bool = True) -> None:
+    ap.add_argument("--rankvar", required=required, metavar="RANKLOG", help="the rank log of the rank-variation run")
     ap.add_argument("--layer", default=paper.FIG2["layer"])
-    ap.add_argument("--e", type=float, required=True, help="TSVD energy threshold the run used")
+    ap.add_argument("--e", type=float, required=required, help="TSVD energy threshold the run used")
     ap.add_argument("--projections", type=int, default=paper.FIG2["projections"], help="first N projections; 0 = all")
 
 

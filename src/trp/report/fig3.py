@@ -61,8 +61,8 @@ def fig3(points: dict[str, list[str]], profile: str, out_prefix) -> dict:
     return data
 
 
-def add_inputs(ap) -> None:
-    ap.add_argument("--points", action="extend", nargs="+", required=True, metavar="SCHEME/METHOD/POINT=PATH")
+def add_inputs(ap, required: bool = True) -> None:
+    ap.add_argument("--points", action="extend", nargs="+", required=required, metavar="SCHEME/METHOD/POINT=PATH")
 
 
 def main(argv: list[str] | None = None) -> None:

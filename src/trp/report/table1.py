@@ -6,7 +6,10 @@
 A label is MODEL/METHOD with a method key of trp.report.paper; several PATHs under one label are
 seeds: mean ± std (n). Each row reports the network its run ends with (fine-tuned if it was) and
 the epochs behind it. Every paper row is listed (ours "–" where not run); runs the paper has no
-row for follow it (the basic methods at the MACs each TRP run reached, TRP + fine-tuning).
+row for follow it (the basic methods at the MACs each TRP run reached, TRP + fine-tuning). A profile
+still running is rendered from the records it has: `--pending MODEL/METHOD=STATE` names each row with
+seeds still to come and what they are doing (e.g. "seed 1: training, epoch 40/164"), in a column
+"state" that the table has only then.
 {PREFIX}.json holds our numbers by model and method key (DVC metrics); their provenance is the
 footer of the .md/.tex/.csv.
 """
@@ -49,10 +52,11 @@ def our_results(records: dict[tuple[str, str], list[dict]]) -> dict[tuple[str, s
     return out
 
 
-def table_rows(ours: dict[tuple[str, str], dict]) -> list[dict]:
-    """The paper's rows in its order, then ours the paper has none for; labels for keys."""
+def table_rows(ours: dict[tuple[str, str], dict], pending: dict[tuple[str, str], str] | None = None) -> list[dict]:
+    """The paper's rows in its order, then ours the paper has none for; labels for keys. With
+    `pending` ((model, method) -> what its missing seeds are doing), each row has a "state"."""
     keys = [(r["model"], r["method"]) for r in paper.TABLE1]
-    keys += [k for k in ours if k not in keys]
+    keys += [k for k in [*ours, *(pending or {})] if k not in keys]
     rows = []
     for model, method in keys:
         p, o = paper.table1(model, method) or {}, ours.get((model, method), {})
@@ -60,6 +64,8 @@ def table_rows(ours: dict[tuple[str, str], dict]) -> list[dict]:
                      "our_top1": o.get("top1"), "our_speedup": o.get("speedup"),
                      "paper_top1": p.get("top1"), "paper_speedup": p.get("speedup"),
                      "d_top1": diff(o.get("top1"), p.get("top1")), "d_speedup": diff(o.get("speedup"), p.get("speedup"))})
+        if pending is not None:
+            rows[-1]["state"] = pending.get((model, method), "done" if o else None)
     return rows
 
 
@@ -73,23 +79,37 @@ def dvc_metrics(ours: dict[tuple[str, str], dict]) -> dict:
     return out
 
 
-def table1(runs: dict[str, list[str]], profile: str, out_prefix) -> list[dict]:
-    """runs: "model/method" -> metrics.json paths (seeds). Writes {out_prefix}.md/.tex/.csv/.json; returns the rows."""
+def load_pending(pending: dict[str, list[str]]) -> dict[tuple[str, str], str]:
+    """"model/method" -> [state]  =>  (model, method) -> state."""
+    out = {}
+    for label, states in pending.items():
+        model, method = label_parts(label, "model/method")
+        out[(model, method)] = "; ".join(states)
+    return out
+
+
+def table1(runs: dict[str, list[str]], profile: str, out_prefix, pending: dict[str, list[str]] | None = None) -> list[dict]:
+    """runs: "model/method" -> metrics.json paths (seeds); pending: "model/method" -> the state of
+    its seeds still to come (a profile still running). Writes {out_prefix}.md/.tex/.csv/.json;
+    returns the rows."""
     records = load_runs(runs)
     ours = our_results(records)
-    rows = table_rows(ours)
-    write_table(rows, COLUMNS, out_prefix, TITLE, provenance_footer([m for ms in records.values() for m in ms], profile))
+    rows = table_rows(ours, None if pending is None else load_pending(pending))
+    columns = COLUMNS + [("state", "state of this profile's run")] * (pending is not None)
+    write_table(rows, columns, out_prefix, TITLE, provenance_footer([m for ms in records.values() for m in ms], profile))
     write_json(f"{out_prefix}.json", dvc_metrics(ours))
     return rows
 
 
 def add_inputs(ap) -> None:
     ap.add_argument("--runs", action="extend", nargs="+", required=True, metavar="MODEL/METHOD=PATH")
+    ap.add_argument("--pending", action="extend", nargs="+", metavar="MODEL/METHOD=STATE",
+                    help="a row with seeds still to come, and what they are doing (a profile still running)")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = renderer_parser("table1", __doc__)
     add_inputs(ap)
     args = ap.parse_args(argv)
-    table1(parse_pairs(args.runs), args.profile, args.out)
+    table1(parse_pairs(args.runs), args.profile, args.out, None if args.pending is None else parse_pairs(args.pending))
     print(Path(f"{args.out}.md").read_text())

@@ -45,8 +45,8 @@ def table4(runtime_paths: list[str], profile: str, out_prefix) -> list[dict]:
     return rows
 
 
-def add_inputs(ap) -> None:
-    ap.add_argument("--runtime", action="extend", nargs="+", required=True, metavar="PATH")
+def add_inputs(ap, required: bool = True) -> None:
+    ap.add_argument("--runtime", action="extend", nargs="+", required=required, metavar="PATH")
 
 
 def main(argv: list[str] | None = None) -> None:

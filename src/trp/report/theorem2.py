@@ -137,8 +137,8 @@ def theorem2(ranklogs: dict[str, list[str]], profile: str, out_prefix) -> dict:
     return results
 
 
-def add_inputs(ap) -> None:
-    ap.add_argument("--ranklog", action="extend", nargs="+", required=True, metavar="LABEL=PATH")
+def add_inputs(ap, required: bool = True) -> None:
+    ap.add_argument("--ranklog", action="extend", nargs="+", required=required, metavar="LABEL=PATH")
 
 
 def main(argv: list[str] | None = None) -> None:

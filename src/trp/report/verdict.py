@@ -47,8 +47,9 @@ def pool(groups: list[list[float]], what: str) -> Pool | None:
 
 def variance_units(side: dict) -> float:
     """The variance of a side's mean in units of one seed's variance: 1/n for a measured row, the
-    interpolation's own (trp.report.equal_macs.at) for a value read between two rows."""
-    return side.get("variance_units", 1.0 / side["n"])
+    interpolation's own (trp.report.equal_macs.at) for a value read between two rows, 0 for a value
+    taken as exact (the paper's)."""
+    return side["variance_units"] if "variance_units" in side else 1.0 / side["n"]
 
 
 def decide(d: float, units: float, p: Pool | None, margin: float, claim: str) -> tuple[str, str]:
