@@ -13,6 +13,8 @@ as such in both.
 import argparse
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,15 +27,34 @@ SECTIONS = [("claims", "Which claims the run supports"), ("table1", "Table 1 (CI
 PROFILES = ("cpu", "paper_cpu")
 
 
+def commit_label(git: dict | None, path: Path, root: Path = ROOT) -> str:
+    """'commit abc1234' for the commit a benchmark record names. A record that names none (made from a
+    copy of the code without .git or a commit file) reads 'commit unknown', and one whose commit this
+    clone does not hold keeps its short hash; either is said in one line on stderr, and the page is drawn."""
+    commit = (git or {}).get("commit")
+    if not commit:
+        print(f"update_readme: {path.name}: the record names no commit; its table says 'commit unknown'", file=sys.stderr)
+        return "commit unknown"
+    try:
+        known = subprocess.run(["git", "-C", str(root), "cat-file", "-e", f"{commit}^{{commit}}"],
+                               capture_output=True).returncode == 0
+        inside = subprocess.run(["git", "-C", str(root), "rev-parse", "--git-dir"], capture_output=True).returncode == 0
+    except OSError:  # no git here: nothing to check against
+        known = inside = False
+    if inside and not known:
+        print(f"update_readme: {path.name}: commit {commit[:7]} is not in this clone's history", file=sys.stderr)
+    return f"commit {commit[:7]}"
+
+
 def demote(md: str) -> str:
     return re.sub(r"^\*\*(.+)\*\*$", r"*\1*", md.strip(), count=1, flags=re.M)
 
 
-def benchmark_table(path: Path) -> str:
+def benchmark_table(path: Path, root: Path = ROOT) -> str:
     """A benchmarks/train_step.py record: each variant's step time over plain (eager) SGD's."""
     d = json.loads(path.read_text())
     variants = [v for v in d["rows"][0]["ratio_to_plain"] if v != "plain"]
-    commit = f"commit {d['git']['commit'][:7]}, " if d.get("git") else ""
+    commit = f"{commit_label(d['git'], path, root)}, " if "git" in d else ""  # older records name none
     lines = [f"Training step time relative to plain SGD, interleaved in one run ({d['device']}; {commit}"
              f"m = {d['m']}, lambda = {d['lam']}, e = {d['e']}; `benchmarks/train_step.py`):", "",
              "| model | scheme | precision | plain img/s | " +
@@ -45,7 +66,7 @@ def benchmark_table(path: Path) -> str:
     return "\n".join(lines)
 
 
-def throughput_table(path: Path) -> str:
+def throughput_table(path: Path, root: Path = ROOT) -> str:
     """A benchmarks/throughput.py record (CPU or GPU); records made before its rename (from
     benchmarks/cpu_throughput.py) name no script."""
     d = json.loads(path.read_text())
@@ -53,19 +74,19 @@ def throughput_table(path: Path) -> str:
         f"{d['device']}, {d['cores']} cores, bf16 instructions: {', '.join(d['cpu_bf16_instructions']) or 'none'}"
     script = f"`{d['script']}`" if "script" in d else "`benchmarks/throughput.py`, then named cpu_throughput.py"
     lines = [f"Plain ResNet-20 training throughput, batch {d['batch']}, medians of {d['rounds']} interleaved rounds "
-             f"({machine}; commit {d['git']['commit'][:7]}; {script}):", "",
+             f"({machine}; {commit_label(d.get('git'), path, root)}; {script}):", "",
              "| setting | images/s | relative |", "|---|---|---|"]
     for name, r in d["settings"].items():
         lines.append(f"| {name} | {r['images_per_s']:.0f} | {r['relative_to_fp32_channels_last_1_job']:.2f} |")
     return "\n".join(lines)
 
 
-def precision_table(path: Path) -> str:
+def precision_table(path: Path, root: Path = ROOT) -> str:
     """A benchmarks/precision_accuracy.py record: a profile's baseline trained in bf16 beside its fp32 records."""
     from trp.report.common import fmt
     d = json.loads(path.read_text())
     lines = [f"The `{d['profile']}` profile's baseline ({d['profile_train']['epochs']} epochs) trained in bf16 autocast, "
-             f"{d['jobs']} (commit {d['git']['commit'][:7]}, dirty {d['git']['dirty']}; `{d['script']}`), beside the "
+             f"{d['jobs']} ({commit_label(d.get('git'), path, root)}, dirty {(d.get('git') or {}).get('dirty')}; `{d['script']}`), beside the "
              "published profile's fp32 records:", "",
              "| precision | seed | top-1 (%) | median s / epoch | median images/s per job | machine |", "|---|---|---|---|---|---|"]
     for precision, row in d["runs"].items():
@@ -76,7 +97,7 @@ def precision_table(path: Path) -> str:
     return "\n".join(lines)
 
 
-def latency_table(path: Path) -> str:
+def latency_table(path: Path, root: Path = ROOT) -> str:
     """Table 4 on ResNet-18 (and any ResNet-20 networks timed): the paper's rows from trp.report.paper,
     then, per decomposed network and batch size, the runtime whose speedup has the best lower bound."""
     from trp.report.paper import TABLE4
@@ -87,7 +108,7 @@ def latency_table(path: Path) -> str:
     base = rows["baseline"]["cpu_ms"]
     lines = [f"Paper (Table 4, {TABLE4['cpu']}, batch size not stated): " + "; ".join(
         f"{m} {r['cpu_ms']} ms ({base / r['cpu_ms']:.2f}x)" for m, r in rows.items()) + ".", "",
-        f"Measured here ({d['device']}, commit {str(git.get('commit'))[:7]}, "
+        f"Measured here ({d['device']}, {commit_label(git, path, root)}, "
         f"dirty {git.get('dirty')}; `benchmarks/latency.py`): per decomposed network and batch size, the runtime whose "
         "speedup has the highest lower 95 % bound; *realised* = measured speedup / conv-MAC speedup.", "",
         "| model | network | batch | conv-MAC speedup | best runtime | ms/image | speedup [95 % CI] | realised [95 % CI] |",
@@ -130,15 +151,15 @@ def benchmarks_block(root: Path = ROOT) -> str:
     """The records in results/benchmarks/: training overhead, latency, throughput, bf16 accuracy."""
     parts = []
     for bench in sorted((root / "results" / "benchmarks").glob("train_step_*.json")):
-        parts += [f"### Training overhead of TRP (`results/benchmarks/{bench.name}`)", benchmark_table(bench)]
+        parts += [f"### Training overhead of TRP (`results/benchmarks/{bench.name}`)", benchmark_table(bench, root)]
     latency = root / "results" / "benchmarks" / "latency_cpu.json"
     if latency.exists():
-        parts += ["### Table 4 on ResNet-18: measured speedup against conv-MAC speedup", latency_table(latency)]
+        parts += ["### Table 4 on ResNet-18: measured speedup against conv-MAC speedup", latency_table(latency, root)]
     for kind, title in (("cpu", "a CPU"), ("gpu", "a GPU (jobs sharing one GPU)")):
         for throughput in sorted((root / "results" / "benchmarks").glob(f"{kind}_throughput*.json")):
-            parts += [f"### Training throughput on {title} (`results/benchmarks/{throughput.name}`)", throughput_table(throughput)]
+            parts += [f"### Training throughput on {title} (`results/benchmarks/{throughput.name}`)", throughput_table(throughput, root)]
     for bench in sorted((root / "results" / "benchmarks").glob("bf16_baseline_*.json")):
-        parts += [f"### Does bf16 keep the accuracy? (`results/benchmarks/{bench.name}`)", precision_table(bench)]
+        parts += [f"### Does bf16 keep the accuracy? (`results/benchmarks/{bench.name}`)", precision_table(bench, root)]
     return "\n\n".join(parts)
 
 

@@ -77,3 +77,26 @@ def test_the_script_writes_the_page_and_replaces_only_the_readme_block(tmp_path)
     page = (tmp_path / "docs" / "results.md").read_text()
     assert "## Profile `cpu`" in page and "*Table 1*" in page and "**Provenance.** profile: test; commit: abc" in page
     assert "## Profile `paper_cpu`" in page and "No table of the `paper_cpu` profile has been rendered yet" in page
+
+
+def test_a_benchmark_record_whose_commit_is_unknown_is_named_in_one_line_and_the_page_is_drawn(tmp_path):
+    """A record made from a copy of the code without .git names no commit; one made elsewhere may name
+    a commit this clone does not hold: each is one line on stderr, and every table is still drawn."""
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    bench = tmp_path / "results" / "benchmarks"
+    bench.mkdir(parents=True)
+    row = {"model": "resnet20", "scheme": "channel", "precision": "fp32", "images_per_s": {"plain": 100.0},
+           "ratio_to_plain": {"plain": 1.0, "trp": 1.2}}
+    for name, git in (("train_step_gpu_none.json", {"commit": None, "dirty": None}),
+                      ("train_step_gpu_elsewhere.json", {"commit": "f" * 40, "dirty": False})):
+        (bench / name).write_text(json.dumps({"device": "stand-in GPU", "git": git, "m": 20, "lam": 3e-4, "e": 0.02,
+                                              "rows": [row]}))
+    (tmp_path / "README.md").write_text(f"# Title\n\n{BEGIN}\n{END}\n")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "update_readme.py"), "--root", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.splitlines() == [
+        "update_readme: train_step_gpu_elsewhere.json: commit fffffff is not in this clone's history",
+        "update_readme: train_step_gpu_none.json: the record names no commit; its table says 'commit unknown'"]
+    page = (tmp_path / "docs" / "results.md").read_text()
+    assert "(stand-in GPU; commit unknown, m = 20" in page and "(stand-in GPU; commit fffffff, m = 20" in page
