@@ -1,7 +1,7 @@
 #!/bin/bash
 # Publish a finished profile run from the tagged worktree it ran in: record its checkpoints in DVC,
-# push them to the in-repository remote (dvc-store/), render what the run cost (trp render budget, from
-# Snakemake's benchmark files), and commit its results on a branch off the tag.
+# push them to the DVC remote (dvc-store/, committed onto the branch dvc-store), render what the run cost
+# (trp render budget, from Snakemake's benchmark files), and commit its results on a branch off the tag.
 #
 #   cd <worktree at tag T> && bash scripts/publish_results.sh cpu [FIX...]   # then, in the main checkout:
 #   git merge results/cpu-T && .venv/bin/python scripts/update_readme.py   # docs/results.md, README summary
@@ -40,7 +40,20 @@ for fix in "$@"; do git cherry-pick "$fix" > /dev/null; done
 "$bin/dvc" push "$profile"
 PYTHONPATH=$own_src "$bin/trp" render budget --results "results/$profile" --profile "$profile" \
   --out "paper_tables/$profile/budget" > /dev/null
-git add "results/$profile" "paper_tables/$profile" dvc.lock dvc-store
-git commit -q -m "results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables, records, dvc.lock and the checkpoints in dvc-store/${*:+ (declarations mended by: $*)}"
+# The rank logs are committed gzipped (byte-identical once unpacked; scripts/pull_results.sh unpacks them).
+while IFS= read -r -d '' log; do gzip -n -9 -c "$log" > "$log.gz"; done \
+  < <(find "results/$profile" -name ranklog.jsonl -print0)
+git add "results/$profile" "paper_tables/$profile" dvc.lock
+git ls-files -z "results/$profile/*ranklog.jsonl" | xargs -0 -r git rm -q --cached
+# The pushed checkpoints go onto the branch dvc-store, beside those already there, not into this tree.
+store=$(git rev-parse -q --verify refs/heads/dvc-store || git rev-parse -q --verify refs/remotes/origin/dvc-store || true)
+index=$(mktemp -u)
+[ -z "$store" ] || GIT_INDEX_FILE=$index git read-tree "$store"
+GIT_INDEX_FILE=$index git -C dvc-store --git-dir="$(git rev-parse --absolute-git-dir)" --work-tree=. add --ignore-removal .
+tree=$(GIT_INDEX_FILE=$index git write-tree)
+rm -f "$index"
+stored=$(git commit-tree "$tree" ${store:+-p "$store"} -m "dvc-store: the $profile profile's checkpoints, run from tag $tag")
+git update-ref refs/heads/dvc-store "$stored"
+git commit -q -m "results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables, records, dvc.lock (the checkpoints: branch dvc-store, $(git rev-parse --short "$stored"))${*:+ (declarations mended by: $*)}"
 git tag "results-$profile-$tag"
 echo "published on branch results/$profile-$tag, tag results-$profile-$tag"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Check a published profile from a fresh clone, offline: rebuild the prepared data from the local
-# archive (../shared/data beside the clone), pull the profile's checkpoints from the in-repository
-# DVC remote, and require `dvc status` of the data and profile stages to be clean.
+# archive (../shared/data beside the clone), pull the profile's checkpoints from the DVC remote
+# (dvc-store/ in the commit's tree, else the branch dvc-store), and require `dvc status` of the data
+# and profile stages to be clean.
 #
 #   bash scripts/verify_results.sh results-cpu-<tag> [cpu]
 set -euo pipefail
@@ -15,6 +16,13 @@ git clone -q "$repo" "$clone"
 cd "$clone"
 export PATH="$bin:$PATH" PYTHONPATH="$clone/src"   # the clone's code, not the repository's
 git checkout -q "$ref"
+if [ ! -d dvc-store ]; then   # a commit whose tree holds no store: the remote is the branch dvc-store
+  for store in refs/heads/dvc-store refs/remotes/origin/dvc-store; do
+    git -C "$repo" rev-parse -q --verify "$store^{commit}" > /dev/null && break
+  done
+  git fetch -q "$repo" "+$store:refs/remotes/origin/dvc-store"
+  mkdir dvc-store && git archive refs/remotes/origin/dvc-store | tar -x -C dvc-store
+fi
 "$bin/dvc" repro data
 "$bin/dvc" pull "$profile"
 status=$("$bin/dvc" status data "$profile")

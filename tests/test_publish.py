@@ -3,6 +3,7 @@ the checkpoints in DVC, pushes them to the in-repository remote and commits the 
 the tag; scripts/verify_results.sh clones that, rebuilds the data offline, pulls the checkpoints and
 requires `dvc status` to be clean. A stand-in network replaces the profile's (Snakemake is stubbed to
 report nothing left to do), so that the whole path runs in about a minute."""
+import gzip
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+RANKLOG = '{"projection": 1, "step": 0, "layer": "layer1.0.conv1", "rank_after": 16, "sqrt_e": 0.14}\n'
 BENCHMARK = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n60.0\t0:01:00\t1\t1\t1\t1\t0\t0\t90\t55.0\n"
 
 
@@ -53,6 +55,7 @@ def tagged_clone(tmp_path, cifar_npz):
     bench.write_text(BENCHMARK)
     (repo / "results/cpu/runs/resnet20/baseline/s0").mkdir(parents=True)
     (repo / "results/cpu/runs/resnet20/baseline/s0/.lock").write_text("")
+    (repo / "results/cpu/runs/resnet20/baseline/s0/ranklog.jsonl").write_text(RANKLOG)
     stub = tmp_path / "bin"
     stub.mkdir()
     (stub / "snakemake").write_text("#!/bin/sh\necho 'Nothing to be done (stub)'\n")
@@ -74,10 +77,22 @@ def test_publish_then_verify_from_a_fresh_clone(tagged_clone):
     assert sh("git", "describe", "--exact-match", "--tags", cwd=repo).stdout.strip() == "results-cpu-run-tag"
     committed = sh("git", "show", "--name-only", "--format=", "HEAD", cwd=repo).stdout.split()
     assert "dvc.lock" in committed and "paper_tables/cpu/budget.md" in committed
-    assert any(f.startswith("dvc-store/") for f in committed) and not any(Path(f).name == ".lock" for f in committed)
+    assert not any(f.startswith("dvc-store/") or Path(f).name in (".lock", "ranklog.jsonl") for f in committed)
+    log = "results/cpu/runs/resnet20/baseline/s0/ranklog.jsonl"
+    assert f"{log}.gz" in committed and gzip.decompress((repo / f"{log}.gz").read_bytes()).decode() == RANKLOG
     assert "| train | n/a | 1 | 1.00 |" in (repo / "paper_tables/cpu/budget.md").read_text()  # no record: no machine
-    pushed = [p for p in (repo / "dvc-store/files").rglob("*") if p.is_file()]
+    pushed = [p.relative_to(repo / "dvc-store").as_posix() for p in (repo / "dvc-store/files").rglob("*") if p.is_file()]
     assert len(pushed) == 2  # model.pt and the folder's manifest; last.pt stays behind
+    stored = sh("git", "ls-tree", "-r", "--name-only", "refs/heads/dvc-store", cwd=repo).stdout.split()
+    assert set(pushed) <= set(stored) and len(stored) > len(pushed)  # beside the store's earlier checkpoints
     out = sh("bash", "scripts/verify_results.sh", "results-cpu-run-tag", cwd=repo,
              env=dict(os.environ, TRP_BIN=str(ROOT / ".venv/bin")))
     assert "checkpoints pulled, dvc status clean" in out.stdout
+
+    fresh = repo.parent / "fresh"  # a clone: the store is origin/dvc-store, the rank log only gzipped
+    sh("git", "clone", "-q", "--branch", "results-cpu-run-tag", str(repo), str(fresh), cwd=repo.parent)
+    assert not (fresh / "dvc-store").exists() and not (fresh / log).exists()
+    sh("bash", "scripts/pull_results.sh", "cpu", cwd=fresh, env=dict(os.environ, TRP_BIN=str(ROOT / ".venv/bin")))
+    assert (fresh / log).read_text() == RANKLOG
+    assert (fresh / "checkpoints/cpu/runs/resnet20/baseline/s0/model.pt").read_bytes() == \
+        (repo / "checkpoints/cpu/runs/resnet20/baseline/s0/model.pt").read_bytes()
