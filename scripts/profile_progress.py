@@ -15,7 +15,6 @@ running or interrupted job with epochs logged is listed with its epoch and its l
 or --jobs-at-once); it ignores the order the dependencies impose. Safe while the run goes on: the dry
 run takes no lock.
 """
-import json
 import os
 import re
 import statistics
@@ -27,6 +26,7 @@ from trp import profile as profiles
 from trp.cli import POSITIVE_INT
 from trp.cli_parser import Parser
 from trp.report.budget import job_times
+from trp.run_state import logged_epochs as epochs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,22 +46,6 @@ def log_of(tsv: Path) -> Path:
     """The job of <results>/benchmarks/<stage>/...x.tsv logs to <results>/logs/<stage>/...x.log."""
     results, job = benchmark_parts(tsv)
     return Path(*results, "logs", *job).with_suffix(".log")
-
-
-def epochs(log: Path) -> list[dict]:
-    """The epoch records (`{"epoch": ..., "seconds": ...}` lines) a job's log holds, across its resumptions."""
-    if not log.is_file():
-        return []
-    records = []
-    for line in log.read_text(errors="replace").splitlines():
-        if line.startswith('{"epoch"'):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record.get("epoch"), int) and isinstance(record.get("seconds"), (int, float)):
-                records.append(record)
-    return records
 
 
 def stage_of(tsv: Path) -> str:

@@ -229,6 +229,32 @@ class RunTable:
         stage = "runs" if isinstance(self.runs[run], Training) else "finetune"
         return run_file(f"results/{self.profile}", stage, "metrics.json", model, run, seed)
 
+    def ranklog(self, model: str, run: str, seed: int) -> str:
+        return run_file(f"results/{self.profile}", "runs", "ranklog.jsonl", model, run, seed)
+
+    # The renderers' inputs, (label, path) as `trp render` takes them (LABEL=PATH; a label repeated
+    # over seeds): each table and figure reads exactly these records.
+
+    def table1_inputs(self) -> list[tuple[str, str]]:
+        """(model/method key, metrics.json) of every Table-1 run and seed."""
+        return [(f"{m}/{key}", self.record(m, run, s)) for m, rows in self.table1.items() for key, run in rows.items()
+                for s in self.seeds]
+
+    def ablation_inputs(self) -> list[tuple[str, str]]:
+        """(scheme/method/run, metrics.json) of every Fig. 3 point, at every seed the profile makes it at."""
+        m = self.config["ablation"]["model"]
+        return [(f"{scheme}/{method}/{run}", self.record(m, run, s)) for scheme, method, run in self.ablation
+                for s in self.seeds_of(m, run)]
+
+    def rankvar_input(self) -> str:
+        """Fig. 2's rank log: the rank-variation run's, first seed."""
+        return self.ranklog(self.config["rank_variation"]["model"], self.rankvar, self.seeds[0])
+
+    def theorem2_inputs(self) -> list[tuple[str, str]]:
+        """(model/run/seed, ranklog.jsonl) of every training made that projects with the energy rule, each once."""
+        return [(f"{m}/{run}/s{s}", self.ranklog(m, run, s)) for (m, run), seeds in sorted(self.requests.items())
+                if projects_by_energy(self.runs[run]) for s in sorted(seeds)]
+
     def table1_records(self) -> dict[str, dict[str, dict]]:
         """model -> method key -> {"run": name, "records": {seed: metrics.json path}}: Table 1 as
         results/<profile>/runs.json lists it."""

@@ -5,15 +5,15 @@ RENDER_SHELL = "trp render {params.args:q} --out {params.prefix:q} > {log:q} 2>&
 
 
 RUNTIME_TABLES = expand(f"{R}/runtime/{{model}}.json", model=config["models"])
-TABLE1_ARGS = ["--runs", *labelled(table1_runs())]
-FIG2_ARGS = ["--rankvar", rankvar_log(), "--layer", RV["layer"], "--e", str(RV["e"])]
-FIG3_ARGS = ["--points", *labelled(ablation_points())]
-THEOREM2_ARGS = ["--ranklog", *labelled(theorem2_logs())]
+TABLE1_ARGS = ["--runs", *labelled(RUN_TABLE.table1_inputs())]
+FIG2_ARGS = ["--rankvar", RUN_TABLE.rankvar_input(), "--layer", RV["layer"], "--e", str(RV["e"])]
+FIG3_ARGS = ["--points", *labelled(RUN_TABLE.ablation_inputs())]
+THEOREM2_ARGS = ["--ranklog", *labelled(RUN_TABLE.theorem2_inputs())]
 
 
 rule table1:
     input:
-        paths(table1_runs()),
+        paths(RUN_TABLE.table1_inputs()),
     output:
         table_outputs("table1", "Table 1"),
     params:
@@ -31,7 +31,7 @@ rule table1:
 
 rule fig2:
     input:
-        rankvar_log(),
+        RUN_TABLE.rankvar_input(),
     output:
         figure_outputs("fig2", "Figure 2"),
     params:
@@ -49,7 +49,7 @@ rule fig2:
 
 rule fig3:
     input:
-        paths(ablation_points()),
+        paths(RUN_TABLE.ablation_inputs()),
     output:
         figure_outputs("fig3", "Figure 3"),
     params:
@@ -85,7 +85,7 @@ rule table4:
 
 rule theorem2:
     input:
-        paths(theorem2_logs()),
+        paths(RUN_TABLE.theorem2_inputs()),
     output:
         table_outputs("theorem2", "Theorem 2"),
         table_outputs("theorem2-failures", "Theorem 2", ("tex", "csv")),
@@ -104,10 +104,10 @@ rule theorem2:
 
 rule claims:
     input:
-        paths(table1_runs()),
-        rankvar_log(),
-        paths(ablation_points()),
-        paths(theorem2_logs()),
+        paths(RUN_TABLE.table1_inputs()),
+        RUN_TABLE.rankvar_input(),
+        paths(RUN_TABLE.ablation_inputs()),
+        paths(RUN_TABLE.theorem2_inputs()),
         RUNTIME_TABLES,
     output:
         table_outputs("claims", "Claims"),

@@ -4,16 +4,16 @@
 # the names of the runs it makes.
 from snakemake.exceptions import WorkflowError
 
-from trp.runs import Decomposition, Finetuning, RunTable, RunTableError, Training, budget, is_baseline, projects_by_energy
+from trp.runs import Decomposition, Finetuning, RunTable, RunTableError, Training, budget, is_baseline
 
 try:
     RUN_TABLE = RunTable(config)
 except RunTableError as exc:
     raise WorkflowError(str(exc)) from None
-RUNS, TABLE1, ABLATION, SEEDS = RUN_TABLE.runs, RUN_TABLE.table1, RUN_TABLE.ablation, RUN_TABLE.seeds
-BASELINE, RANKVAR, LATENCY_METHODS = RUN_TABLE.baseline, RUN_TABLE.rankvar, RUN_TABLE.latency_methods
+RUNS, TABLE1, SEEDS = RUN_TABLE.runs, RUN_TABLE.table1, RUN_TABLE.seeds
+BASELINE, LATENCY_METHODS = RUN_TABLE.baseline, RUN_TABLE.latency_methods
 COBLA_MODEL, COBLA_RUNS, BUDGET_RUNS = RUN_TABLE.cobla_model, RUN_TABLE.cobla_runs, RUN_TABLE.budget_runs
-AB, RV, COBLA = config["ablation"], config["rank_variation"], config["cobla"]
+RV, COBLA = config["rank_variation"], config["cobla"]
 
 
 def run_priority(wildcards):
@@ -81,27 +81,6 @@ def allocate_args(wildcards, input):
 
 
 # ----------------------------------------------------------------------------- what each output reads
-
-
-def table1_runs():
-    """(model/method key, metrics.json) of every Table-1 run and seed."""
-    return [(f"{m}/{key}", result_metrics(m, run, s)) for m, rows in TABLE1.items() for key, run in rows.items() for s in SEEDS]
-
-
-def ablation_points():
-    """(scheme/method/run, metrics.json) of every Fig. 3 point, at every seed the profile makes it at."""
-    m = AB["model"]
-    return [(f"{scheme}/{method}/{run}", result_metrics(m, run, s)) for scheme, method, run in ABLATION for s in RUN_TABLE.seeds_of(m, run)]
-
-
-def rankvar_log():
-    return run_file(R, "runs", "ranklog.jsonl", RV["model"], RANKVAR, SEEDS[0])
-
-
-def theorem2_logs():
-    """(model/run/seed, ranklog.jsonl) of every training made that projects with the energy rule, each once."""
-    return [(f"{m}/{run}/s{s}", run_file(R, "runs", "ranklog.jsonl", m, run, s))
-            for (m, run), seeds in sorted(RUN_TABLE.requests.items()) if projects_by_energy(RUNS[run]) for s in sorted(seeds)]
 
 
 def cobla_runs():

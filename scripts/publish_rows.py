@@ -1,0 +1,151 @@
+"""Publish the Table-1 rows a profile run has finished while the rest still runs.
+
+    .venv/bin/python scripts/publish_rows.py paper_cpu <tag>     # the run goes on in ../<tag>
+
+Reads the run's state from its worktree ../<tag> (trp.run_state: a seed of a row is done when its
+record and every job behind it are), copies the files each done seed rests on (records, rank logs,
+benchmark files into results/<profile>/; networks into checkpoints/<profile>/, for DVC) into this
+checkout, renders from them, with this checkout's code, Table 1 (a "state" column names each row's
+seeds still to come and what they are doing), the claims (those without a record yet are "not
+tested"), and Theorem 2, Fig. 2, Fig. 3 and the cost table where their inputs exist, into
+paper_tables/<profile>/, and commits the files it copied and rendered (--no-commit: leaves them
+staged). The records name the tag's commit; the renderings name this checkout's. Safe while the run
+goes on: it reads only finished jobs' files. A file already here is never replaced: the same bytes
+are skipped, different bytes stop it (one line, exit 2). When the run has finished, publish it
+whole with scripts/publish_results.sh, which replaces these partial tables.
+"""
+import contextlib
+import filecmp
+import io
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from trp import cli
+from trp import profile as profiles
+from trp.cli_parser import Parser
+from trp.run_state import ProfileState
+from trp.runs import RunTable
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class PublishError(Exception):
+    pass
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise PublishError(f"git {' '.join(args)}: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def rows_state(state: ProfileState) -> tuple[set[str], dict[str, list[str]]]:
+    """The records of every done seed of a Table-1 row; "model/key" -> the states of its seeds still to come."""
+    table, done, pending = state.table, set(), {}
+    for model, rows in table.table1.items():
+        for key, run in rows.items():
+            for seed in table.seeds:
+                s = state.state(model, run, seed)
+                if s == "done":
+                    done.add((model, run, seed))
+                else:
+                    pending.setdefault(f"{model}/{key}", []).append(f"seed {seed}: {s}")
+    return done, pending
+
+
+def copy_files(state: ProfileState, done: set, repo: Path) -> list[str]:
+    """Copies the files the done seeds rest on from the run's folder into `repo`; returns them (relative)."""
+    files = list(dict.fromkeys(f for cell in sorted(done) for f in state.files(*cell)))
+    for rel in files:
+        src, dst = state.tree / rel, repo / rel
+        if dst.exists():
+            if not filecmp.cmp(src, dst, shallow=False):
+                raise PublishError(f"{dst} exists with other content than {src}; nothing copied over it")
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst)
+    return files
+
+
+def present(pairs: list[tuple[str, str]], have: set[str]) -> list[str]:
+    return [f"{label}={path}" for label, path in pairs if path in have]
+
+
+def render(table: RunTable, have: set[str], pending: dict[str, list[str]], out: str) -> list[str]:
+    """Renders what the copied records allow into `out`/ with `trp render`; returns the renderers run.
+    Paths are relative to the checkout's root, the working directory."""
+    profile, done = ["--profile", table.profile], []
+    runs = present(table.table1_inputs(), have)
+    logs = present(table.theorem2_inputs(), have)
+    points = present(table.ablation_inputs(), have)
+    rankvar = table.rankvar_input() if table.rankvar_input() in have else None
+    rv = table.config["rank_variation"]
+    rankvar_args = ["--rankvar", rankvar, "--layer", rv["layer"], "--e", str(rv["e"])] if rankvar else []
+    waiting = ["--pending", *(f"{label}={state}" for label, states in pending.items() for state in states)] * bool(pending)
+    jobs = {"table1": ["--runs", *runs, *waiting],
+            "claims": ["--runs", *runs, *waiting, *rankvar_args, *(["--points", *points] if points else []),
+                       *(["--ranklog", *logs] if logs else [])],
+            "theorem2": ["--ranklog", *logs] if logs else None,
+            "fig2": rankvar_args or None,
+            "fig3": ["--points", *points] if points else None,
+            "budget": ["--results", f"results/{table.profile}"]}
+    for name, args in jobs.items():
+        if args is not None:
+            with contextlib.redirect_stdout(io.StringIO()):
+                status = cli.main(["render", name, *args, *profile, "--out", f"{out}/{name}"])
+            if status:
+                raise PublishError(f"trp render {name} failed (exit {status}; its message is above)")
+            done.append(name)
+    return done
+
+
+def publish(repo: Path, tree: Path, profile: str, commit: bool) -> str:
+    """Copies, renders (in `repo`, the working directory) and commits; returns what it did."""
+    table = RunTable(profiles.load(tree / "config" / f"{profile}.yaml"))
+    state = ProfileState(tree, table)
+    done, pending = rows_state(state)
+    lines = [f"{label}: {'; '.join(states)}" for label, states in pending.items()]
+    if not done:
+        return "\n".join(["no Table-1 row has a finished seed yet; nothing published", *lines])
+    files = copy_files(state, done, repo)
+    out = f"paper_tables/{profile}"
+    rendered = render(table, set(files), pending, out)
+    git(repo, "add", "--", *[f for f in files if not git_ignored(repo, f)], out)
+    cells = len(table.table1_inputs())
+    message = (f"results: the {profile} profile's finished rows ({len(done)} of {cells} Table-1 records), "
+               f"from the run at {git(tree, 'rev-parse', '--short', 'HEAD')} in progress; rendered: {', '.join(rendered)}")
+    if commit:
+        git(repo, "commit", "-q", "-m", message)
+    return "\n".join([message, "still to come:", *lines])
+
+
+def git_ignored(repo: Path, path: str) -> bool:
+    return subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", path]).returncode == 0
+
+
+def main() -> None:
+    ap = Parser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("profile", help="the profile the run follows, e.g. paper_cpu")
+    ap.add_argument("tag", help="the tag the run was started from (its worktree is ../<tag>)")
+    ap.add_argument("--no-commit", action="store_true", help="stage the files, do not commit them")
+    a = ap.parse_args()
+    tree = ROOT.parent / a.tag
+    try:
+        if not (tree / "config" / f"{a.profile}.yaml").is_file():
+            raise PublishError(f"no {tree}/config/{a.profile}.yaml (start the run with scripts/run_profile.sh {a.profile} {a.tag})")
+        if git(tree, "rev-parse", "HEAD") != git(ROOT, "rev-parse", f"{a.tag}^{{commit}}"):
+            raise PublishError(f"{tree} is not at tag {a.tag}")
+        if git(ROOT, "diff", "--cached", "--name-only"):
+            raise PublishError("this checkout has staged changes; commit or unstage them first")
+        os.chdir(ROOT)
+        print(publish(ROOT, tree, a.profile, commit=not a.no_commit))
+    except (PublishError, profiles.ProfileError, OSError, subprocess.CalledProcessError) as exc:
+        sys.exit(f"publish_rows: {exc}")
+
+
+if __name__ == "__main__":
+    main()

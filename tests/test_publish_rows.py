@@ -1,0 +1,114 @@
+"""scripts/publish_rows.py and trp.run_state: a profile still running publishes the Table-1 seeds it
+has finished (records, networks, renderings) and says what the others are doing; an unfinished
+run's resume state and a job without its benchmark file are never published; nothing here is
+replaced."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from trp import profile as profiles
+from trp.run_state import ProfileState
+from trp.runs import RunTable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from publish_rows import PublishError, publish  # noqa: E402
+
+BASE = "resnet20/baseline/s0"
+TRP1 = "resnet20/trp-channel-e0.1-lam0/s0"  # smoke: e = 0.1, no nuclear norm
+BENCHMARK = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n" \
+            "61.0\t0:01:01\t900\t1000\t800\t850\t0\t1\t95\t58.0\n"
+
+
+def git(cwd, *args):
+    return subprocess.run(["git", "-C", str(cwd), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def commit_all(repo):
+    git(repo, "add", "-A")
+    git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "c")
+
+
+def write(path: Path, text) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text) if isinstance(text, bytes) else path.write_text(text)
+    return path
+
+
+def baseline_record(tree: Path) -> Path:
+    record = {"schema": "trp.run/1", "config": {"model": "resnet20", "seed": 0, "epochs": 2, "method": "baseline"},
+              "accuracy": {"dense": 40.0}, "speedup": {"conv": 1.0, "whole": 1.0},
+              "training": {"history": [{"epoch": 1, "seconds": 30.0, "images_per_s": 17.0},
+                                       {"epoch": 2, "seconds": 31.0, "images_per_s": 16.5}]},
+              "provenance": {"commit": "0123456789abcdef0123", "dirty": False, "device": "cpu-test", "seed": 0,
+                             "config_hash": "cfg0", "data_fingerprint": "data0", "model_sha256": "0" * 64}}
+    return write(tree / f"results/smoke/runs/{BASE}/metrics.json", json.dumps(record))
+
+
+@pytest.fixture
+def run(tmp_path, monkeypatch):
+    """A smoke profile's run folder at a commit (its baseline seed done, TRP1 training at epoch 1 of
+    2), and an empty checkout beside it, the working directory."""
+    tree, repo = tmp_path / "tag", tmp_path / "main"
+    write(tree / "config/smoke.yaml", (ROOT / "config/smoke.yaml").read_text())
+    git(tmp_path, "init", "-q", str(tree))
+    commit_all(tree)
+    baseline_record(tree)
+    write(tree / f"results/smoke/runs/{BASE}/ranklog.jsonl", "")
+    write(tree / f"results/smoke/benchmarks/train/{BASE}.tsv", BENCHMARK)
+    write(tree / f"checkpoints/smoke/runs/{BASE}/model.pt", b"network")
+    write(tree / f"checkpoints/smoke/runs/{TRP1}/last.pt", b"resume state")
+    write(tree / f"results/smoke/logs/train/{TRP1}.log", '{"epoch": 1, "seconds": 30.0}\nnot json\n')
+    git(tmp_path, "init", "-q", str(repo))
+    write(repo / ".gitignore", "/checkpoints/\n")
+    commit_all(repo)
+    monkeypatch.chdir(repo)
+    return tree, repo
+
+
+def test_the_state_of_each_seed_comes_from_its_files(run):
+    tree, _ = run
+    state = ProfileState(tree, RunTable(profiles.load(tree / "config/smoke.yaml")))
+    assert state.state("resnet20", "baseline", 0) == "done"
+    assert state.state("resnet20", "trp-channel-e0.1-lam0", 0) == "training, epoch 1 of 2 done"
+    assert state.state("resnet20", "trp-channel-e0.1-lam0-ft", 0) == "training trp-channel-e0.1-lam0, epoch 1 of 2 done"
+    assert state.state("resnet20", "basic-channel-energy-x1.41", 0) == "not started"
+    (tree / f"results/smoke/benchmarks/train/{BASE}.tsv").unlink()  # the record, but the job not finished
+    assert state.state("resnet20", "baseline", 0) == "not started"
+
+
+def test_publishes_the_finished_seeds_and_says_what_the_others_do(run):
+    tree, repo = run
+    message = publish(repo, tree, "smoke", commit=True)
+    assert message.startswith("results: the smoke profile's finished rows (1 of ")
+    assert "resnet20/TRP1: seed 0: training, epoch 1 of 2 done" in message
+    assert (repo / f"checkpoints/smoke/runs/{BASE}/model.pt").read_bytes() == b"network"
+    assert not (repo / f"checkpoints/smoke/runs/{TRP1}").exists()  # resume state stays with the run
+    committed = git(repo, "ls-files").splitlines()
+    assert f"results/smoke/runs/{BASE}/metrics.json" in committed and "paper_tables/smoke/table1.md" in committed
+    assert not any(f.startswith("checkpoints/") for f in committed)  # networks go to DVC, not git
+    table = (repo / "paper_tables/smoke/table1.md").read_text()
+    assert "| state of this profile's run |" in table
+    assert "| seed 0: training, epoch 1 of 2 done |" in table and "| 40.00 (n=1) |" in table
+    claims = (repo / "paper_tables/smoke/claims.md").read_text()
+    assert "Table 1 rows still running" in claims
+    assert (repo / "paper_tables/smoke/budget.md").is_file() and not (repo / "paper_tables/smoke/fig2.png").exists()
+
+    assert publish(repo, tree, "smoke", commit=False).startswith("results:")  # again: the same bytes are skipped
+    record = repo / f"results/smoke/runs/{BASE}/metrics.json"
+    record.write_text(record.read_text().replace("40.0", "41.0"))
+    with pytest.raises(PublishError, match="exists with other content"):
+        publish(repo, tree, "smoke", commit=False)
+    assert "41.0" in record.read_text()
+
+
+def test_nothing_finished_publishes_nothing(run):
+    tree, repo = run
+    shutil.rmtree(tree / "results/smoke/runs")
+    message = publish(repo, tree, "smoke", commit=True)
+    assert message.startswith("no Table-1 row has a finished seed yet") and "resnet20/baseline: seed 0: not started" in message
+    assert not (repo / "paper_tables").exists() and git(repo, "rev-list", "--count", "HEAD") == "1"
