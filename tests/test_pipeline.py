@@ -229,4 +229,5 @@ def test_allocations_never_exceed_their_budget(smoke_run):
 def test_snakemake_html_report(smoke_run, tmp_path):
     snakemake("--report", str(tmp_path / "report.html"), "--cores", "1", "--configfile", "config/smoke.yaml")
     html = (tmp_path / "report.html").read_text(errors="ignore")
-    assert "fig2.png" in html and "table1.md" in html
+    assert "fig2.png" in html and "table1.html" in html  # tables as HTML pages: shown, not only downloadable
+    assert "Table 1 of the paper (CIFAR-10)" in html  # captions (workflow/report/)

@@ -275,14 +275,24 @@ def test_fig3_points_are_runs_with_their_seeds(tmp_path):
     assert (tmp_path / "fig3.png").exists() and (tmp_path / "fig3.pdf").exists()
 
 
-def test_a_long_figure_footer_adds_height_instead_of_squeezing_the_plots(tmp_path):
-    from trp.report.common import plt, save_figure
+def test_footers_name_the_hashes_file_instead_of_listing_the_hashes(tmp_path):
+    """Tables and figures show profile, commit, devices and seeds; the inputs' hashes (one per
+    checkpoint: dozens) are in a file beside them, and a long list never eats a figure's height."""
+    from trp.report.common import plt, save_figure, write_table
+    footer = {"profile": "p", "commit": "abc", "checkpoints": ", ".join(f"finetuned={i:016x}" for i in range(120)),
+              "config_hash": "c1, c2", "data_fingerprint": "d", "device": "cpu-test", "rendered_by": "def"}
     fig, ax = plt.subplots(figsize=(10, 4.2))
     ax.plot([1, 2], [80, 85])
-    footer = {"checkpoints": ", ".join(f"finetuned={i:016x}" for i in range(120))}  # ~20 lines of footer
     save_figure(fig, tmp_path / "f", footer)
-    assert fig.get_figheight() > 4.2 + 1.5
-    assert ax.get_position().height * fig.get_figheight() > 0.75 * 4.2  # the plot keeps most of its height
+    assert fig.get_figheight() < 4.2 + 0.3 and ax.get_position().height * fig.get_figheight() > 0.75 * 4.2
+    write_table([{"a": 1.5}, {"section": "more"}, {"a": None}], [("a", "x<y")], tmp_path / "t", "T & co", footer)
+    md, page = (tmp_path / "t.md").read_text(), (tmp_path / "t.html").read_text()
+    for text in (md, page):
+        assert "commit: abc" in text and "device: cpu-test" in text and "rendered_by: def" in text
+        assert "finetuned=" not in text and "c1, c2" not in text and "hashes: t.provenance.json" in text
+    assert json.loads((tmp_path / "t.provenance.json").read_text()) == footer
+    assert "<th>x&lt;y</th>" in page and "<td>1.50</td>" in page and '<th colspan="1">more</th>' in page
+    assert "<caption><b>T &amp; co</b></caption>" in page
 
 
 def ms(mean, std, n=2):

@@ -67,12 +67,20 @@ def paths(pairs):
     return [path for _, path in pairs]
 
 
-def table_outputs(name, category, extensions=("tex", "csv", "json")):
-    return [report(f"{T}/{name}.md", category=category)] + [f"{T}/{name}.{ext}" for ext in extensions]
+def caption(name):
+    """A table's or figure's caption in the Snakemake report (--report): workflow/report/NAME.rst."""
+    return f"../report/{name}.rst"
+
+
+def table_outputs(name, category, extensions=("tex", "csv", "json"), caption_name=None):
+    """A table's files: .html (shown in the Snakemake report), .md, the `extensions`, and the inputs'
+    hashes in .provenance.json."""
+    return [report(f"{T}/{name}.html", caption=caption(caption_name or name), category=category), f"{T}/{name}.md"] + [
+        f"{T}/{name}.{ext}" for ext in [*extensions, "provenance.json"]]
 
 
 def figure_outputs(name, category):
-    return [report(f"{T}/{name}.png", category=category), f"{T}/{name}.pdf", f"{T}/{name}.json"]
+    return [report(f"{T}/{name}.png", caption=caption(name), category=category), f"{T}/{name}.pdf", f"{T}/{name}.json"]
 
 
 def gpu(wildcards):

@@ -83,7 +83,7 @@ rule imagenet_table:
     input:
         table_runs,
     output:
-        table_outputs("{table}", "ImageNet"),
+        table_outputs("{table}", "ImageNet", caption_name="imagenet"),
     wildcard_constraints:
         table=one_of(MODEL_OF),
     params:

@@ -1,7 +1,9 @@
 """What every renderer shares: reading run records, the provenance footer, seed aggregation,
-and writing a table (.md/.tex/.csv) or a figure (.png/.pdf) with that footer."""
+and writing a table (.md/.tex/.csv, .html for the Snakemake report) or a figure (.png/.pdf) with
+that footer."""
 import argparse
 import csv
+import html
 import json
 import math
 import textwrap
@@ -179,8 +181,21 @@ def provenance_footer(metrics_list: list[dict], profile: str) -> dict:
             "rendered_by": short_commit(renderer) if renderer["commit"] else "n/a"}
 
 
-def footer_lines(footer: dict) -> list[str]:
-    return [f"{k}: {v}" for k, v in footer.items()]
+HASHES = ("config_hash", "data_fingerprint", "checkpoints")  # long lists: in the manifest, not the footer
+
+
+def footer_lines(footer: dict, manifest: str) -> list[str]:
+    """The footer a reader sees: profile, inputs, commits, devices, seeds and rendered_by; the
+    inputs' hashes are in `manifest` (a file beside the rendering that holds the whole footer)."""
+    return [f"{k}: {v}" for k, v in footer.items() if k not in HASHES] + \
+        [f"config hashes, data fingerprints and checkpoint hashes: {manifest}"]
+
+
+def write_manifest(out: Path, footer: dict) -> str:
+    """Writes {out}.provenance.json (the whole footer); returns its name, for the footer."""
+    manifest = out.with_name(f"{out.name}.provenance.json")
+    manifest.write_text(json.dumps(footer, indent=1) + "\n")
+    return manifest.name
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -230,14 +245,16 @@ def _tex(s: str) -> str:
 
 
 def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict) -> list[Path]:
-    """Write rows as {out_prefix}.md, .tex (booktabs) and .csv, each carrying the footer.
+    """Write rows as {out_prefix}.md, .tex (booktabs), .csv and .html (the Snakemake report shows
+    it), each carrying the footer, and the inputs' hashes as {out_prefix}.provenance.json.
 
     columns: keys, or (key, header) pairs. A row {"section": text} starts a labelled section.
     In the csv a mean_std cell becomes three columns: KEY, KEY_std, KEY_n."""
     cols = [c if isinstance(c, tuple) else (c, c) for c in columns]
     out = Path(out_prefix)
     out.parent.mkdir(parents=True, exist_ok=True)
-    lines = footer_lines(footer)
+    lines = footer_lines(footer, write_manifest(out, footer))
+    write_html(rows, cols, out.with_name(f"{out.name}.html"), title, lines)
 
     md = [f"**{title}**", "", "| " + " | ".join(_md(h) for _, h in cols) + " |", "|" + "---|" * len(cols)]
     for r in rows:
@@ -277,7 +294,25 @@ def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict)
                     row.append("" if v is None else v)
             w.writerow(row)
         f.writelines(f"# {ln}\n" for ln in lines)
-    return [out.with_suffix(s) for s in (".md", ".tex", ".csv")]
+    return [out.with_suffix(s) for s in (".md", ".tex", ".csv", ".html")]
+
+
+def write_html(rows: list[dict], cols: list[tuple[str, str]], path: Path, title: str, lines: list[str]) -> None:
+    """The table as one HTML page: title, rows (a section row spans the table), footer."""
+    esc = lambda s: html.escape(str(s))  # noqa: E731
+    body = []
+    for r in rows:
+        if "section" in r:
+            body.append(f'<tr><th colspan="{len(cols)}">{esc(r["section"])}</th></tr>')
+        else:
+            body.append("<tr>" + "".join(f"<td>{esc(fmt(r.get(k)))}</td>" for k, _ in cols) + "</tr>")
+    page = ['<!DOCTYPE html>', '<html><head><meta charset="utf-8"><style>body{font-family:sans-serif;font-size:13px}'
+            'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}'
+            'p.footer{color:#555;font-size:11px}</style></head><body>',
+            f"<table><caption><b>{esc(title)}</b></caption>",
+            "<tr>" + "".join(f"<th>{esc(h)}</th>" for _, h in cols) + "</tr>", *body, "</table>",
+            f'<p class="footer">Provenance. {esc("; ".join(lines))}.</p>', "</body></html>"]
+    path.write_text("\n".join(page) + "\n")
 
 
 # ----------------------------------------------------------------------------- figures
@@ -285,8 +320,9 @@ def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict)
 def save_figure(fig, out_prefix, footer: dict) -> list[Path]:
     """Write {out_prefix}.png (dpi 150) and .pdf with the footer as small text along the bottom. The
     figure grows by the footer's height, so that a long footer (one checkpoint hash per input) never
-    squeezes the plots."""
-    text = textwrap.fill("; ".join(footer_lines(footer)), 150)
+    squeezes the plots. The inputs' hashes are not drawn: they are in the figure's JSON sidecar
+    ({out_prefix}.json, written by the renderer)."""
+    text = textwrap.fill("; ".join(footer_lines(footer, f"{Path(out_prefix).name}.json")), 150)
     n = text.count("\n") + 1
     plots = fig.get_figheight()
     footer_height = (n * 7.5 + 6) / 72  # inches: 6 pt text, ~7.5 pt per line
