@@ -261,6 +261,16 @@ def test_fig2(tmp_path):
         fig2(write_log(tmp_path / "lean/ranklog.jsonl", lean), "res3-1-2", 0.05, "smoke", tmp_path / "nope")
 
 
+def test_fig2_panels_share_their_width(tmp_path):
+    """The energy-ratio panel's colorbar does not narrow that panel: both panels span the same z."""
+    from trp.report.fig2 import draw, rank_variation
+    path, _ = fig2_log(tmp_path)
+    fig = draw(rank_variation(path, "res3-1-2", 0.05))
+    fig.tight_layout()
+    top, bottom = (ax.get_position() for ax in fig.axes[:2])
+    assert (top.x0, top.x1) == pytest.approx((bottom.x0, bottom.x1))
+
+
 def test_fig3_points_are_runs_with_their_seeds(tmp_path):
     points = {"channel/TRP/e1": [trp_metrics(tmp_path / f"c{s}/metrics.json", 92.0, acc, acc, sp, seed=s)
                                  for s, (acc, sp) in enumerate(((89.0, 3.0), (90.0, 3.1)))],

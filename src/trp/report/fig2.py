@@ -62,7 +62,8 @@ def draw(s: dict):
     fig, (ax0, ax1) = plt.subplots(2, 1, figsize=(8, 7), sharex=True, height_ratios=(3, 2))
     im = ax0.imshow(er, aspect="auto", origin="lower", cmap="viridis", interpolation="nearest",
                     extent=(z[0] - 0.5, z[-1] + 0.5, 0.5, er.shape[0] + 0.5))
-    fig.colorbar(im, ax=ax0, label="ER(i) (Eq. 13)")
+    # the colorbar in an inset beside the top panel, so that it does not narrow that panel alone (the two share z)
+    fig.colorbar(im, cax=ax0.inset_axes((1.01, 0.0, 0.02, 1.0)), label="ER(i) (Eq. 13)")
     ax0.set(ylabel="singular value index i",
             title=f"{s['layer']} (full rank {s['full_rank']}): energy ratios after each TSVD")
 
