@@ -33,11 +33,7 @@ else:
     include: "workflow/rules/render.smk"
 
 
-onstart:
-    check_device()
-
-
 rule all:
     input:
-        all_outputs(),
+        all_targets,
     default_target: True

@@ -36,7 +36,9 @@ for fix in "$@"; do
 done
 git switch -c "results/$profile-$tag"
 for fix in "$@"; do git cherry-pick "$fix" > /dev/null; done
-"$bin/dvc" commit -f data "$profile"
+stages=(data "$profile")   # and the profile's flat Table-1 metrics, where dvc.yaml declares them
+if grep -q "^  ${profile}_metrics:" dvc.yaml; then stages+=("${profile}_metrics"); fi
+"$bin/dvc" commit -f "${stages[@]}"
 "$bin/dvc" push "$profile"
 PYTHONPATH=$own_src "$bin/trp" render budget --results "results/$profile" --profile "$profile" \
   --out "paper_tables/$profile/budget" > /dev/null

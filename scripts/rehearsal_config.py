@@ -6,10 +6,11 @@ here before the real profile spends its hours (or its GPU): the cpu profile's 95
 
 TRP's energy thresholds are raised (e 0.3 and up) so that networks trained for a few steps still
 compress; a TRP run that does not (conv speedup 1) cannot set a basic method's budget. The data
-archive becomes an absolute path (the local one beside the repository where the profile downloads)
+archive becomes an absolute path (the profile's, else $TRP_CIFAR_ARCHIVE, else the local one beside the repository)
 and the profile never requires a GPU. Run it with scripts/rehearse_profile.sh, which does the rest.
 """
 import argparse
+import os
 from pathlib import Path
 
 import yaml
@@ -19,13 +20,13 @@ from trp import profile as profiles
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN = {"epochs": 2, "milestones": [1], "train_subset": 1024, "test_subset": 256}
 FINETUNE = {"epochs": 1, "milestones": [1], "train_subset": 256}
-LOCAL_ARCHIVE = "../shared/data/cifar-10-python.tar.gz"  # for a profile that downloads (paper): no rehearsal needs the network
+LOCAL_ARCHIVE = "../shared/data/cifar-10-python.tar.gz"  # where no archive is given: no rehearsal needs the network
 E = 0.3  # TRP's threshold in the rehearsal; the ablation sweep becomes E, E + 0.1, ...
 
 
 def rehearsal(config: dict) -> dict:
     c = {**config, "require_gpu": False, "threads": 1}
-    archive = c["data"].get("archive") or LOCAL_ARCHIVE
+    archive = c["data"].get("archive") or os.environ.get("TRP_CIFAR_ARCHIVE") or LOCAL_ARCHIVE
     c["data"] = {**c["data"], "archive": str((ROOT / archive).resolve())}
     c["train"] = {**c["train"], **TRAIN}
     c["finetune"] = {**c["finetune"], **FINETUNE}

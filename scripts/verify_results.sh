@@ -1,8 +1,8 @@
 #!/bin/bash
 # Check a published profile from a fresh clone, offline: rebuild the prepared data from the local
-# archive (../shared/data beside the clone), pull the profile's checkpoints from the DVC remote
-# (dvc-store/ in the commit's tree, else the branch dvc-store), and require `dvc status` of the data
-# and profile stages to be clean.
+# archive ($TRP_CIFAR_ARCHIVE, else ../shared/data beside the repository), pull the profile's
+# checkpoints from the DVC remote (dvc-store/ in the commit's tree, else the branch dvc-store), and
+# require `dvc status` of the data and profile stages to be clean.
 #
 #   bash scripts/verify_results.sh results-cpu-<tag> [cpu]
 set -euo pipefail
@@ -15,6 +15,8 @@ trap 'rm -rf "$clone"' EXIT
 git clone -q "$repo" "$clone"
 cd "$clone"
 export PATH="$bin:$PATH" PYTHONPATH="$clone/src"   # the clone's code, not the repository's
+archive=$(dirname "$repo")/shared/data/cifar-10-python.tar.gz   # the local archive, unless one is given
+if [ -z "${TRP_CIFAR_ARCHIVE:-}" ] && [ -f "$archive" ]; then export TRP_CIFAR_ARCHIVE=$archive; fi
 git checkout -q "$ref"
 if [ ! -d dvc-store ]; then   # a commit whose tree holds no store: the remote is the branch dvc-store
   for store in refs/heads/dvc-store refs/remotes/origin/dvc-store; do

@@ -1,3 +1,6 @@
+import os
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -12,7 +15,9 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-ARCHIVE = __import__("pathlib").Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-python.tar.gz"
+# The local CIFAR-10 archive: $TRP_CIFAR_ARCHIVE (as .ci/run sets it), else the one beside the checkout.
+ARCHIVE = Path(os.environ.get("TRP_CIFAR_ARCHIVE")
+               or Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-python.tar.gz").resolve()
 
 
 @pytest.fixture(scope="session")

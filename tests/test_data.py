@@ -7,12 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import ARCHIVE
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from trp.data import (KEYS, MEAN, OFFICIAL_SHA256, STD, DataError, TensorLoader, fingerprint, load_archive,
                       load_prepared, prepare, random_crop_flip, verify, write_prepared)
 
-REAL_ARCHIVE = Path(__file__).parents[2] / "shared/data/cifar-10-python.tar.gz"
+REAL_ARCHIVE = ARCHIVE  # $TRP_CIFAR_ARCHIVE, else the archive beside the checkout (conftest)
 NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
 
 

@@ -3,6 +3,7 @@ the basic methods run at the MACs of the same seed's TRP runs, the workflow is l
 profile refuses to start without a GPU, and the smoke profile runs end to end (minutes), after which
 Theorem 2 is checked over every rank log it wrote."""
 import json
+import os
 import re
 import shlex
 import shutil
@@ -13,14 +14,16 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import ARCHIVE
+from support import job_counts, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-ARCHIVE = ROOT.parent / "shared" / "data" / "cifar-10-python.tar.gz"
 
 
-def snakemake(*args, check=True):
-    proc = subprocess.run([*SNAKEMAKE, *args], cwd=ROOT, capture_output=True, text=True)
+def snakemake(*args, check=True, env=None):
+    proc = subprocess.run([*SNAKEMAKE, *args], cwd=ROOT, capture_output=True, text=True,
+                          env=None if env is None else {**os.environ, **env})
     if check and proc.returncode:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
@@ -28,8 +31,8 @@ def snakemake(*args, check=True):
 
 @pytest.mark.parametrize("profile", ["paper", "paper_cpu", "cpu", "smoke", "imagenet"])
 def test_dry_run(profile):
-    out = snakemake("-n", "--configfile", f"config/{profile}.yaml").stdout
-    assert "rule all" in out or "Nothing to be done" in out
+    out = plan("--configfile", f"config/{profile}.yaml")
+    assert "rule all" in out and "This was a dry-run" in out
 
 
 @pytest.mark.parametrize("stage", ["data", "cpu"])
@@ -44,12 +47,6 @@ def test_dvc_stage_command_is_a_snakemake_run_that_plans(stage):
     assert "Job stats:" in out or "Nothing to be done" in out
 
 
-def job_counts(configfile):
-    out = snakemake("-n", "--forceall", "--configfile", str(configfile)).stdout
-    stats = out[out.index("Job stats:"):]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
-
-
 def test_cpu_profile_plans_the_jobs_of_its_budget_table():
     """config/cpu.yaml's budget table: 2 baselines, 8 Table-1 TRP runs, 2 nuclear-norm runs, 4 Fig. 3
     runs at e = 0.05 and the rank-variation run; 20 allocations and decompositions (12 Table-1 basic
@@ -60,7 +57,7 @@ def test_cpu_profile_plans_the_jobs_of_its_budget_table():
 
 
 def test_basic_methods_run_at_the_macs_of_the_same_seeds_trp_run_and_at_the_paper_speedups():
-    out = snakemake("-n", "-p", "--forceall", "--configfile", "config/cpu.yaml").stdout
+    out = plan("--configfile", "config/cpu.yaml")
     allocations = [line for line in out.splitlines() if "trp allocate" in line and "--method energy" in line]
     matched = [re.search(r"--checkpoint \S+/(\w[\w.-]*)/s(\d)/model\.pt .*--budget-from \S+/runs/resnet20/(\S+)/s(\d)/", a)
                for a in allocations if "--budget-from" in a]
@@ -89,7 +86,7 @@ def test_gpu_jobs_ask_for_cuda_and_a_gpu_slot_on_a_gpu_profile_only():
     assert all(" python -m trp.gpu_slots --per-gpu 3 -- trp " in j for j in jobs)
     assert all("'device=\"cuda\"'" in j or "--device=cuda" in j for j in jobs)
     assert all("gpu_slots" not in line for line in out.splitlines() if "trp allocate" in line)
-    out = snakemake("-n", "-p", "--configfile", "config/cpu.yaml").stdout
+    out = plan("--configfile", "config/cpu.yaml")
     assert "trp train" in out and "gpu_slots" not in out and "device" not in out
 
 
@@ -98,8 +95,13 @@ def test_paper_profile_stops_without_gpu():
     proc = snakemake("--cores", "1", "--configfile", "config/paper.yaml", check=False)
     assert proc.returncode != 0
     out = proc.stdout + proc.stderr
-    assert "needs a GPU" in out and "snakemake --cores all --configfile config/cpu.yaml" in out
+    assert "needs a GPU" in out and ".venv/bin/snakemake --cores all --configfile config/cpu.yaml" in out
     assert "config/paper_cpu.yaml" in out and "config/smoke.yaml" in out
+    assert "Job stats" not in out  # the message comes while Snakemake plans, before any job table
+    # the cpu profile's cost as measured by its published run (its budget table), not an estimate
+    from trp.profile_cost import measured_cost
+    cost = measured_cost(ROOT / "paper_tables/cpu/budget.csv", 2)
+    assert cost and cost in out and "paper_tables/cpu/budget.md" in out
 
 
 def refusal(*args) -> str:
@@ -149,12 +151,13 @@ def test_missing_key_is_refused_not_taken_from_the_paper_profile(tmp_path):
 
 
 def test_archive_path_is_quoted_in_the_shell_command(tmp_path):
-    marker = tmp_path / "shell-ran"
-    archive = f"{tmp_path}/my data/$(touch {marker}).tar.gz"
+    archive = tmp_path / "my data" / "$(touch shell-ran).tar.gz"
+    archive.parent.mkdir()
+    archive.write_bytes(b"")  # it must exist: a missing archive stops the run before any job
     out = snakemake("-n", "-p", "-f", "data/prepared/cifar10.npz", "--configfile", "config/smoke.yaml",
                     "--config", f'data={{archive: "{archive}"}}').stdout
-    assert f"trp prepare-data --archive {shlex.quote(archive)} " in out
-    assert not marker.exists()
+    assert f"trp prepare-data --archive {shlex.quote(str(archive))} " in out
+    assert not (ROOT / "shell-ran").exists() and not (tmp_path / "shell-ran").exists()
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +166,7 @@ def smoke_run():
         pytest.skip(f"the local CIFAR-10 archive {ARCHIVE} is not here")
     for d in ("results/smoke", "checkpoints/smoke", "paper_tables/smoke"):
         shutil.rmtree(ROOT / d, ignore_errors=True)
-    snakemake("--cores", "2", "--configfile", "config/smoke.yaml")
+    snakemake("--cores", "2", "--configfile", "config/smoke.yaml", env={"TRP_CIFAR_ARCHIVE": str(ARCHIVE)})
     return ROOT / "results" / "smoke", ROOT / "paper_tables" / "smoke"
 
 

@@ -48,6 +48,8 @@ def tagged_clone(tmp_path, cifar_npz):
     tables = repo / "paper_tables/cpu"
     tables.mkdir(parents=True)
     (tables / "table1.json").write_text('{"resnet20": {}}\n')
+    (repo / "results/cpu").mkdir(parents=True, exist_ok=True)
+    (repo / "results/cpu/table1_metrics.json").write_text("{}\n")
     for fig in ("fig2.png", "fig3.png"):
         (tables / fig).write_bytes(b"png")
     bench = repo / "results/cpu/benchmarks/train/resnet20/baseline/s0.tsv"

@@ -104,15 +104,33 @@ def time_limit(wildcards, resources):
 
 
 def check_device():
-    """A GPU profile whose jobs run on this machine (the local executor) stops at once here if no GPU
-    is visible. Under a cluster executor (SLURM) the jobs run on other nodes and this machine may
-    have none: there each job asks for CUDA and stops in one line on a node without a GPU."""
-    if config["require_gpu"] and workflow.local_exec:
-        import torch
+    """A GPU profile whose jobs run on this machine (the local executor) stops here if no GPU is visible:
+    rule all's input function calls it while Snakemake builds the plan, before any job table (a dry
+    run or --touch plans only, and goes on). Under a cluster executor (SLURM) the jobs run on other
+    nodes and this machine may have none: there each job asks for CUDA and stops in one line on a
+    node without a GPU. The message names the cpu profile's measured cost, read from its budget table."""
+    if not config["require_gpu"] or not workflow.local_exec or workflow.dryrun or workflow.touch:
+        return
+    import torch
 
-        if not torch.cuda.is_available():
-            sys.exit(f"profile '{PROFILE}' needs a GPU and none is visible here. On a CPU machine run "
-                     "`snakemake --cores all --configfile config/cpu.yaml` (a 15-epoch profile: several hours on "
-                     "2 cores), `--configfile config/paper_cpu.yaml` (the paper's 164-epoch schedule on CPUs: days) "
-                     "or `--configfile config/smoke.yaml` (minutes); on a SLURM cluster, submit with "
-                     "`--profile workflow/profiles/slurm`.")
+    if torch.cuda.is_available():
+        return
+    from trp.profile_cost import measured_cost
+
+    budget = "paper_tables/cpu/budget.md"
+    cost = measured_cost(os.path.splitext(budget)[0] + ".csv", CPU_JOBS_AT_ONCE)
+    cost = f"its published run took {cost} on 2 CPU cores ({budget})" if cost else f"its cost: {budget}"
+    sys.exit(f"profile '{PROFILE}' needs a GPU and none is visible here. On a CPU machine run "
+             f"`.venv/bin/snakemake --cores all --configfile config/cpu.yaml` (the paper's comparisons at 15 "
+             f"epochs; {cost}), `--configfile config/paper_cpu.yaml` (the paper's 164-epoch schedule on CPUs: "
+             "days) or `--configfile config/smoke.yaml` (minutes); on a SLURM cluster, submit with "
+             "`--profile workflow/profiles/slurm`.")
+
+
+CPU_JOBS_AT_ONCE = 2  # config/cpu.yaml: two 1-thread jobs at a time on 2 cores
+
+
+def all_targets(wildcards):
+    """rule all's inputs, once the device is checked."""
+    check_device()
+    return all_outputs()

@@ -1,6 +1,7 @@
 # One renderer per output (trp.report.<rule name>, run as `trp render NAME ...`), each table as
 # .md/.tex/.csv (+ .json) and each figure as .png/.pdf, with a provenance footer. Every renderer
-# reads run records (metrics JSON, rank logs, runtime JSON), never another renderer's output.
+# reads run records (metrics JSON, rank logs, runtime JSON), never another renderer's output; only
+# Table 1's flat metrics file (DVC metrics) is Table 1's own JSON flattened.
 RENDER_SHELL = "trp render {params.args:q} --out {params.prefix:q} > {log:q} 2>&1"
 
 
@@ -158,3 +159,16 @@ rule run_table:
         with open(output[0], "w") as f:
             json.dump(params.table, f, indent=1)
             f.write("\n")
+
+
+rule table1_metrics:
+    """Table 1's numbers, one per row and column, in a flat file: the profile's metrics in dvc.yaml."""
+    input:
+        f"{T}/table1.json",
+    output:
+        f"{R}/table1_metrics.json",
+    localrule: True
+    run:
+        from trp.report.table1_metrics import write_metrics
+
+        write_metrics(input[0], output[0])

@@ -110,4 +110,4 @@ LATENCY[f"{COBLA_MODEL}-cobla"] = {"baseline": network(COBLA_MODEL, BASELINE, SE
 def all_outputs():
     outs = [f"{T}/{name}.md" for name in ("table1", "table4", "theorem2", "claims", "cobla")]
     outs += [f"{T}/{name}.png" for name in ("fig2", "fig3")]
-    return outs + [f"{R}/runs.json"]
+    return outs + [f"{R}/runs.json", f"{R}/table1_metrics.json"]
