@@ -8,8 +8,9 @@ benchmark files into results/<profile>/; networks into checkpoints/<profile>/, f
 checkout, renders from them, with this checkout's code, Table 1 (a "state" column names each row's
 seeds still to come and what they are doing), the claims (those without a record yet are "not
 tested"), and Theorem 2, Fig. 2, Fig. 3 and the cost table where their inputs exist, into
-paper_tables/<profile>/, and commits the files it copied and rendered (--no-commit: leaves them
-staged). The records name the tag's commit; the renderings name this checkout's. Safe while the run
+paper_tables/<profile>/, and commits the files it copied and rendered, rank logs gzipped as
+scripts/publish_results.sh commits them (--no-commit: leaves them staged); the networks stay in
+checkpoints/<profile>/ (not in git) until the whole run is published to the DVC store. The records name the tag's commit; the renderings name this checkout's. Safe while the run
 goes on: it reads only finished jobs' files. A file already here is never replaced: the same bytes
 are skipped, different bytes stop it (one line, exit 2). When the run has finished, publish it
 whole with scripts/publish_results.sh, which replaces these partial tables.
@@ -114,13 +115,22 @@ def publish(repo: Path, tree: Path, profile: str, commit: bool) -> str:
     files = copy_files(state, done, repo)
     out = f"paper_tables/{profile}"
     rendered = render(table, set(files), pending, out)
-    git(repo, "add", "--", *[f for f in files if not git_ignored(repo, f)], out)
+    packed = [gzipped(repo, f) for f in files if f.endswith("/ranklog.jsonl")]
+    git(repo, "add", "--", *[f for f in files + packed if not git_ignored(repo, f)], out)
     cells = len(table.table1_inputs())
     message = (f"results: the {profile} profile's finished rows ({len(done)} of {cells} Table-1 records), "
                f"from the run at {git(tree, 'rev-parse', '--short', 'HEAD')} in progress; rendered: {', '.join(rendered)}")
     if commit:
         git(repo, "commit", "-q", "-m", message)
     return "\n".join([message, "still to come:", *lines])
+
+
+def gzipped(repo: Path, rel: str) -> str:
+    """Writes repo/rel.gz as publish_results.sh does (gzip -n -9: no name or time, the same bytes each
+    time); returns its path relative to repo."""
+    with open(repo / f"{rel}.gz", "wb") as f:
+        subprocess.run(["gzip", "-n", "-9", "-c", str(repo / rel)], stdout=f, check=True)
+    return f"{rel}.gz"
 
 
 def git_ignored(repo: Path, path: str) -> bool:

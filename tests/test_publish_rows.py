@@ -64,7 +64,7 @@ def run(tmp_path, monkeypatch):
     write(tree / f"checkpoints/smoke/runs/{TRP1}/last.pt", b"resume state")
     write(tree / f"results/smoke/logs/train/{TRP1}.log", '{"epoch": 1, "seconds": 30.0}\nnot json\n')
     git(tmp_path, "init", "-q", str(repo))
-    write(repo / ".gitignore", "/checkpoints/\n")
+    write(repo / ".gitignore", "/checkpoints/\n/results/*/runs/**/ranklog.jsonl\n")  # as the repository's
     commit_all(repo)
     monkeypatch.chdir(repo)
     return tree, repo
@@ -91,6 +91,8 @@ def test_publishes_the_finished_seeds_and_says_what_the_others_do(run):
     committed = git(repo, "ls-files").splitlines()
     assert f"results/smoke/runs/{BASE}/metrics.json" in committed and "paper_tables/smoke/table1.md" in committed
     assert not any(f.startswith("checkpoints/") for f in committed)  # networks go to DVC, not git
+    assert f"results/smoke/runs/{BASE}/ranklog.jsonl.gz" in committed  # rank logs gzipped, as publish_results.sh
+    assert f"results/smoke/runs/{BASE}/ranklog.jsonl" not in committed
     table = (repo / "paper_tables/smoke/table1.md").read_text()
     assert "| state of this profile's run |" in table
     assert "| seed 0: training, epoch 1 of 2 done |" in table and "| 40.00 (n=1) |" in table
