@@ -84,7 +84,11 @@ bundle() {
   local dir=${1:-.carry} mib=${2:-64}
   [ -z "$(git status --porcelain --untracked-files=no)" ] || die "commit first: every number must name a clean commit"
   [ -f "$PREPARED" ] || die "no $PREPARED: .venv/bin/snakemake $PREPARED --cores 1 --configfile config/cpu.yaml"
-  if [ "$dir" = .carry ]; then grep -qx '/.carry/' .git/info/exclude 2> /dev/null || echo '/.carry/' >> .git/info/exclude; fi
+  local exclude
+  exclude=$(git rev-parse --git-path info/exclude)   # .carry/ stays out of `git status` (a worktree's too)
+  if [ "$dir" = .carry ]; then
+    mkdir -p "$(dirname "$exclude")" && { grep -qx '/.carry/' "$exclude" 2> /dev/null || echo '/.carry/' >> "$exclude"; }
+  fi
   rm -rf "$dir" && mkdir -p "$dir"
   git ls-tree -r HEAD -- "${CODE[@]}" | python3 -c '
 import json, subprocess, sys
