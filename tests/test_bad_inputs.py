@@ -3,11 +3,19 @@ of its outcome: a refusal is one line on stderr and exit 2, and every file that 
 there, byte for byte; what a user may legitimately do again still works."""
 import gzip
 import io
+import json
+import pickle
+import re
 import shutil
+import sys
 import tarfile
 import time
+from copy import deepcopy
+from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from trp.artifacts import PREPARED, ArtifactError, RankLog, RunDirectory
 from trp.artifacts.outputs import purpose_of
@@ -258,6 +266,10 @@ RENDER_ERRORS = [
     (["cobla", "--runs", "resnet20/x2/sqp={d}/metrics.json", "--allocation", "resnet20/x2/sqp={d}/list.json"],
      "list.json: not an allocation"),
     (["budget", "--results", "{d}"], "no benchmark files under"),
+    (["cobla", "--runs", "resnet20/TRP1/energy={d}/metrics.json"], "metrics.json: the record of a dense network"),
+    (["cobla", "--runs", "resnet20/energy={d}/metrics.json"], "is not of the form model/budget/method"),
+    (["cobla", "--runs", "resnet20/TRP1/energy={d}/metrics.json", "--allocation", "x={d}/list.json"],
+     "label 'x' is not of the form model/budget/method"),
 ]
 
 
@@ -287,3 +299,289 @@ def test_a_resume_without_its_checkpoints_directory_is_refused_naming_it(tmp_pat
         with RunDirectory("train", {}, out):
             pass
     assert files(tmp_path) == before
+
+
+# Numbers are counted for the network as it runs: MACs at the size of the dataset's images.
+
+def test_macs_are_counted_at_the_datasets_input_size(cifar_npz, tmp_path):
+    from trp import models
+    from trp.artifacts import read_record
+    from trp.lowrank import model_cost
+
+    out = tmp_path / "r18"
+    assert main(["train", "--no-progress", "--set", "model=resnet18", "method=baseline", "train_subset=64",
+                 "test_subset=64", "batch_size=64", "epochs=1", "device=cpu", "--data", str(cifar_npz),
+                 "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    at_32 = model_cost(models.build("resnet18"), (3, 32, 32))
+    assert metrics["cost"]["dense"]["conv_macs"] == at_32["conv_macs"]  # not ResNet-18's 224 x 224 count
+    assert read_record(out / "model.pt")["input_size"] == [3, 32, 32]
+
+
+# A diverged network (NaN weights) is refused before any evaluation, decomposition or timing.
+
+@pytest.fixture(scope="module")
+def diverged(finished, tmp_path_factory):
+    run = shutil.copytree(finished, tmp_path_factory.mktemp("diverged") / "trp1")
+    for name in ("model.pt", "decomposed.pt"):
+        rec = torch.load(run / name, weights_only=True)
+        rec["state_dict"]["conv1.weight"][0, 0, 0, 0] = float("nan")
+        torch.save(rec, run / name)
+    return run
+
+
+NAN_NETWORK = [
+    ("evaluate", ["evaluate", "--checkpoint", "{run}/model.pt", "--data", "{npz}"]),
+    ("decompose", ["decompose", "--checkpoint", "{run}/model.pt", "--scheme", "channel", "--data", "{npz}",
+                   "--out", "{tmp}/out"]),
+    ("allocate", ALLOCATE + ["--out", "{tmp}/out/ranks.json"]),
+    ("latency", ["latency", "--checkpoint", "baseline={run}/model.pt", "x={run}/decomposed.pt", *FAST_TIMING,
+                 "--out", "{tmp}/out/latency.json"]),
+    ("finetune", ["finetune", "--checkpoint", "{run}/decomposed.pt", "--set", "epochs=1", "train_subset=64",
+                  "device=cpu", "--data", "{npz}", "--out", "{tmp}/out", "--no-progress"]),
+]
+
+
+@pytest.mark.parametrize("argv", [case[1] for case in NAN_NETWORK], ids=[case[0] for case in NAN_NETWORK])
+def test_a_network_with_nan_weights_is_refused(diverged, cifar_npz, tmp_path, capsys, argv):
+    before = files(diverged)
+    code = run_cli(fill(argv, run=diverged, npz=cifar_npz, tmp=tmp_path))
+    assert "non-finite weights (NaN or inf) in conv1.weight" in refusal(capsys, code)
+    assert files(diverged) == before and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("lr", ["1e39", "1e300"])
+def test_an_lr_beyond_the_float_range_is_divergence(cifar_npz, tmp_path, capsys, lr):
+    code = main(["train", "--no-progress", "--set", "method=baseline", f"lr={lr}", "train_subset=64", "test_subset=64",
+                 "batch_size=64", "epochs=1", "device=cpu", "--data", str(cifar_npz), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 3 and err.count("\n") == 1 and "non-finite update at step 0" in err, err
+    assert not (tmp_path / "run" / "model.pt").exists()
+
+
+# Command lines and input files refused in one line, every file left as it was.
+
+def ranks_json(**ranks):
+    return json.dumps({"ranks": ranks})
+
+
+LATENCY_LAYER = {"full_rank": 16, "break_even": 8, "dense_s": 1e-4, "ranks": [4, 8], "rank_s": [5e-5, 8e-5]}
+
+
+def latency_table(**layer):
+    from trp.lowrank import find_sites
+    from trp import models
+
+    sites = find_sites(models.build("resnet20"), (3, 32, 32), "channel", exclude=("conv1",))
+    layers = {s.name: {**LATENCY_LAYER, "full_rank": s.full_rank, "break_even": s.break_even} for s in sites}
+    layers["layer1.0.conv1"].update(layer)
+    return json.dumps({"schema": "trp.layer_latency/1", "model": "resnet20", "scheme": "channel", "layers": layers})
+
+
+INPUT_FILES = {
+    "twice.json": ranks_json(**{"layer1.0.conv1": 4, "res1-1-1": 5}),
+    "negative.json": latency_table(dense_s=-1e-4),
+    "odd.json": latency_table(rank_s=[5e-5]),
+    "string.json": latency_table(ranks="4, 8"),
+    "list.json": json.dumps({"schema": "trp.layer_latency/1", "model": "resnet20", "scheme": "channel",
+                             "layers": {"layer1.0.conv1": [1, 2]}}),
+    "dupkey.json": '{"ranks": {"layer1.0.conv1": 4, "layer1.0.conv1": 5}}',
+}
+TABLE = ALLOCATE[:-2] + ["--latency-speedup", "1.5", "--out", "{tmp}/ranks.json", "--latency-table"]
+FINETUNE = ["finetune", "--checkpoint", "{run}/decomposed.pt", "--data", "{npz}", "--out", "{tmp}/ft", "--no-progress"]
+TRAIN = ["train", "--set", *TINY, "--data", "{npz}", "--out", "{tmp}/t", "--no-progress"]
+CLI_ERRORS = [
+    (["decompose", "--checkpoint", "{run}/model.pt", "--scheme", "channel", "--e", "1", "--data", "{npz}",
+      "--out", "{tmp}/d"], "argument --e: must be finite and in (0, 1), got 1"),
+    (TRAIN + ["--target-speedup", "2", "--budget-from", "{run}/metrics.json"],
+     "argument --budget-from: not allowed with argument --target-speedup"),
+    (TRAIN + ["--target-speedup", "2", "--set", "target_speedup=3"], "--target-speedup and the config key "
+                                                                     "target_speedup both set the budget"),
+    (["decompose", "--checkpoint", "{run}/model.pt", "--scheme", "channel", "--ranks", "{tmp}/twice.json",
+      "--data", "{npz}", "--out", "{tmp}/d"], "layer layer1.0.conv1 is given twice (as 'layer1.0.conv1' and "
+                                              "'res1-1-1')"),
+    (["decompose", "--checkpoint", "{run}/model.pt", "--scheme", "channel", "--ranks", "{tmp}/dupkey.json",
+      "--data", "{npz}", "--out", "{tmp}/d"], "key 'layer1.0.conv1' given twice"),
+    (FINETUNE + ["--set", "method=trp", "lam=0.1", "model=resnet56", "target_speedup=2"],
+     "would ignore lam, method, model, target_speedup"),
+    (["latency", "--checkpoint", "baseline={run}/decomposed.pt", *FAST_TIMING, "--out", "{tmp}/l.json"],
+     "decomposed.pt is a decomposed network; this command needs one written by `trp train` (model.pt)"),
+    (["latency", "--checkpoint", "baseline={run}/model.pt", "x={run}/model.pt", *FAST_TIMING, "--out", "{tmp}/l.json"],
+     "model.pt is a dense network; this command needs one written by `trp train` or `trp decompose`"),
+    (TABLE + ["{tmp}/negative.json"], "malformed latency table: layer layer1.0.conv1 has dense_s -0.0001"),
+    (TABLE + ["{tmp}/odd.json"], "layer layer1.0.conv1 has rank_s [5e-05], expected 2 times"),
+    (TABLE + ["{tmp}/string.json"], "layer layer1.0.conv1 has ranks '4, 8', expected increasing"),
+    (TABLE + ["{tmp}/list.json"], "layer layer1.0.conv1 is not a JSON object"),
+]
+
+
+@pytest.mark.parametrize("argv, says", CLI_ERRORS, ids=[s[:40] for _, s in CLI_ERRORS])
+def test_command_line_and_file_errors_are_one_line(finished, cifar_npz, tmp_path, capsys, argv, says):
+    for name, text in INPUT_FILES.items():
+        (tmp_path / name).write_text(text)
+    before, inputs = files(finished), files(tmp_path)
+    code = run_cli(fill(argv, run=finished, npz=cifar_npz, tmp=tmp_path))
+    assert says in refusal(capsys, code)
+    assert files(finished) == before and files(tmp_path) == inputs
+
+
+# Pipeline profiles: what JSON Schema lets through is refused before any job.
+
+@pytest.fixture(scope="module")
+def smoke_profile():
+    import yaml
+
+    from trp import profile
+
+    root = Path(__file__).resolve().parents[1]
+    schema = yaml.safe_load((root / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    return profile.load(root / "config" / "smoke.yaml"), schema
+
+
+PROFILE_VALUES = [
+    (("trp", "lam"), float("nan"), "trp.lam: nan is not a finite number"),
+    (("train", "lr"), float("inf"), "train.lr: inf is not a finite number"),
+    (("train", "epochs"), 2.0, "train.epochs: 2.0 is not an integer"),
+    (("train", "batch_size"), 64.0, "train.batch_size: 64.0 is not an integer"),
+    (("trp", "m"), 2.0, "trp.m: 2.0 is not an integer"),
+    (("rank_variation", "layer"), "nosuchlayer", "rank_variation.layer: 'nosuchlayer' is not a conv of resnet20"),
+]
+
+
+@pytest.mark.parametrize("key, value, says", PROFILE_VALUES, ids=[s.split(":")[0] for *_, s in PROFILE_VALUES])
+def test_profile_values_that_would_fail_in_a_job_are_refused(smoke_profile, key, value, says):
+    from trp.profile import ProfileError, check
+
+    config, schema = deepcopy(smoke_profile)
+    check(config, schema)
+    config[key[0]][key[1]] = value
+    with pytest.raises(ProfileError, match=re.escape(says)):
+        check(config, schema)
+
+
+def test_a_profile_key_given_twice_is_refused_and_1e_4_is_a_number(smoke_profile, tmp_path):
+    from trp.profile import ProfileError, check, numbers, read_yaml
+
+    (tmp_path / "p.yaml").write_text("train:\n  lr: 0.1\n  epochs: 2\n  lr: 0.2\n")
+    with pytest.raises(ProfileError, match="line 4: key 'lr' is given twice"):
+        read_yaml(tmp_path / "p.yaml")
+    (tmp_path / "p.yaml").write_text("trp: {e: 0.1, lam: 1e-4, m: 2}\n")
+    config, schema = deepcopy(smoke_profile)
+    config["trp"] = numbers(read_yaml(tmp_path / "p.yaml"))["trp"]
+    assert config["trp"]["lam"] == 1e-4
+    check(config, schema)
+
+
+# python -m trp.gpu_slots
+
+def test_gpu_slots_bad_uses_are_one_line(tmp_path, capsys, monkeypatch):
+    from trp import gpu_slots
+
+    (tmp_path / "file").write_text("")
+    for argv, says in [(["--gpus", "-1", "--", "true"], "--gpus must be >= 0"),
+                       (["--gpus", "0", "--", str(tmp_path / "no-such-command")], "cannot run"),
+                       (["--gpus", "1", "--lock-dir", str(tmp_path / "file" / "locks"), "--", "true"],
+                        "cannot use the lock directory")]:
+        assert says in refusal(capsys, run_cli_of(gpu_slots.main, argv))
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-GPU-5c89/1/0")  # a MIG id in the older form
+    code = gpu_slots.main(["--lock-dir", str(tmp_path / "locks"), "--", sys.executable, "-c",
+                           "import os, sys; sys.exit(os.environ['CUDA_VISIBLE_DEVICES'] != 'MIG-GPU-5c89/1/0')"])
+    assert code == 0 and len(list((tmp_path / "locks").iterdir())) == 1
+
+
+def run_cli_of(entry, argv) -> int:
+    try:
+        return entry(argv)
+    except SystemExit as e:
+        return e.code
+
+
+# Resumes, ImageNet settings, the machine: one line each.
+
+def test_another_networks_last_pt_is_refused(stopped, cifar_npz, tmp_path, capsys):
+    from trp import models
+
+    run = copy(stopped, tmp_path)
+    state = torch.load(run / "last.pt", weights_only=True)
+    state["model"] = models.build("resnet56").state_dict()  # a ResNet-56 run's last.pt in a ResNet-20 run
+    torch.save(state, run / "last.pt")
+    before = files(run)
+    line = refusal(capsys, train(cifar_npz, run, epochs=2))
+    assert "last.pt: the training state of another network, not of this run's resnet20" in line
+    assert files(run) == before
+
+
+def test_imagenet_batch_norm_needs_two_values_a_channel(tmp_path, capsys):
+    code = main(["imagenet", "--data", str(tmp_path), "--image-size", "32", "--set", "batch_size=1", "device=cpu",
+                 "--out", str(tmp_path / "run"), "--no-progress"])
+    assert "leaves batch norm one value per channel" in refusal(capsys, code)
+    assert not (tmp_path / "run").exists()
+
+
+def batch(rng, n):
+    return {b"batch_label": b"synthetic", b"labels": [int(v) for v in rng.integers(0, 10, n)],
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8)}
+
+
+def repacked_archive(path, protocol):
+    """A tiny archive laid out as the official one, its batches pickled with `protocol` (2: Python 3's
+    protocol-2 pickles rebuild bytes through _codecs.encode)."""
+    rng = np.random.default_rng(0)
+    with tarfile.open(path, "w:gz") as tar:
+        for name in [*(f"cifar-10-batches-py/data_batch_{i}" for i in range(1, 6)), "cifar-10-batches-py/test_batch"]:
+            body = pickle.dumps(batch(rng, 2), protocol=protocol)
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+    return path
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_a_repacked_archive_is_read_whatever_its_pickle_protocol(tmp_path, protocol):
+    arrays = cifar10.load_archive(repacked_archive(tmp_path / "c.tar.gz", protocol))
+    assert arrays["train_x"].shape == (10, 3, 32, 32) and arrays["test_y"].shape == (2,)
+
+
+def test_no_network_in_prepare_data_is_one_line(tmp_path, capsys, monkeypatch):
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    code = main(["prepare-data", "--out", str(tmp_path / "c.npz"), "--download-dir", str(tmp_path / "raw")])
+    assert "cannot download https://www.cs.toronto.edu" in refusal(capsys, code)
+    assert not (tmp_path / "c.npz").exists()
+
+
+def full_disk_at(monkeypatch, name):
+    """os.fsync fails with ENOSPC on files whose name contains `name` (a disk that filled up)."""
+    import errno
+    import os
+
+    real = os.fsync
+
+    def fsync(fd):
+        if name in os.readlink(f"/proc/self/fd/{fd}"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_a_full_disk_in_prepare_data_is_one_line(tmp_path, capsys, monkeypatch):
+    archive = repacked_archive(tmp_path / "c.tar.gz", 2)
+    monkeypatch.setattr(cifar10, "verify", cifar10.fingerprint)  # the synthetic content passes as official
+    full_disk_at(monkeypatch, "c.npz")
+    code = main(["prepare-data", "--archive", str(archive), "--out", str(tmp_path / "c.npz")])
+    assert "No space left on device writing" in refusal(capsys, code)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.tar.gz"]  # no half-written file
+
+
+def test_a_full_disk_in_train_is_one_line(cifar_npz, tmp_path, capsys, monkeypatch):
+    full_disk_at(monkeypatch, "last.pt")
+    code = main(["train", "--no-progress", "--set", "method=baseline", "train_subset=64", "test_subset=64",
+                 "batch_size=64", "epochs=1", "device=cpu", "--data", str(cifar_npz), "--out", str(tmp_path / "run")])
+    assert f"No space left on device writing {tmp_path / 'run' / 'last.pt'}" in refusal(capsys, code)
+    assert not any("last.pt" in p.name for p in (tmp_path / "run").iterdir())

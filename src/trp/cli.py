@@ -5,6 +5,7 @@ A user error (bad value, missing or wrong file, a run directory holding another 
 input allows. A diverged run exits 3; a run stopped by --time-limit after a checkpoint exits 75
 (run the same command again to resume). Internal bugs keep their traceback."""
 import argparse
+import errno
 import importlib
 import json
 import math
@@ -15,30 +16,36 @@ from .artifacts import ArtifactError, dumps, read_json, staged_rendering
 from .cli_parser import Parser
 from .cobla import InfeasibleBudget
 from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
-from .config import DEVICES, ConfigError, TrainConfig, load_config
+from .config import DEVICES, ConfigError, TrainConfig, load_config, load_values
 from .data import DataError
 from .lowrank import SCHEMES
 from .stages.compress import RANK_RULES
+from .stages.finetune import IGNORES as FINETUNE_IGNORES
 from .stages.imagenet import IMAGENET, NU_LAMBDA
 from .stages.train import EXIT_RESUMABLE
 from .train import NonFiniteError
 
 USER_ERRORS = (ConfigError, DataError, ArtifactError, InfeasibleBudget)
+# a full or read-only disk, a quota: the machine's state, not a bug (what was written before is kept)
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 EXIT_DIVERGED = 3
 DEFAULTS = TrainConfig()
 RENDERERS = ("table1", "table4", "fig2", "fig3", "theorem2", "claims", "cobla", "imagenet", "budget")
 
 
-def number(lo=None, hi=None, integer=False, lo_open=False):
-    """An argparse type: a finite number (an integer if `integer`) within [lo, hi] ((lo, hi] if lo_open)."""
+def number(lo=None, hi=None, integer=False, lo_open=False, hi_open=False):
+    """An argparse type: a finite number (an integer if `integer`) within [lo, hi] (open at lo if
+    lo_open, at hi if hi_open)."""
     def parse(text):
         try:
             x = int(text) if integer else float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {'an integer' if integer else 'a number'}, got {text!r}") from None
         low_ok = lo is None or (x > lo if lo_open else x >= lo)
-        if not math.isfinite(x) or not low_ok or (hi is not None and x > hi):
-            bound = f"{'>' if lo_open else '>='} {lo}" if hi is None else f"in {'(' if lo_open else '['}{lo}, {hi}]"
+        high_ok = hi is None or (x < hi if hi_open else x <= hi)
+        if not math.isfinite(x) or not low_ok or not high_ok:
+            bound = f"{'>' if lo_open else '>='} {lo}" if hi is None else \
+                f"in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
             raise argparse.ArgumentTypeError(f"must be finite and {bound}, got {text}")
         return x
     return parse
@@ -46,7 +53,7 @@ def number(lo=None, hi=None, integer=False, lo_open=False):
 
 POSITIVE_INT = number(1, integer=True)
 SPEEDUP = number(1, lo_open=True)
-ENERGY = number(0, 1, lo_open=True)
+ENERGY = number(0, 1, lo_open=True, hi_open=True)
 
 
 def label_path(text):
@@ -79,6 +86,9 @@ def cmd_train(a):
 
     overrides = list(a.set)
     if a.target_speedup is not None or a.budget_from:
+        if "target_speedup" in load_values(a.config, a.set):
+            raise ConfigError(f"{'--target-speedup' if a.budget_from is None else '--budget-from'} and the config "
+                              "key target_speedup both set the budget; give one of them")
         overrides.append(f"target_speedup={a.target_speedup or budget_speedup(a.budget_from)}")
     m = train_run(load_config(a.config, overrides), a.data, a.out, a.checkpoints, progress=not a.no_progress,
                   overwrite=a.overwrite, time_limit_minutes=a.time_limit, deterministic=a.deterministic,
@@ -119,7 +129,12 @@ def cmd_decompose(a):
 def cmd_finetune(a):
     from .stages.finetune import finetune
 
-    m = finetune(a.checkpoint, load_config(a.config, a.set), a.data, a.out, a.checkpoints, progress=not a.no_progress,
+    values = load_values(a.config, a.set)
+    ignored = sorted(set(values) & FINETUNE_IGNORES)
+    if ignored:
+        raise ConfigError(f"trp finetune takes the network, its scheme and ranks from --checkpoint and trains it "
+                          f"without a regulariser, so it would ignore {', '.join(ignored)}; leave them out")
+    m = finetune(a.checkpoint, TrainConfig.from_dict(values), a.data, a.out, a.checkpoints, progress=not a.no_progress,
                  overwrite=a.overwrite, deterministic=a.deterministic)
     print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
 
@@ -215,8 +230,9 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train (baseline | trp | nuclear), then decompose and evaluate")
     _config(p)
-    p.add_argument("--target-speedup", type=SPEEDUP, help="budgeted TRP: reach this conv-MAC speedup (> 1)")
-    p.add_argument("--budget-from", help="budgeted TRP: the speedup another run reached (its metrics.json)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--target-speedup", type=SPEEDUP, help="budgeted TRP: reach this conv-MAC speedup (> 1)")
+    budget.add_argument("--budget-from", help="budgeted TRP: the speedup another run reached (its metrics.json)")
     p.add_argument("--time-limit", type=number(0, lo_open=True), metavar="MINUTES",
                    help="stop after the last epoch that ends within this time (at least one per start), checkpointed; "
                         f"exit {EXIT_RESUMABLE} (run the command again to resume)")
@@ -337,6 +353,12 @@ def main(argv=None) -> int:
     except NonFiniteError as e:
         print(f"trp {args.command}: error: {e}", file=sys.stderr)
         return EXIT_DIVERGED
+    except OSError as e:
+        if e.errno not in DISK_ERRNOS:
+            raise
+        where = f" writing {e.filename}" if e.filename else ""
+        print(f"trp {args.command}: error: {e.strerror or os.strerror(e.errno)}{where}; free space (or get write "
+              "access) and run the command again (files written before are kept)", file=sys.stderr)
     return 2
 
 

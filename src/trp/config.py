@@ -183,6 +183,11 @@ def parse_overrides(pairs: list[str]) -> dict:
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None) -> TrainConfig:
+    return TrainConfig.from_dict(load_values(path, overrides))
+
+
+def load_values(path: str | Path | None, overrides: list[str] | None = None) -> dict:
+    """The config keys a YAML file and --set overrides give, unchecked (TrainConfig.from_dict checks them)."""
     values = {}
     if path is not None:
         path = Path(path)
@@ -198,4 +203,4 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None) -> 
             raise ConfigError(f"config file {path} must hold a mapping of keys to values, "
                               f"got {type(values).__name__}")
     values.update(parse_overrides(overrides))
-    return TrainConfig.from_dict(values)
+    return values

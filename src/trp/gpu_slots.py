@@ -7,7 +7,11 @@ Snakemake's local executor counts GPU jobs (resources: gpu_jobs) but does not sa
 job gets; the locks do: with G GPUs and K slots each, at most G*K jobs run and no GPU gets more
 than K. The locks are named by device id and live in --lock-dir (default $TMPDIR/trp-gpu-slots,
 and per SLURM job under SLURM, whose jobs own their GPUs); they vanish with the process, so a killed
-job frees its slot."""
+job frees its slot. A device id is any CUDA_VISIBLE_DEVICES entry (an index, a GPU UUID, a MIG id
+with "/" in it); its lock file name is the id with "/" and "%" escaped.
+
+A bad argument, a command that cannot be started or a lock directory that cannot be used is one
+line, `python -m trp.gpu_slots: error: ...`, exit status 2."""
 import argparse
 import fcntl
 import os
@@ -16,6 +20,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
+
+from .cli_parser import Parser
+
+PROG = "python -m trp.gpu_slots"
 
 
 def gpu_count() -> int:
@@ -45,7 +54,7 @@ def acquire(devices: list[str], per_gpu: int, lock_dir, poll_s: float = 1.0, tim
     while True:
         for slot in range(per_gpu):          # fill slot 0 of every GPU before slot 1 of any
             for gpu in devices:
-                fd = os.open(lock_dir / f"gpu{gpu}-slot{slot}.lock", os.O_RDWR | os.O_CREAT, 0o666)
+                fd = os.open(lock_dir / f"gpu{quote(gpu, safe='')}-slot{slot}.lock", os.O_RDWR | os.O_CREAT, 0o666)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                     return gpu, fd
@@ -57,8 +66,7 @@ def acquire(devices: list[str], per_gpu: int, lock_dir, poll_s: float = 1.0, tim
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m trp.gpu_slots", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-gpu", type=int, default=1, help="jobs that may share one GPU")
     ap.add_argument("--gpus", type=int, help="number of GPUs 0..N-1 (default: CUDA_VISIBLE_DEVICES, else as torch sees them)")
     ap.add_argument("--lock-dir", default=default_lock_dir())
@@ -67,14 +75,25 @@ def main(argv=None) -> int:
     command = a.command[1:] if a.command[:1] == ["--"] else a.command
     if not command or a.per_gpu < 1:
         ap.error("give --per-gpu >= 1 and a command after --")
+    if a.gpus is not None and a.gpus < 0:
+        ap.error(f"--gpus must be >= 0 (0: no GPU, run unpinned), got {a.gpus}")
     devices = visible_devices(a.gpus)
-    if not devices:  # no GPU: nothing to share, run as is
-        return subprocess.call(command)
-    gpu, fd = acquire(devices, a.per_gpu, a.lock_dir)
     try:
-        return subprocess.call(command, env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
-    finally:
-        os.close(fd)
+        if not devices:  # no GPU: nothing to share, run as is
+            return subprocess.call(command)
+        try:
+            gpu, fd = acquire(devices, a.per_gpu, a.lock_dir)
+        except OSError as e:
+            print(f"{PROG}: error: cannot use the lock directory {a.lock_dir} ({e.strerror or e}); give a writable "
+                  "--lock-dir", file=sys.stderr)
+            return 2
+        try:
+            return subprocess.call(command, env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
+        finally:
+            os.close(fd)
+    except OSError as e:  # the command itself cannot be started
+        print(f"{PROG}: error: cannot run {command[0]!r} ({e.strerror or e})", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -32,11 +32,18 @@ def yaml_typed(value):
 
 
 try:
+    for _file in workflow.overwrite_configfiles or [Path(workflow.basedir) / "config" / "paper.yaml"]:
+        profiles.read_yaml(_file)  # a key given twice is refused (Snakemake's own reading keeps the last)
     _resolved = profiles.resolve(dict(config), Path(workflow.basedir) / "config")
 except profiles.ProfileError as exc:
     raise WorkflowError(f"profile: {exc}") from None
 config.clear()
-config.update(_resolved)
-update_config(config, yaml_typed(dict(workflow.config_settings.config)))
+config.update(profiles.numbers(_resolved))
+update_config(config, profiles.numbers(yaml_typed(dict(workflow.config_settings.config))))
 SCHEMAS = {"cifar10": "../schemas/config.schema.yaml", "imagenet": "../schemas/imagenet.schema.yaml"}
-validate(config, SCHEMAS.get(config.get("dataset"), SCHEMAS["cifar10"]))
+_schema = SCHEMAS.get(config.get("dataset"), SCHEMAS["cifar10"])
+validate(config, _schema)
+try:
+    profiles.check(config, yaml.safe_load((Path(workflow.basedir) / "workflow" / "rules" / _schema).read_text()))
+except profiles.ProfileError as exc:
+    raise WorkflowError(f"profile: {exc}") from None

@@ -1,5 +1,6 @@
 """Atomic writes (a crash never leaves a half-written file), strict JSON, file hashes."""
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -40,6 +41,11 @@ def atomic_open(path, mode: str = "wb"):
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as e:  # a full disk: name the file being written
+        Path(tmp).unlink(missing_ok=True)
+        if e.filename is None and e.errno is not None:
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from None
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -57,8 +63,12 @@ def remove_stale_temporaries(directory, names) -> list[Path]:
 
 
 def atomic_save(obj, path) -> None:
+    """torch.save, serialised in memory first: a failed write (a full disk) is then an OSError of
+    Python's own write, not an error inside torch's zip writer."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
     with atomic_open(path) as f:
-        torch.save(obj, f)
+        f.write(buffer.getbuffer())
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -86,11 +96,21 @@ def write_json(path, obj) -> None:
     atomic_write_text(path, dumps(obj) + "\n")
 
 
+def _unique_keys(pairs) -> dict:
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key {key!r} given twice")
+        out[key] = value
+    return out
+
+
 def read_json(path, what: str = "JSON file"):
-    """Parse a strict-JSON file; a missing or malformed one is an ArtifactError naming it."""
+    """Parse a strict-JSON file; a missing or malformed one (a key given twice in an object
+    included) is an ArtifactError naming it."""
     path = Path(path)
     try:
-        return json.loads(path.read_text(), parse_constant=_reject_constant)
+        return json.loads(path.read_text(), parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except FileNotFoundError:
         raise ArtifactError(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError, ValueError) as e:

@@ -1,8 +1,10 @@
 """The two network formats `trp` writes, and their safe loading.
 
-dense       {"format": "trp.dense/1", "arch", "state_dict", "config"}              model.pt
-decomposed  {"format": "trp.decomposed/1", "arch", "scheme", "ranks", "state_dict", "meta"}
+dense       {"format": "trp.dense/1", "arch", "state_dict", "config", "input_size"}   model.pt
+decomposed  {"format": "trp.decomposed/1", "arch", "scheme", "ranks", "state_dict", "meta", "input_size"}
             decomposed.pt, finetuned.pt
+"input_size" (C, H, W) is the size of the images the network was trained on, at which its MACs are
+counted; a file without it was trained at its architecture's own size (trp.models.input_size).
 training    {"model", "optimizer", "scheduler", "generator", "state", "regularizer"}   last.pt
 Files written before the "format" key existed are recognised by their keys ("ranks": decomposed).
 Every load uses torch.load(weights_only=True): a checkpoint can hold tensors and plain data, never
@@ -24,13 +26,21 @@ TRAINING_KEYS = {"model", "optimizer", "scheduler", "generator", "state", "regul
 WRITTEN_BY = {DENSE: "`trp train` (model.pt)", DECOMPOSED: "`trp train` or `trp decompose` (decomposed.pt)"}
 
 
-def save_dense(path, model: nn.Module, arch: str, config: dict) -> None:
-    atomic_save({"format": DENSE, "arch": arch, "state_dict": model.state_dict(), "config": config}, path)
+def save_dense(path, model: nn.Module, arch: str, config: dict, input_size=None) -> None:
+    atomic_save({"format": DENSE, "arch": arch, "state_dict": model.state_dict(), "config": config,
+                 "input_size": list(input_size or models.input_size(arch))}, path)
 
 
-def save_decomposed(path, model: nn.Module, arch: str, scheme: str, ranks: dict[str, int], meta: dict | None = None) -> None:
+def save_decomposed(path, model: nn.Module, arch: str, scheme: str, ranks: dict[str, int], meta: dict | None = None,
+                    input_size=None) -> None:
     atomic_save({"format": DECOMPOSED, "arch": arch, "scheme": scheme, "ranks": dict(ranks),
-                 "state_dict": model.state_dict(), "meta": meta or {}}, path)
+                 "state_dict": model.state_dict(), "meta": meta or {},
+                 "input_size": list(input_size or models.input_size(arch))}, path)
+
+
+def input_size_of(rec: dict) -> tuple[int, int, int]:
+    """The (C, H, W) a checkpoint's network was trained at (its MACs are counted there)."""
+    return tuple(rec["input_size"]) if "input_size" in rec else models.input_size(rec["arch"])
 
 
 def load_weights_only(path, map_location="cpu"):
@@ -54,6 +64,15 @@ def read_record(path, map_location="cpu") -> dict:
     rec.setdefault("format", DECOMPOSED if "ranks" in rec else DENSE)
     if rec["format"] not in WRITTEN_BY:
         raise ArtifactError(f"{path}: unknown checkpoint format {rec['format']!r}")
+    size = rec.get("input_size", [3, 1, 1])
+    if not (isinstance(size, (list, tuple)) and len(size) == 3 and all(type(v) is int and v > 0 for v in size)):
+        raise ArtifactError(f"{path}: malformed input_size {size!r} (expected [C, H, W])")
+    bad = [k for k, v in rec["state_dict"].items()
+           if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(v.isfinite().all())]
+    if bad:
+        raise ArtifactError(f"{path}: non-finite weights (NaN or inf) in {bad[0]}"
+                            f"{f' and {len(bad) - 1} more tensors' if len(bad) > 1 else ''}; the network it holds "
+                            "diverged and cannot be evaluated, decomposed or timed")
     return rec
 
 
@@ -72,13 +91,20 @@ def _to_device(obj, device):
     return obj
 
 
-def load_training_state(path, device="cpu") -> dict:
+def load_training_state(path, device="cpu", model: nn.Module | None = None, arch: str = "") -> dict:
     """The state `trp train` / `trp finetune` saved after an epoch (last.pt), to resume from, with
     its tensors on `device` except the random generator's state: the data order is drawn by a CPU
-    generator, which takes its state back only as a CPU ByteTensor."""
+    generator, which takes its state back only as a CPU ByteTensor. With `model`, a state whose
+    weights do not fit it (another network's last.pt) is refused."""
     state = load_weights_only(path, "cpu")
     if not isinstance(state, dict) or not TRAINING_KEYS <= set(state):
         raise ArtifactError(f"{path}: not a training state written by trp (last.pt); delete it to start afresh")
+    if model is not None:
+        mine, theirs = model.state_dict(), state["model"]
+        if not (isinstance(theirs, dict) and set(theirs) == set(mine)
+                and all(isinstance(theirs[k], torch.Tensor) and theirs[k].shape == v.shape for k, v in mine.items())):
+            raise ArtifactError(f"{path}: the training state of another network, not of this run's {arch or 'network'}; "
+                                "move it away to start afresh")
     return {k: v if k == "generator" else _to_device(v, device) for k, v in state.items()}
 
 

@@ -29,6 +29,7 @@ ARCHIVE_HINT = "point to a local copy with config key `data.archive` or env var 
 MEAN = (0.49139968, 0.48215841, 0.44653091)
 STD = (0.24703223, 0.24348513, 0.26158784)
 KEYS = ("train_x", "train_y", "test_x", "test_y")
+INPUT_SIZE = (3, 32, 32)  # every network trained on CIFAR-10 is counted (MACs) and timed at this size
 # sha256 of the C-contiguous arrays in official order: data as (N, 3072) uint8, labels as uint8.
 OFFICIAL_SHA256 = {
     "train_x": "9d5c2eddadb0deff02c14c350c0385aab7b1d5ff1edfeb4997c8dc8644960111",
@@ -68,8 +69,18 @@ def _empty_array(subtype, shape, dtype) -> np.ndarray:
     return _reconstruct(np.ndarray, (0,), dtype)
 
 
-# Every global a CIFAR-10 batch pickle may name; dicts, lists, bytes, str and ints need none.
+def _latin1_bytes(text, encoding) -> bytes:
+    """`_codecs.encode` as protocol-2 pickles written by Python 3 call it to rebuild bytes:
+    (str, "latin1"). Any other call is refused."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError("_codecs.encode called with arguments pickle never writes")
+    return text.encode("latin1")
+
+
+# Every global a CIFAR-10 batch pickle may name; dicts, lists, bytes, str and ints need none, except
+# bytes in a protocol-2 pickle written by Python 3 (a repack of the archive).
 _GLOBALS = {
+    ("_codecs", "encode"): _latin1_bytes,
     ("numpy.core.multiarray", "_reconstruct"): _empty_array,  # the released archive (numpy 1.x, protocol 2)
     ("numpy._core.multiarray", "_reconstruct"): _empty_array,  # numpy 2, protocols 0-4
     ("numpy.core.numeric", "_frombuffer"): _frombuffer,  # numpy 1.x, protocol 5
@@ -262,7 +273,11 @@ def prepare(archive: str | os.PathLike | None, out_npz: str | os.PathLike,
     """
     if archive is None:
         from torchvision.datasets.utils import download_url  # checks the official md5
-        download_url(URL, str(download_dir), FILENAME, OFFICIAL_MD5)
+        try:
+            download_url(URL, str(download_dir), FILENAME, OFFICIAL_MD5)
+        except (OSError, RuntimeError) as e:  # no network (URLError), a refused or corrupt download
+            reason = getattr(e, "reason", None) or getattr(e, "strerror", None) or e
+            raise DataError(f"cannot download {URL} ({reason}); {ARCHIVE_HINT}") from None
         path = Path(download_dir) / FILENAME
     else:
         path = Path(archive)

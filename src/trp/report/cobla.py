@@ -12,9 +12,9 @@ Runtime variant labels are BUDGET/METHOD.
 """
 from pathlib import Path
 
-from ..artifacts import write_json
+from ..artifacts import ArtifactError, write_json
 from . import paper
-from .common import (final_top1, parse_pairs, provenance_footer, read_allocation, read_run, read_runtime, renderer_parser,
+from .common import (final_top1, label_parts, parse_pairs, provenance_footer, read_allocation, read_run, read_runtime, renderer_parser,
                      top1, write_table)
 
 COLUMNS = [("model", "model"), ("budget", "budget"), ("method", "method"),
@@ -50,12 +50,18 @@ def row(model: str, budget: str, method: str, m: dict, ms: tuple, alloc: dict) -
 def cobla_table(runs: dict[str, list[str]], allocations: dict[str, list[str]], runtime_paths: list[str], profile: str,
                 out_prefix) -> list[dict]:
     """runs / allocations: "model/budget/method" -> [metrics.json] / [ranks.json] (first seed)."""
+    for label in [*runs, *allocations]:
+        label_parts(label, "model/budget/method")
     timed = latency([read_runtime(p) for p in runtime_paths])
     records = {label: read_run(paths[0]) for label, paths in runs.items()}
     rows = []
     for label, m in sorted(records.items(), key=lambda item: item[0].split("/", 2)[:2]):
         model, budget, method = label.split("/", 2)
         alloc = read_allocation(allocations[label][0]) if label in allocations else {}
+        if not {"decomposed", "finetuned"} & set(m["accuracy"]):
+            raise ArtifactError(f"{runs[label][0]}: the record of a dense network (accuracy of "
+                                f"{', '.join(sorted(m['accuracy']))} only), given as {label}; every row of this table "
+                                "is a decomposed network")
         rows.append(row(model, budget, method, m, timed.get(f"{budget}/{method}", (None, None)), alloc))
     footer = provenance_footer(list(records.values()), profile)
     write_table(rows, COLUMNS, out_prefix, TITLE, footer)

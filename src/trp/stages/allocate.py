@@ -7,8 +7,11 @@ the table's dense time of the decomposable convs divided by `latency_speedup`. T
 covers the table's layers (the decomposable convs) only, as the MAC speedup covers conv layers
 only; latency does not depend on the weights' values, so a table measured once per model, scheme
 and device serves every checkpoint of that model."""
+import math
+
 from .. import models
-from ..artifacts import DENSE, ArtifactError, check_outputs, load_network, read_json, record, sha256_file, write_json
+from ..artifacts import (DENSE, ArtifactError, check_outputs, input_size_of, load_network, read_json, record,
+                         sha256_file, write_json)
 from ..cobla import allocate
 from ..data import load_prepared, sample_batches
 from ..deploy.latency_aware import latency_costs, network_latency
@@ -21,6 +24,28 @@ RESULT_KEYS = ("ranks", "dense_layers", "macs", "params", "budget", "speedup", "
 LATENCY_KEYS = ("latency_s", "latency_speedup")
 
 
+def _seconds(v) -> bool:
+    return type(v) in (int, float) and math.isfinite(v) and v > 0
+
+
+def _malformed(layer) -> str | None:
+    """What is wrong with one layer entry of a latency table, or None: it needs dense_s (seconds >
+    0), ranks (increasing positive integers), rank_s (seconds > 0, one per rank) and break_even."""
+    if not isinstance(layer, dict):
+        return "is not a JSON object"
+    ranks, times = layer.get("ranks"), layer.get("rank_s")
+    if not _seconds(layer.get("dense_s")):
+        return f"has dense_s {layer.get('dense_s')!r}, expected seconds > 0"
+    if not (isinstance(ranks, list) and ranks and all(type(r) is int and r > 0 for r in ranks)
+            and all(a < b for a, b in zip(ranks, ranks[1:]))):
+        return f"has ranks {ranks!r}, expected increasing positive integers"
+    if not (isinstance(times, list) and len(times) == len(ranks) and all(_seconds(t) for t in times)):
+        return f"has rank_s {times!r}, expected {len(ranks)} times in seconds > 0"
+    if type(layer.get("break_even")) is not int or layer["break_even"] < 0:
+        return f"has break_even {layer.get('break_even')!r}, expected an integer >= 0"
+    return None
+
+
 def table_costs(path, arch: str, scheme: str, sites) -> tuple[dict, dict]:
     """(the table's key fields, its latency costs of `sites`) from a layer-latency JSON; a table
     of another model, scheme or layer structure is an ArtifactError (one line)."""
@@ -31,6 +56,10 @@ def table_costs(path, arch: str, scheme: str, sites) -> tuple[dict, dict]:
         raise ArtifactError(f"{path}: a latency table of {table.get('model')} ({table.get('scheme')} scheme), but this "
                             f"allocation is of {arch} ({scheme} scheme); measure one for it")
     layers = table["layers"]
+    for name, layer in layers.items():
+        problem = _malformed(layer)
+        if problem:
+            raise ArtifactError(f"{path}: malformed latency table: layer {name} {problem}")
     names = [s.name for s in sites]
     missing, extra = [n for n in names if n not in layers], sorted(set(layers) - set(names))
     wrong = [s.name for s in sites if s.name in layers and layers[s.name].get("break_even") != s.break_even]
@@ -60,7 +89,8 @@ def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = 
         raise ArtifactError("a latency budget (latency_speedup) needs a layer latency table")
     model, rec = load_network(checkpoint, device, expect=DENSE)
     arch = rec["arch"]
-    sites = find_sites(model, models.input_size(arch), scheme, exclude=(models.stem(arch),))
+    size = input_size_of(rec)
+    sites = find_sites(model, size, scheme, exclude=(models.stem(arch),))
     table_key, costs, max_latency = None, None, None
     if latency_table is not None:
         table_key, costs = table_costs(latency_table, arch, scheme, sites)
@@ -69,7 +99,7 @@ def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = 
     arrays, data_fp = load_prepared(data_npz) if data_npz is not None else (None, None)
     batches = None if arrays is None else sample_batches(arrays["train_x"], arrays["train_y"], sample, seed, device=device)
     res = allocate(model, arch, scheme, target_speedup=target_speedup, max_params=max_params, method=method,
-                   batches=batches, seed=seed, maxiter=maxiter, device=device, sites=sites,
+                   batches=batches, seed=seed, maxiter=maxiter, device=device, sites=sites, input_size=size,
                    latency_costs=costs, max_latency=max_latency)
     settings = {"source": str(checkpoint), "arch": arch, "scheme": scheme, "method": method,
                 "target_speedup": target_speedup, "max_params": max_params,

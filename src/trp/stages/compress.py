@@ -42,13 +42,15 @@ def _totals(cost: dict) -> dict:
 
 
 @torch.no_grad()
-def measure(arch: str, networks: dict[str, nn.Module], test_loader, device, accuracies: dict | None = None) -> dict:
+def measure(arch: str, networks: dict[str, nn.Module], test_loader, device, accuracies: dict | None = None,
+            input_size=None) -> dict:
     """Accuracy of each network by its key (top-1, and top-5 where there are >= 5 classes), or the
     given `accuracies` ({key: evaluate(...)} computed elsewhere, e.g. sharded over processes);
     cost of the dense architecture and of the last network (the compressed one), their speedup;
     and, where both are given, the largest difference between the projected and the decomposed
-    outputs (equal up to rounding) on the first test batch."""
-    size = models.input_size(arch)
+    outputs (equal up to rounding) on the first test batch. MACs are counted at `input_size` (C, H, W),
+    the size of the images the network is trained and tested on (default: the architecture's own)."""
+    size = input_size or models.input_size(arch)
     dense_cost, cost = model_cost(models.build(arch), size), model_cost(list(networks.values())[-1], size)
     results = accuracies or {k: evaluate(n, test_loader, device) for k, n in networks.items()}
     report = {"accuracy": {k: r["top1"] for k, r in results.items()},

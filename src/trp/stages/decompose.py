@@ -5,23 +5,28 @@ from .. import models
 from ..artifacts import (DENSE, ArtifactError, RunDirectory, load_network, read_json, record, save_decomposed,
                          sha256_file, write_json)
 from ..data import load_prepared
+from ..data.cifar10 import INPUT_SIZE
 from .compress import compress, final_ranks, measure
 from .inputs import resolve_device, sites_of, test_loader
 
 
 def read_ranks(path, sites) -> dict[str, int]:
     """{layer: rank} from a JSON file {"ranks": {layer: rank}}; layers may carry the paper's names
-    (res3-1-2); every rank is an integer from 1 to the layer's full rank."""
+    (res3-1-2), each layer once under either name; every rank is an integer from 1 to the layer's full rank."""
     doc = read_json(path, "ranks file")
     ranks = doc.get("ranks") if isinstance(doc, dict) else None
     if not isinstance(ranks, dict):
         raise ArtifactError(f"{path}: expected a JSON object with a \"ranks\" mapping of layer names to ranks")
     full = {s.name: s.full_rank for s in sites}
-    out = {}
+    out, given_as = {}, {}
     for name, rank in ranks.items():
         layer = models.paper_layer_name(str(name))
         if layer not in full:
             raise ArtifactError(f"{path}: {name!r} is not a decomposable conv of this network; they are {sorted(full)}")
+        if layer in given_as:
+            raise ArtifactError(f"{path}: layer {layer} is given twice (as {given_as[layer]!r} and {name!r}); "
+                                "give each layer once")
+        given_as[layer] = name
         if type(rank) is not int or not 1 <= rank <= full[layer]:
             raise ArtifactError(f"{path}: the rank of {name} must be an integer from 1 to {full[layer]} (its full "
                                 f"rank), got {rank!r}")
@@ -34,7 +39,7 @@ def decompose_checkpoint(checkpoint, scheme, e, data_npz, out_dir, ckpt_dir=None
     device = resolve_device(device)
     model, rec = load_network(checkpoint, device, expect=DENSE)
     arch = rec["arch"]
-    sites = sites_of(model, arch, scheme)
+    sites = sites_of(model, arch, scheme, input_size=INPUT_SIZE)
     given = read_ranks(ranks_file, sites) if ranks_file else None
     arrays, data_fp = load_prepared(data_npz)
     settings = {"source_sha256": sha256_file(checkpoint), "arch": arch, "scheme": scheme, "e": e, "rule": rule,
@@ -43,9 +48,9 @@ def decompose_checkpoint(checkpoint, scheme, e, data_npz, out_dir, ckpt_dir=None
         loader = test_loader(arrays, device, test_subset)
         ranks, dense_layers = final_ranks(sites, scheme, e, rule, threshold, given)
         networks = compress(model, sites, scheme, ranks)
-        report = {**measure(arch, networks, loader, device), "ranks": ranks, "dense_layers": dense_layers}
+        report = {**measure(arch, networks, loader, device, input_size=INPUT_SIZE), "ranks": ranks, "dense_layers": dense_layers}
         save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], arch, scheme, ranks,
-                        {"decompose": settings})
+                        {"decompose": settings}, INPUT_SIZE)
         metrics = {"schema": "trp.decompose/1", "config": {"source": str(checkpoint), **settings}, **report,
                    "provenance": record(settings, device, data_fp, rec.get("config", {}).get("seed"),
                                         source_sha256=settings["source_sha256"],

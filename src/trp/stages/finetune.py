@@ -10,9 +10,14 @@ import torch
 from ..artifacts import (DECOMPOSED, RunDirectory, load_network, load_training_state, record, save_decomposed,
                          save_training_state, sha256_file, write_json)
 from ..config import TrainConfig
+from ..data.cifar10 import INPUT_SIZE
 from ..train import fit
 from .compress import measure
 from .inputs import resolve_device, train_loaders
+
+# config keys fine-tuning does not use: the checkpoint fixes the network, plain SGD trains it
+IGNORES = frozenset({"model", "method", "scheme", "e", "lam", "m", "counter", "nuclear_cadence", "layers",
+                     "target_speedup", "rank_rule", "rank_threshold", "log_spectrum", "svd_device"})
 
 
 def finetune(checkpoint, cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress=True, overwrite=False,
@@ -29,13 +34,14 @@ def finetune(checkpoint, cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, pro
     settings = {"config": cfg.to_dict(), "source_sha256": sha256_file(checkpoint), "data_fingerprint": data_fp}
     with RunDirectory("finetune", settings, out_dir, ckpt_dir, overwrite, (checkpoint, data_npz)) as run:
         last = run.checkpoints / "last.pt"
-        resume = load_training_state(last, device) if run.resuming and last.exists() else None
+        resume = load_training_state(last, device, model, rec["arch"]) if run.resuming and last.exists() else None
         state = fit(model, cfg, train_loader, test_loader, generator, device, None, resume,
                     save=lambda training_state: save_training_state(last, training_state), progress=progress)
         save_decomposed(run.checkpoints / "finetuned.pt", model, rec["arch"], rec["scheme"], rec["ranks"],
-                        {"finetune": cfg.to_dict()})
+                        {"finetune": cfg.to_dict()}, INPUT_SIZE)
         metrics = {"schema": "trp.finetune/1", "config": cfg.to_dict(), "source": str(checkpoint),
-                   **measure(rec["arch"], {"decomposed": before, "finetuned": model}, test_loader, device),
+                   **measure(rec["arch"], {"decomposed": before, "finetuned": model}, test_loader, device,
+                           input_size=INPUT_SIZE),
                    "ranks": rec["ranks"], "scheme": rec["scheme"],
                    "training": {"epochs": state["epoch"], "train_seconds": state["train_seconds"],
                                 "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"]},

@@ -18,6 +18,7 @@ the same epoch (they decide together), checkpointed.
 import contextlib
 import copy
 import io
+import math
 import time
 from pathlib import Path
 
@@ -161,6 +162,11 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
     if cfg.batch_size % process.world_size:
         raise ConfigError(f"batch_size {cfg.batch_size} (images a step over all processes) must be a multiple of "
                           f"the {process.world_size} processes")
+    per_process, last_stage = cfg.batch_size // process.world_size, math.ceil(image_size / 32)
+    if per_process * last_stage ** 2 < 2:  # the last stage's feature map is image_size / 32 wide
+        raise ConfigError(f"batch_size {cfg.batch_size} over {process.world_size} process(es) at --image-size "
+                          f"{image_size} leaves batch norm one value per channel in {cfg.model}'s last stage; give "
+                          "at least 2 images a step per process or --image-size 64 or more")
     folders = image_folders(data_root, image_size)
     model, weights_info = load_pretrained(cfg.model, weights)
     if len(folders.classes) > model.fc.out_features:

@@ -51,12 +51,12 @@ def train_loaders(cfg: TrainConfig, data_npz, device, generator) -> tuple[Tensor
     return train, test_loader(arrays, device, cfg.test_subset, cfg.channels_last), data_fp
 
 
-def sites_of(model, arch: str, scheme: str, layers: list[str] | None = None):
+def sites_of(model, arch: str, scheme: str, layers: list[str] | None = None, input_size=None):
     """The convs TRP projects: the named ones (module or paper names), or every 1x1 and 3x3 conv
-    except the stem."""
+    except the stem, with their output sizes at `input_size` (default: the architecture's own)."""
     names = layers and [models.paper_layer_name(n) for n in layers]
     try:
-        return find_sites(model, models.input_size(arch), scheme, names=names,
+        return find_sites(model, input_size or models.input_size(arch), scheme, names=names,
                           exclude=() if names else (models.stem(arch),))
     except ValueError as e:
         raise ConfigError(str(e)) from None

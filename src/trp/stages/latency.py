@@ -2,8 +2,8 @@
 networks in interleaved rounds, per runtime and memory format, with their MAC speedups and the
 measured speedups' confidence intervals, as a runtime JSON (schema trp.runtime/2 in trp.timing),
 which replaces a runtime JSON at `out`, anything else only with `overwrite`, a checkpoint it reads never."""
-from .. import models
-from ..artifacts import ArtifactError, check_outputs, load_network, record, sha256_file, write_json
+from ..artifacts import (DECOMPOSED, DENSE, ArtifactError, check_outputs, input_size_of, load_network, record,
+                         sha256_file, write_json)
 from ..deploy import MEMORY_FORMATS, measure_networks
 from .inputs import resolve_device
 
@@ -17,12 +17,15 @@ def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, 
     if "baseline" not in checkpoints:
         raise ArtifactError("latency needs a checkpoint labelled 'baseline' (the dense model.pt)")
     device = resolve_device(device)
-    loaded = {label: load_network(path) for label, path in checkpoints.items()}  # all read before any timing
+    # all read before any timing: the baseline dense, every other network decomposed
+    loaded = {label: load_network(path, expect=DENSE if label == "baseline" else DECOMPOSED)
+              for label, path in checkpoints.items()}
     arch = loaded["baseline"][1]["arch"]
     for label, (_, rec) in loaded.items():
         if rec["arch"] != arch:
             raise ArtifactError(f"{checkpoints[label]} holds {rec['arch']}, the baseline {arch}")
-    measured = measure_networks({label: model for label, (model, _) in loaded.items()}, models.input_size(arch),
+    size = input_size_of(loaded["baseline"][1])  # the images the networks were trained on
+    measured = measure_networks({label: model for label, (model, _) in loaded.items()}, size,
                                 batch_sizes, runtimes, memory_formats, threads, rounds, min_run_time, device=device)
     settings = {"checkpoints": checkpoints, "batch_sizes": list(batch_sizes), "min_run_time": min_run_time,
                 "runtimes": list(runtimes), "memory_formats": list(memory_formats), "rounds": rounds, "threads": threads}

@@ -10,6 +10,7 @@ from .. import models
 from ..artifacts import (PARTIAL_RANKLOG, RankLog, RunDirectory, load_training_state, record, save_decomposed, save_dense,
                          save_training_state, sha256_file, write_json)
 from ..config import ConfigError, TrainConfig
+from ..data.cifar10 import INPUT_SIZE
 from ..lowrank import conv_macs, model_cost
 from ..train import RankRegularizer, fit
 from .compress import compress, final_ranks, measure
@@ -23,7 +24,7 @@ def budget_allocator(cfg: TrainConfig, model, sites):
     discarded energy) so that the network meets conv MACs <= dense conv MACs / target."""
     from ..cobla import InfeasibleBudget, budget_ranks
 
-    dense = model_cost(model, models.input_size(cfg.model))["conv_macs"]
+    dense = model_cost(model, INPUT_SIZE)["conv_macs"]
     fixed = dense - sum(conv_macs(s.conv, None, None, s.out_hw) for s in sites)  # convs never decomposed
     budget = dense / cfg.target_speedup
 
@@ -50,12 +51,12 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
     model = models.build(cfg.model).to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    sites = sites_of(model, cfg.model, cfg.scheme, cfg.layers)  # unknown layer names fail here, before any work
+    sites = sites_of(model, cfg.model, cfg.scheme, cfg.layers, INPUT_SIZE)  # unknown layer names fail here, before any work
     train_loader, test_loader, data_fp = train_loaders(cfg, data_npz, device, generator)
     settings = {"config": cfg.to_dict(), "data_fingerprint": data_fp}
     with RunDirectory("train", settings, out_dir, ckpt_dir, overwrite, inputs=(data_npz, *inputs)) as run:
         last = run.checkpoints / "last.pt"
-        resume = load_training_state(last, device) if run.resuming and last.exists() else None
+        resume = load_training_state(last, device, model, cfg.model) if run.resuming and last.exists() else None
         log = RankLog(run.checkpoints / PARTIAL_RANKLOG)
         log.start(resume["state"]["step"] if resume else None)
         allocate = budget_allocator(cfg, model, sites) if cfg.target_speedup else None
@@ -66,17 +67,17 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
                     save=lambda training_state: save_training_state(last, training_state), progress=progress, deadline=deadline)
         if not state["finished"]:
             return {"finished": False, "epoch": state["epoch"]}
-        save_dense(run.checkpoints / "model.pt", model, cfg.model, cfg.to_dict())
+        save_dense(run.checkpoints / "model.pt", model, cfg.model, cfg.to_dict(), INPUT_SIZE)
         files = {"model_sha256": sha256_file(run.checkpoints / "model.pt")}
         if cfg.method == "baseline":
-            report = measure(cfg.model, {"dense": model}, test_loader, device)
+            report = measure(cfg.model, {"dense": model}, test_loader, device, input_size=INPUT_SIZE)
         else:
             ranks, dense_layers = final_ranks(sites, cfg.scheme, cfg.e, cfg.rank_rule, cfg.rank_threshold,
                                               ranks=allocate(sites) if allocate else None)
             networks = compress(model, sites, cfg.scheme, ranks)
-            report = {**measure(cfg.model, networks, test_loader, device), "ranks": ranks, "dense_layers": dense_layers}
+            report = {**measure(cfg.model, networks, test_loader, device, input_size=INPUT_SIZE), "ranks": ranks, "dense_layers": dense_layers}
             save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], cfg.model, cfg.scheme, ranks,
-                            {"config": cfg.to_dict()})
+                            {"config": cfg.to_dict()}, INPUT_SIZE)
             files["decomposed_sha256"] = sha256_file(run.checkpoints / "decomposed.pt")
         metrics = {"schema": "trp.run/1", "config": cfg.to_dict(), **report,
                    "training": {"epochs": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],

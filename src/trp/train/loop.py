@@ -140,9 +140,16 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
                 loss = F.cross_entropy(out, y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
-            if regularizer is not None:
-                regularizer.after_backward(opt.param_groups[0]["lr"])
-            opt.step()
+            try:
+                if regularizer is not None:
+                    regularizer.after_backward(opt.param_groups[0]["lr"])
+                opt.step()
+            except RuntimeError as e:  # a step size the weights' float type cannot hold (lr=1e39 in fp32)
+                if "overflow" not in str(e):
+                    raise
+                raise NonFiniteError(f"non-finite update at step {state['step']} (epoch {epoch + 1}): lr "
+                                     f"{opt.param_groups[0]['lr']:g} overflows the weights' float type; the run "
+                                     "diverged (try a lower lr); the last good checkpoint is kept") from None
             detached = loss.detach()
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), state["step"], first_bad)
             state["step"] += 1
