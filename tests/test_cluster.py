@@ -6,15 +6,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from support import plan
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_slurm_profile_dry_run():
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--profile", "workflow/profiles/slurm",
-                           "--configfile", "config/paper.yaml"], cwd=ROOT, capture_output=True, text=True)
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
+    out = plan("--profile", "workflow/profiles/slurm", "--configfile", "config/paper.yaml")
     assert "This was a dry-run" in out
     jobs = out.split("rule ")
     train = [j for j in jobs if j.startswith("train_lowrank:")]
@@ -24,10 +22,7 @@ def test_slurm_profile_dry_run():
 
 
 def slurm_dry_run(configfile, *args):
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--profile", "workflow/profiles/slurm",
-                           "--configfile", configfile, *args], cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
-    return proc.stdout.split("rule ")
+    return plan("--profile", "workflow/profiles/slurm", "--configfile", configfile, *args).split("rule ")
 
 
 def test_slurm_train_jobs_stop_before_their_runtime():
@@ -39,9 +34,8 @@ def test_slurm_train_jobs_stop_before_their_runtime():
 
 
 def test_default_profile_sets_no_time_limit():
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "-p", "--configfile", "config/paper.yaml"], cwd=ROOT,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0 and "trp train" in proc.stdout and "--time-limit" not in proc.stdout
+    out = plan("--configfile", "config/paper.yaml")
+    assert "trp train" in out and "--time-limit" not in out
 
 
 def test_slurm_profile_plans_the_imagenet_profile():

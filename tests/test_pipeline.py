@@ -15,6 +15,7 @@ import pytest
 import torch
 import yaml
 from conftest import ARCHIVE
+from support import job_counts, plan
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -30,8 +31,8 @@ def snakemake(*args, check=True, env=None):
 
 @pytest.mark.parametrize("profile", ["paper", "paper_cpu", "cpu", "smoke", "imagenet"])
 def test_dry_run(profile):
-    out = snakemake("-n", "--configfile", f"config/{profile}.yaml").stdout
-    assert "rule all" in out or "Nothing to be done" in out
+    out = plan("--configfile", f"config/{profile}.yaml")
+    assert "rule all" in out and "This was a dry-run" in out
 
 
 @pytest.mark.parametrize("stage", ["data", "cpu"])
@@ -46,12 +47,6 @@ def test_dvc_stage_command_is_a_snakemake_run_that_plans(stage):
     assert "Job stats:" in out or "Nothing to be done" in out
 
 
-def job_counts(configfile):
-    out = snakemake("-n", "--forceall", "--configfile", str(configfile)).stdout
-    stats = out[out.index("Job stats:"):]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.M)}
-
-
 def test_cpu_profile_plans_the_jobs_of_its_budget_table():
     """config/cpu.yaml's budget table: 2 baselines, 8 Table-1 TRP runs, 2 nuclear-norm runs, 4 Fig. 3
     runs at e = 0.05 and the rank-variation run; 20 allocations and decompositions (12 Table-1 basic
@@ -62,7 +57,7 @@ def test_cpu_profile_plans_the_jobs_of_its_budget_table():
 
 
 def test_basic_methods_run_at_the_macs_of_the_same_seeds_trp_run_and_at_the_paper_speedups():
-    out = snakemake("-n", "-p", "--forceall", "--configfile", "config/cpu.yaml").stdout
+    out = plan("--configfile", "config/cpu.yaml")
     allocations = [line for line in out.splitlines() if "trp allocate" in line and "--method energy" in line]
     matched = [re.search(r"--checkpoint \S+/(\w[\w.-]*)/s(\d)/model\.pt .*--budget-from \S+/runs/resnet20/(\S+)/s(\d)/", a)
                for a in allocations if "--budget-from" in a]
@@ -91,7 +86,7 @@ def test_gpu_jobs_ask_for_cuda_and_a_gpu_slot_on_a_gpu_profile_only():
     assert all(" python -m trp.gpu_slots --per-gpu 3 -- trp " in j for j in jobs)
     assert all("'device=\"cuda\"'" in j or "--device=cuda" in j for j in jobs)
     assert all("gpu_slots" not in line for line in out.splitlines() if "trp allocate" in line)
-    out = snakemake("-n", "-p", "--configfile", "config/cpu.yaml").stdout
+    out = plan("--configfile", "config/cpu.yaml")
     assert "trp train" in out and "gpu_slots" not in out and "device" not in out
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import plan
 
 from trp import profile as profiles
 
@@ -48,13 +49,6 @@ def test_paper_cpu_runs_the_papers_schedule_from_one_source():
     assert (cpu["profile"], cpu["require_gpu"], cpu["models"]) == ("paper_cpu", False, ["resnet20"])
 
 
-def dry_run(*args):
-    proc = subprocess.run([str(Path(sys.executable).parent / "snakemake"), "-n", "--forceall", *args],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
-
-
 def job_priorities(out: str) -> dict:
     """(rule, run, seed) -> priority, from a dry run's job listing."""
     found = {}
@@ -68,7 +62,7 @@ def job_priorities(out: str) -> dict:
 
 
 def test_order_starts_the_central_rows_first():
-    found = job_priorities(dry_run("--configfile", "config/paper_cpu.yaml"))
+    found = job_priorities(plan("--configfile", "config/paper_cpu.yaml"))
     assert found[("train_baseline", "baseline", 0)] == found[("train_lowrank", "trp-spatial-e0.02-lam0.0003", 0)]
     trainings = [found[("train_baseline", "baseline", 0)], found[("train_lowrank", "trp-channel-e0.02-lam0.0003", 0)],
                  found[("train_lowrank", "trp-channel-e0.02-lam0", 0)], found[("train_baseline", "baseline", 1)],

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from test_pipeline import job_counts
+from support import job_counts
 
 ROOT = Path(__file__).resolve().parents[1]
 
