@@ -23,7 +23,7 @@ from trp.cli import main
 from trp.data import cifar10
 from trp.stages.train import EXIT_RESUMABLE
 
-TINY = ["method=trp", "e=0.1", "m=2", "train_subset=256", "test_subset=100", "batch_size=64", "device=cpu"]
+TINY = ["method=trp", "e=0.1", "m=2", "train_subset=128", "test_subset=50", "batch_size=64", "device=cpu"]
 FAST_TIMING = ["--batch-sizes", "1", "--min-run-time", "0.01", "--rounds", "1", "--memory-formats", "contiguous"]
 ALLOCATE = ["allocate", "--checkpoint", "{run}/model.pt", "--scheme", "channel", "--method", "energy",
             "--target-speedup", "2"]
@@ -309,8 +309,8 @@ def test_macs_are_counted_at_the_datasets_input_size(cifar_npz, tmp_path):
     from trp.lowrank import model_cost
 
     out = tmp_path / "r18"
-    assert main(["train", "--no-progress", "--set", "model=resnet18", "method=baseline", "train_subset=64",
-                 "test_subset=64", "batch_size=64", "epochs=1", "device=cpu", "--data", str(cifar_npz),
+    assert main(["train", "--no-progress", "--set", "model=resnet18", "method=baseline", "train_subset=16",
+                 "test_subset=16", "batch_size=16", "epochs=1", "device=cpu", "--data", str(cifar_npz),
                  "--out", str(out)]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     at_32 = model_cost(models.build("resnet18"), (3, 32, 32))
@@ -352,8 +352,8 @@ def test_a_network_with_nan_weights_is_refused(diverged, cifar_npz, tmp_path, ca
 
 @pytest.mark.parametrize("lr", ["1e39", "1e300"])
 def test_an_lr_beyond_the_float_range_is_divergence(cifar_npz, tmp_path, capsys, lr):
-    code = main(["train", "--no-progress", "--set", "method=baseline", f"lr={lr}", "train_subset=64", "test_subset=64",
-                 "batch_size=64", "epochs=1", "device=cpu", "--data", str(cifar_npz), "--out", str(tmp_path / "run")])
+    code = main(["train", "--no-progress", "--set", "method=baseline", f"lr={lr}", "train_subset=16", "test_subset=16",
+                 "batch_size=16", "epochs=1", "device=cpu", "--data", str(cifar_npz), "--out", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code == 3 and err.count("\n") == 1 and "non-finite update at step 0" in err, err
     assert not (tmp_path / "run" / "model.pt").exists()
@@ -581,7 +581,7 @@ def test_a_full_disk_in_prepare_data_is_one_line(tmp_path, capsys, monkeypatch):
 
 def test_a_full_disk_in_train_is_one_line(cifar_npz, tmp_path, capsys, monkeypatch):
     full_disk_at(monkeypatch, "last.pt")
-    code = main(["train", "--no-progress", "--set", "method=baseline", "train_subset=64", "test_subset=64",
-                 "batch_size=64", "epochs=1", "device=cpu", "--data", str(cifar_npz), "--out", str(tmp_path / "run")])
+    code = main(["train", "--no-progress", "--set", "method=baseline", "train_subset=16", "test_subset=16",
+                 "batch_size=16", "epochs=1", "device=cpu", "--data", str(cifar_npz), "--out", str(tmp_path / "run")])
     assert f"No space left on device writing {tmp_path / 'run' / 'last.pt'}" in refusal(capsys, code)
     assert not any("last.pt" in p.name for p in (tmp_path / "run").iterdir())
