@@ -17,6 +17,7 @@ from .cli_parser import Parser
 from .cobla import InfeasibleBudget
 from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
 from .config import DEVICES, ConfigError, TrainConfig, load_config, load_values
+from .config_help import config_keys_help
 from .data import DataError
 from .lowrank import SCHEMES
 from .stages.compress import RANK_RULES
@@ -153,8 +154,9 @@ def cmd_latency(a):
         raise ConfigError("each --checkpoint label must be given once")
     report = latency_report(pairs, a.batch_sizes, a.min_run_time, a.out, runtimes=a.runtimes,
                             memory_formats=a.memory_formats, rounds=a.rounds, threads=a.threads, overwrite=a.overwrite)
-    for v in report["variants"]:
-        print(v["label"], [round(r["median_ms_per_image"], 3) for r in v["rows"]], "ms/image")
+    for v in report["variants"]:  # the primary runtime's median per image, at each batch size
+        print(f"{v['label']}: " + ", ".join(f"batch size {r['batch_size']}: {r['median_ms_per_image']:.3f} ms/image"
+                                           for r in v["rows"]))
 
 
 def cmd_imagenet(a):
@@ -228,7 +230,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--download-dir", default="data/raw")
     p.set_defaults(func=cmd_prepare_data)
 
-    p = sub.add_parser("train", help="train (baseline | trp | nuclear), then decompose and evaluate")
+    p = sub.add_parser("train", help="train (baseline | trp | nuclear), then decompose and evaluate",
+                       epilog=config_keys_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
     _config(p)
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--target-speedup", type=SPEEDUP, help="budgeted TRP: reach this conv-MAC speedup (> 1)")

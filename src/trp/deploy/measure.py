@@ -2,6 +2,8 @@
 for: per batch size, one group of interleaved rounds over every (network, runtime, format), so
 that each speedup is a paired comparison (trp.timing). Returns the measured part of a
 trp.runtime/2 document (schema in trp.timing)."""
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -26,12 +28,13 @@ def _calls(networks, runtimes, memory_formats, x, threads, skipped):
 def measure_networks(networks: dict[str, nn.Module], input_size, batch_sizes=(1, 128), runtimes=("eager",),
                      memory_formats=("contiguous", "channels_last"), threads: int | None = None, rounds: int = 10,
                      min_run_time: float = 1.0, warmup: int = 3, device="cpu", baseline: str = "baseline",
-                     seed: int = 0) -> dict:
+                     seed: int = 0, progress: Callable[[str], None] | None = None) -> dict:
     """{"variants", "runtimes", "runtime_versions", "timing"} of trp.runtime/2 for `networks`
     ({label: eval-mode network}, one labelled `baseline`) at `input_size` (C, H, W). Each call
     gets `min_run_time` seconds over `rounds` rounds per batch size. The primary runtime (the
     variants' "rows") is the first runtime and format that ran. Each row also records
-    max_output_difference: the largest |output - eager output| of that network on the input."""
+    max_output_difference: the largest |output - eager output| of that network on the input.
+    `progress` is told, at each batch size, what is timed and for about how long."""
     check(runtimes, memory_formats)
     if baseline not in networks:
         raise ValueError(f"no network labelled {baseline!r} among {list(networks)}")
@@ -51,6 +54,9 @@ def measure_networks(networks: dict[str, nn.Module], input_size, batch_sizes=(1,
             if not calls:
                 raise Unavailable(f"no runtime could run here: {skipped}")
             ran.update(rt for _, rt, _ in calls)
+            if progress is not None:
+                progress(f"timing batch size {b}: {len(calls)} network/runtime/format calls in {rounds} interleaved "
+                         f"rounds, about {min_run_time:g} s of timing each ({len(calls) * min_run_time:.0f} s or more)")
             samples = interleaved(calls, rounds, min_run_time, warmup)
             primary = next(iter(calls))[1:]
             for (label, rt, fmt), s in samples.items():

@@ -17,6 +17,7 @@ from ..data import load_prepared, sample_batches
 from ..deploy.latency_aware import latency_costs, network_latency
 from ..deploy.layer_table import SCHEMA as TABLE_SCHEMA
 from ..lowrank import find_sites
+from ..progress import phase
 
 SCHEMA = "trp.allocation/1"
 RESULT_KEYS = ("ranks", "dense_layers", "macs", "params", "budget", "speedup", "param_ratio", "method", "scheme",
@@ -98,9 +99,13 @@ def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = 
             max_latency = network_latency({}, costs) / latency_speedup  # all dense
     arrays, data_fp = load_prepared(data_npz) if data_npz is not None else (None, None)
     batches = None if arrays is None else sample_batches(arrays["train_x"], arrays["train_y"], sample, seed, device=device)
-    res = allocate(model, arch, scheme, target_speedup=target_speedup, max_params=max_params, method=method,
-                   batches=batches, seed=seed, maxiter=maxiter, device=device, sites=sites, input_size=size,
-                   latency_costs=costs, max_latency=max_latency)
+    budget = ", ".join(f"{k} {v:g}" for k, v in (("target speedup", target_speedup), ("max params", max_params),
+                                                  ("latency speedup", latency_speedup)) if v is not None)
+    sampled = f", {sample} training images" if batches is not None else ""
+    with phase(f"allocating ranks of {len(sites)} convs ({method}, {budget}{sampled}, up to {maxiter} iterations)"):
+        res = allocate(model, arch, scheme, target_speedup=target_speedup, max_params=max_params, method=method,
+                       batches=batches, seed=seed, maxiter=maxiter, device=device, sites=sites, input_size=size,
+                       latency_costs=costs, max_latency=max_latency)
     settings = {"source": str(checkpoint), "arch": arch, "scheme": scheme, "method": method,
                 "target_speedup": target_speedup, "max_params": max_params,
                 "sample": sample if arrays is not None else None, "seed": seed, "maxiter": maxiter}

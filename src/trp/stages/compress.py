@@ -2,12 +2,14 @@
 one measure(): accuracy per network (keys say what it is: dense, projected, decomposed,
 finetuned), conv and whole-network MACs and parameters, and the speedup."""
 import copy
+import sys
 
 import torch
 from torch import nn
 
 from .. import models
 from ..lowrank import ConvSite, decompose_model, model_cost, project_sites, speedup
+from ..progress import phase
 from ..train import evaluate
 
 RANK_RULES = ("energy", "absolute")
@@ -37,22 +39,30 @@ def compress(model: nn.Module, sites: list[ConvSite], scheme: str, ranks: dict[s
     return {"dense": model, "projected": projected, "decomposed": decompose_model(copy.deepcopy(model), ranks, scheme)}
 
 
+def evaluated(key: str, network: nn.Module, test_loader, device, progress: bool = False) -> dict:
+    """evaluate() of one network, with a line (and on a terminal a progress bar) when `progress`."""
+    bar = f"evaluating the {key} network" if progress and sys.stderr.isatty() else None
+    with phase(f"evaluating the {key} network on {len(test_loader)} test batches", progress):
+        return evaluate(network, test_loader, device, progress=bar)
+
+
 def _totals(cost: dict) -> dict:
     return {k: v for k, v in cost.items() if k != "layers"}
 
 
 @torch.no_grad()
 def measure(arch: str, networks: dict[str, nn.Module], test_loader, device, accuracies: dict | None = None,
-            input_size=None) -> dict:
+            input_size=None, progress: bool = False) -> dict:
     """Accuracy of each network by its key (top-1, and top-5 where there are >= 5 classes), or the
     given `accuracies` ({key: evaluate(...)} computed elsewhere, e.g. sharded over processes);
     cost of the dense architecture and of the last network (the compressed one), their speedup;
     and, where both are given, the largest difference between the projected and the decomposed
     outputs (equal up to rounding) on the first test batch. MACs are counted at `input_size` (C, H, W),
-    the size of the images the network is trained and tested on (default: the architecture's own)."""
+    the size of the images the network is trained and tested on (default: the architecture's own).
+    `progress`: a line and a progress bar for each network's evaluation (trp.progress)."""
     size = input_size or models.input_size(arch)
     dense_cost, cost = model_cost(models.build(arch), size), model_cost(list(networks.values())[-1], size)
-    results = accuracies or {k: evaluate(n, test_loader, device) for k, n in networks.items()}
+    results = accuracies or {k: evaluated(k, n, test_loader, device, progress) for k, n in networks.items()}
     report = {"accuracy": {k: r["top1"] for k, r in results.items()},
               **({"top5": {k: r["top5"] for k, r in results.items()}} if all("top5" in r for r in results.values())
                  else {}),

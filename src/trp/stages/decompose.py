@@ -6,6 +6,7 @@ from ..artifacts import (DENSE, ArtifactError, RunDirectory, load_network, read_
                          sha256_file, write_json)
 from ..data import load_prepared
 from ..data.cifar10 import INPUT_SIZE
+from ..progress import phase
 from .compress import compress, final_ranks, measure
 from .inputs import resolve_device, sites_of, test_loader
 
@@ -46,9 +47,11 @@ def decompose_checkpoint(checkpoint, scheme, e, data_npz, out_dir, ckpt_dir=None
                 "threshold": threshold, "ranks_given": given, "test_subset": test_subset, "data_fingerprint": data_fp}
     with RunDirectory("decompose", settings, out_dir, ckpt_dir, overwrite, (checkpoint, data_npz, ranks_file)) as run:
         loader = test_loader(arrays, device, test_subset)
-        ranks, dense_layers = final_ranks(sites, scheme, e, rule, threshold, given)
-        networks = compress(model, sites, scheme, ranks)
-        report = {**measure(arch, networks, loader, device, input_size=INPUT_SIZE), "ranks": ranks, "dense_layers": dense_layers}
+        with phase(f"decomposing {len(sites)} convs ({scheme}-wise)"):
+            ranks, dense_layers = final_ranks(sites, scheme, e, rule, threshold, given)
+            networks = compress(model, sites, scheme, ranks)
+        report = {**measure(arch, networks, loader, device, input_size=INPUT_SIZE, progress=True), "ranks": ranks,
+                  "dense_layers": dense_layers}
         save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], arch, scheme, ranks,
                         {"decompose": settings}, INPUT_SIZE)
         metrics = {"schema": "trp.decompose/1", "config": {"source": str(checkpoint), **settings}, **report,

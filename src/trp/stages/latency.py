@@ -5,6 +5,7 @@ which replaces a runtime JSON at `out`, anything else only with `overwrite`, a c
 from ..artifacts import (DECOMPOSED, DENSE, ArtifactError, check_outputs, input_size_of, load_network, record,
                          sha256_file, write_json)
 from ..deploy import MEMORY_FORMATS, measure_networks
+from ..progress import say
 from .inputs import resolve_device
 
 SCHEMA = "trp.runtime/2"
@@ -26,7 +27,8 @@ def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, 
             raise ArtifactError(f"{checkpoints[label]} holds {rec['arch']}, the baseline {arch}")
     size = input_size_of(loaded["baseline"][1])  # the images the networks were trained on
     measured = measure_networks({label: model for label, (model, _) in loaded.items()}, size,
-                                batch_sizes, runtimes, memory_formats, threads, rounds, min_run_time, device=device)
+                                batch_sizes, runtimes, memory_formats, threads, rounds, min_run_time, device=device,
+                                progress=say)
     settings = {"checkpoints": checkpoints, "batch_sizes": list(batch_sizes), "min_run_time": min_run_time,
                 "runtimes": list(runtimes), "memory_formats": list(memory_formats), "rounds": rounds, "threads": threads}
     hashes = {f"{label}_sha256": sha256_file(path) for label, path in checkpoints.items()}

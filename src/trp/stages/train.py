@@ -12,6 +12,7 @@ from ..artifacts import (PARTIAL_RANKLOG, RankLog, RunDirectory, load_training_s
 from ..config import ConfigError, TrainConfig
 from ..data.cifar10 import INPUT_SIZE
 from ..lowrank import conv_macs, model_cost
+from ..progress import phase
 from ..train import RankRegularizer, fit
 from .compress import compress, final_ranks, measure
 from .inputs import resolve_device, sites_of, train_loaders
@@ -70,12 +71,14 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
         save_dense(run.checkpoints / "model.pt", model, cfg.model, cfg.to_dict(), INPUT_SIZE)
         files = {"model_sha256": sha256_file(run.checkpoints / "model.pt")}
         if cfg.method == "baseline":
-            report = measure(cfg.model, {"dense": model}, test_loader, device, input_size=INPUT_SIZE)
+            report = measure(cfg.model, {"dense": model}, test_loader, device, input_size=INPUT_SIZE, progress=progress)
         else:
-            ranks, dense_layers = final_ranks(sites, cfg.scheme, cfg.e, cfg.rank_rule, cfg.rank_threshold,
-                                              ranks=allocate(sites) if allocate else None)
-            networks = compress(model, sites, cfg.scheme, ranks)
-            report = {**measure(cfg.model, networks, test_loader, device, input_size=INPUT_SIZE), "ranks": ranks, "dense_layers": dense_layers}
+            with phase(f"decomposing {len(sites)} convs ({cfg.scheme}-wise)", progress):
+                ranks, dense_layers = final_ranks(sites, cfg.scheme, cfg.e, cfg.rank_rule, cfg.rank_threshold,
+                                                  ranks=allocate(sites) if allocate else None)
+                networks = compress(model, sites, cfg.scheme, ranks)
+            report = {**measure(cfg.model, networks, test_loader, device, input_size=INPUT_SIZE, progress=progress),
+                      "ranks": ranks, "dense_layers": dense_layers}
             save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], cfg.model, cfg.scheme, ranks,
                             {"config": cfg.to_dict()}, INPUT_SIZE)
             files["decomposed_sha256"] = sha256_file(run.checkpoints / "decomposed.pt")

@@ -29,15 +29,16 @@ def autocast(device: torch.device, precision: str):
 
 
 @torch.no_grad()
-def evaluate(model, loader, device: torch.device, all_reduce: Callable[[torch.Tensor], None] | None = None) -> dict:
+def evaluate(model, loader, device: torch.device, all_reduce: Callable[[torch.Tensor], None] | None = None,
+             progress: str | None = None) -> dict:
     """Top-1 accuracy (%), mean cross-entropy and, for 5 classes or more, top-5 accuracy (%), in
     fp32. With `all_reduce` (an in-place sum over processes), each process evaluates its shard of
-    the data and the counts are summed."""
+    the data and the counts are summed. `progress`: a progress bar over the batches, so named."""
     was_training = model.training
     model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # top-1 hits, top-5 hits, summed loss, images
     classes = 0
-    for x, y in loader:
+    for x, y in tqdm(loader, desc=progress, disable=progress is None, leave=False):
         out = model(x)
         classes = out.shape[1]
         sums[0] += (out.argmax(1) == y).sum()
@@ -112,6 +113,8 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
     model.train()
     step_model = torch.compile(model) if cfg.compile else model  # the same parameters; checkpoints stay eager
     steps_per_epoch = len(train_loader)
+    # the epochs and steps this run trains: max_steps may end it before cfg.epochs
+    epochs = cfg.epochs if cfg.max_steps is None else min(cfg.epochs, math.ceil(cfg.max_steps / steps_per_epoch))
     first = state["epoch"]
     for epoch in range(first, cfg.epochs):
         if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
@@ -127,7 +130,8 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
         seen = 0
         if hasattr(train_loader, "set_epoch"):
             train_loader.set_epoch(epoch)
-        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress, leave=False)
+        steps = steps_per_epoch if cfg.max_steps is None else min(steps_per_epoch, cfg.max_steps - state["step"])
+        bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{epochs}", total=steps, disable=not progress, leave=False)
         for i, (x, y) in enumerate(bar):
             if cfg.max_steps is not None and state["step"] >= cfg.max_steps:
                 break
@@ -164,7 +168,7 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
         sched.step()
         seconds = time.perf_counter() - t0
         state["train_seconds"] += seconds
-        test = evaluate(model, test_loader, device, all_reduce)
+        test = evaluate(model, test_loader, device, all_reduce, f"epoch {epoch + 1}/{epochs}: test" if progress else None)
         if all_reduce is not None:
             totals = torch.stack([loss_sum, correct.double(), loss_sum.new_tensor(float(seen))])
             all_reduce(totals)
