@@ -250,7 +250,10 @@ RECORD = '{"projection": 1, "step": 0, "layer": "layer1.0.conv1", "rank_after": 
 INPUTS = {"log.jsonl": RECORD * 3, "garbage.jsonl": RECORD + "garbage\n" + RECORD, "half.jsonl": RECORD + RECORD[:30],
           "list.json": "[1, 2]\n", "metrics.json": '{"schema": "trp.run/1", "accuracy": {"dense": 10.0}, '
                           '"config": {"model": "resnet20", "epochs": 1}}\n',
-          "runtime.json": '{"schema": "trp.runtime/2", "model": "resnet20", "variants": []}\n'}
+          "runtime.json": '{"schema": "trp.runtime/2", "model": "resnet20", "variants": []}\n',
+          "negative.json": '{"schema": "trp.runtime/2", "model": "resnet20", "variants": [{"label": "baseline", '
+                           '"rows": [{"batch_size": 1, "median_ms_per_image": -0.5}]}]}\n',
+          "norows.json": '{"schema": "trp.runtime/2", "model": "resnet20", "variants": [{"label": "baseline"}]}\n'}
 RENDER_ERRORS = [
     (["theorem2", "--ranklog", "a={d}/garbage.jsonl"], "garbage.jsonl: line 2 is not a rank log record"),
     (["theorem2", "--ranklog", "a={d}/half.jsonl"], "half.jsonl: line 2 is not a rank log record"),
@@ -267,6 +270,10 @@ RENDER_ERRORS = [
      "list.json: not an allocation"),
     (["budget", "--results", "{d}"], "no benchmark files under"),
     (["cobla", "--runs", "resnet20/TRP1/energy={d}/metrics.json"], "metrics.json: the record of a dense network"),
+    (["cobla", "--runs", "resnet20/TRP1/energy={d}/metrics.json", "--runtime", "{d}/negative.json"],
+     "variant 'baseline' has a row without a batch size and a time per image > 0"),
+    (["table4", "--runtime", "{d}/norows.json"], "variant 1 is not a label with rows of timings"),
+    (["table4", "--runtime", "{d}/runtime.json"], "a runtime JSON without variants"),
     (["cobla", "--runs", "resnet20/energy={d}/metrics.json"], "is not of the form model/budget/method"),
     (["cobla", "--runs", "resnet20/TRP1/energy={d}/metrics.json", "--allocation", "x={d}/list.json"],
      "label 'x' is not of the form model/budget/method"),

@@ -71,9 +71,23 @@ def read_allocation(path) -> dict:
 
 
 def read_runtime(path) -> dict:
-    """A runtime JSON of `trp latency`."""
-    return _record(read_json(path, "runtime JSON"), ("model", "variants"),
-                   f"{path}: not a runtime JSON of `trp latency`")
+    """A runtime JSON of `trp latency`: every variant a label and rows, every row a batch size and a
+    median time per image in ms (finite, > 0); anything else is an ArtifactError naming the variant."""
+    doc = _record(read_json(path, "runtime JSON"), ("model", "variants"), f"{path}: not a runtime JSON of `trp latency`")
+    if not isinstance(doc["variants"], list) or not doc["variants"]:
+        raise ArtifactError(f"{path}: a runtime JSON without variants")
+    for i, v in enumerate(doc["variants"], 1):
+        label = v.get("label") if isinstance(v, dict) else None
+        rows = v.get("rows") if isinstance(v, dict) else None
+        if not isinstance(label, str) or not isinstance(rows, list) or not rows:
+            raise ArtifactError(f"{path}: variant {i} is not a label with rows of timings")
+        for r in rows:
+            ms = r.get("median_ms_per_image") if isinstance(r, dict) else None
+            size = r.get("batch_size") if isinstance(r, dict) else None
+            if type(size) is not int or size < 1 or type(ms) not in (int, float) or not math.isfinite(ms) or ms <= 0:
+                raise ArtifactError(f"{path}: variant {label!r} has a row without a batch size and a time per image "
+                                    f"> 0 ({str(r)[:120]})")
+    return doc
 
 
 def sibling_metrics(path) -> list[dict]:
