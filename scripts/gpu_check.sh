@@ -150,6 +150,7 @@ run() {
   if [ "$cpu" = 1 ]; then
     tag=cpu-check
     export CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-0}   # one stand-in slot for trp.gpu_slots
+    export OMP_NUM_THREADS=1   # one thread per process, as the trainings: no threads spinning against each other
     echo "gpu_check: --cpu: on the CPU, a few steps each (a check of this script, not a measurement)"
   else
     command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader ||

@@ -54,7 +54,7 @@ def test_bundle_then_run_on_the_cpu_packs_records_that_name_the_commit(tmp_path,
     for path in ("scripts/gpu_check.sh", "src/trp/artifacts/provenance.py"):  # this checkout's, committed in the clone
         shutil.copy(ROOT / path, repo / path)
     sh("git", "add", "scripts/gpu_check.sh", "src/trp/artifacts/provenance.py", cwd=repo)
-    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "this checkout's gpu_check", cwd=repo)
+    sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "this checkout's gpu_check", cwd=repo)
     (repo / ".venv").symlink_to(VENV.parent)
     (repo / "data/prepared").mkdir(parents=True)
     shutil.copy(cifar_npz, repo / "data/prepared/cifar10.npz")
