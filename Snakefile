@@ -33,6 +33,10 @@ else:
     include: "workflow/rules/render.smk"
 
 
+onstart:
+    check_device()  # for a run of named targets; a run of rule all stops earlier, while it is planned
+
+
 rule all:
     input:
         all_targets,

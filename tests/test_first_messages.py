@@ -98,3 +98,12 @@ def test_measured_cost_reads_the_budget_tables_total(tmp_path):
     assert measured_cost(tmp_path / "missing.csv", 2) is None
     budget.write_text("stage,jobs\ntrain,3\n")
     assert measured_cost(budget, 2) is None
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a GPU is present: the paper profile would start")
+def test_a_gpu_profile_with_named_targets_stops_before_any_job(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "results/paper/runs.json", "--cores", "1", "-s",
+                           str(ROOT / "Snakefile"), "-d", str(tmp_path), "--configfile", str(ROOT / "config/paper.yaml")],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "needs a GPU" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results/paper/runs.json").exists()

@@ -106,7 +106,8 @@ def time_limit(wildcards, resources):
 def check_device():
     """A GPU profile whose jobs run on this machine (the local executor) stops here if no GPU is visible:
     rule all's input function calls it while Snakemake builds the plan, before any job table (a dry
-    run or --touch plans only, and goes on). Under a cluster executor (SLURM) the jobs run on other
+    run or --touch plans only, and goes on); a run of named targets is stopped by the onstart hook,
+    after its job table but before any job. Under a cluster executor (SLURM) the jobs run on other
     nodes and this machine may have none: there each job asks for CUDA and stops in one line on a
     node without a GPU. The message names the cpu profile's measured cost, read from its budget table."""
     if not config["require_gpu"] or not workflow.local_exec or workflow.dryrun or workflow.touch:
