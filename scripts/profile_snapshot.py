@@ -202,8 +202,12 @@ def restore(repo: Path, tag: str) -> Path:
 
 
 def prepare_data(repo: Path, tree: Path, profile: str) -> None:
-    """Run the profile's data rule alone in the worktree (the prepared arrays are never in a snapshot)."""
+    """Run the profile's data rule alone in the worktree (the prepared arrays are never in a snapshot), from
+    $TRP_CIFAR_ARCHIVE, else the archive beside the repository, else the download."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src"), "PATH": f"{repo / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    local = repo.parent / "shared" / "data" / "cifar-10-python.tar.gz"  # the archive beside the repository, if there
+    if not env.get("TRP_CIFAR_ARCHIVE") and local.is_file():
+        env["TRP_CIFAR_ARCHIVE"] = str(local)
     proc = subprocess.run(["snakemake", "--cores", "1", "--configfile", f"config/{profile}.yaml", "--until", "prepare_data"],
                           cwd=tree, env=env, capture_output=True, text=True)
     if proc.returncode:

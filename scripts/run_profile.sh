@@ -23,6 +23,8 @@ git -C "$repo" rev-parse -q --verify "refs/tags/$tag" > /dev/null || { echo "run
   { echo "run_profile: $tree is not at $tag" >&2; exit 2; }
 cd "$tree"
 export PYTHONPATH=$tree/src PATH=$venv:$PATH
+archive=$(dirname "$repo")/shared/data/cifar-10-python.tar.gz   # a local CIFAR-10 archive beside the repository
+if [ -z "${TRP_CIFAR_ARCHIVE:-}" ] && [ -f "$archive" ]; then export TRP_CIFAR_ARCHIVE=$archive; fi
 for pid in $(pgrep -f snakemake || true); do
   if [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$tree" ]; then
     echo "run_profile: a Snakemake run (pid $pid) is already going in $tree" >&2; exit 2
