@@ -15,7 +15,6 @@ import time
 import warnings
 
 import torch
-import torch.nn.functional as F
 
 from trp import models
 from trp.artifacts import atomic_write_text
@@ -24,7 +23,7 @@ from trp.artifacts.provenance import device_name, git_commit, numerics, versions
 from trp.config import PRECISIONS, ConfigError
 from trp.stages.inputs import resolve_device
 from trp.train import RankRegularizer
-from trp.train.loop import autocast
+from trp.train.loop import sgd_step
 
 VARIANTS = {"plain": dict(project=False, lam=0.0), "trp": dict(project=True, lam=0.0),
             "trp+nu": dict(project=True, lam=3e-4)}
@@ -48,16 +47,11 @@ def setup(name, scheme, variant, device, batch, channels_last=True, compiled=Fal
 
 
 def step(state, i, precision, device):
+    """Step i as `trp train` takes it: the projection where one is due, then trp.train.loop.sgd_step."""
     model, reg, opt, x, y = state
     if reg is not None:
         reg.before_forward(i, i)
-    with autocast(device, precision):
-        loss = F.cross_entropy(model(x), y)
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if reg is not None:
-        reg.after_backward(opt.param_groups[0]["lr"])
-    opt.step()
+    sgd_step(model, x, y, opt, reg, device, precision)
 
 
 def steps(state, n, start, precision, device):

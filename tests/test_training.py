@@ -202,6 +202,26 @@ def test_history_records_the_rate_each_epoch_trained_at():
     assert [h["lr"] for h in state["history"]] == pytest.approx([0.1, 0.01])
 
 
+def test_the_step_benchmark_times_the_training_loops_own_step(monkeypatch):
+    """benchmarks/train_step.py calls trp.train.loop.sgd_step, the function fit() trains with (it
+    once timed a copy of the step)."""
+    import importlib.util
+    from pathlib import Path
+
+    from trp.train import loop
+    spec = importlib.util.spec_from_file_location("train_step", Path(__file__).parents[1] / "benchmarks/train_step.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.sgd_step is loop.sgd_step
+    calls = []
+    monkeypatch.setattr(loop, "sgd_step", lambda *a: calls.append(1) or loop_step(*a))
+    loop_step = bench.sgd_step
+    cfg = TrainConfig(model="resnet20", method="baseline", epochs=1, lr=0.1, batch_size=8, channels_last=False)
+    data = [(torch.randn(8, 3, 8, 8), torch.randint(0, 4, (8,)))] * 3
+    fit(TinyNet(), cfg, data, data[:1], torch.Generator().manual_seed(0), torch.device("cpu"), None, None, progress=False)
+    assert len(calls) == 3
+
+
 def test_compiled_training_step_trains_the_same_weights(monkeypatch):
     """cfg.compile: TRP+Nu trained through torch.compile (its graph capture, with the aot_eager backend so
     that no C++ compiler is needed) ends with the eager run's weights; projections change them in place."""

@@ -87,6 +87,28 @@ def out_of_time(deadline: float, epoch_seconds: float, device: torch.device,
     return votes.item() > 0
 
 
+def sgd_step(model, x: torch.Tensor, y: torch.Tensor, opt, regularizer: RankRegularizer | None, device: torch.device,
+             precision: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """One training step after the regularizer's projection (before_forward): forward and loss under
+    the precision's autocast, backward, the nuclear-norm sub-gradient and the rank log's gradient
+    norm (after_backward), the SGD update. Returns (logits, loss). An lr whose update the weights'
+    float type cannot hold (lr=1e39 in fp32) is an OverflowError. benchmarks/train_step.py times this."""
+    with autocast(device, precision):
+        out = model(x)
+        loss = F.cross_entropy(out, y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    try:
+        if regularizer is not None:
+            regularizer.after_backward(opt.param_groups[0]["lr"])
+        opt.step()
+    except RuntimeError as e:
+        if "overflow" not in str(e):
+            raise
+        raise OverflowError(f"lr {opt.param_groups[0]['lr']:g} overflows the weights' float type") from None
+    return out, loss
+
+
 def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Generator, device: torch.device,
         regularizer: RankRegularizer | None = None, resume: dict | None = None,
         save: Callable[[dict], None] | None = None, progress: bool = True, deadline: float | None = None,
@@ -139,20 +161,10 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
                 if regularizer.projects_at(i if cfg.counter == "epoch" else state["step"]):
                     _check_finite(first_bad, model, state, steps_per_epoch)  # an SVD of NaN weights fails
                 regularizer.before_forward(i if cfg.counter == "epoch" else state["step"], state["step"])
-            with autocast(device, cfg.precision):
-                out = step_model(x)
-                loss = F.cross_entropy(out, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
             try:
-                if regularizer is not None:
-                    regularizer.after_backward(opt.param_groups[0]["lr"])
-                opt.step()
-            except RuntimeError as e:  # a step size the weights' float type cannot hold (lr=1e39 in fp32)
-                if "overflow" not in str(e):
-                    raise
-                raise NonFiniteError(f"non-finite update at step {state['step']} (epoch {epoch + 1}): lr "
-                                     f"{opt.param_groups[0]['lr']:g} overflows the weights' float type; the run "
+                out, loss = sgd_step(step_model, x, y, opt, regularizer, device, cfg.precision)
+            except OverflowError as e:
+                raise NonFiniteError(f"non-finite update at step {state['step']} (epoch {epoch + 1}): {e}; the run "
                                      "diverged (try a lower lr); the last good checkpoint is kept") from None
             detached = loss.detach()
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(detached), state["step"], first_bad)
