@@ -37,6 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from trp.artifacts.atomic import sha256_file as sha256
+from trp.artifacts.git import GitError, git
 from trp.artifacts.rundir import LOCK  # a run directory's lock: stale once the run is stopped
 
 SNAPSHOTS = "profile_snapshots"
@@ -48,13 +49,6 @@ RESUME_STATE = ("last.pt", "ranklog.partial.jsonl")
 
 class SnapshotError(Exception):
     pass
-
-
-def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
-    if proc.returncode:
-        raise SnapshotError(f"git {' '.join(args)}: {proc.stderr.strip()}")
-    return proc.stdout
 
 
 def outputs(tree: Path) -> list[str]:
@@ -224,7 +218,7 @@ def save_every(repo: Path, tag: str, minutes: float) -> Path:
         if snakemake_pids(tree):
             try:
                 print(f"{time.strftime('%H:%M:%S')} saved {save(repo, tag)}", flush=True)
-            except SnapshotError as e:
+            except (SnapshotError, GitError) as e:
                 print(f"{time.strftime('%H:%M:%S')} save failed, tried again in {minutes:g} min: {e}", flush=True)
     return save(repo, tag)
 
@@ -244,7 +238,7 @@ def main(argv=None) -> int:
             where = restore(repo, args.tag)
         else:
             where = save(repo, args.tag) if args.every is None else save_every(repo, args.tag, args.every)
-    except SnapshotError as e:
+    except (SnapshotError, GitError) as e:
         print(f"profile_snapshot: error: {e}", file=sys.stderr)
         return 2
     print(where)

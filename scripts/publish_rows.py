@@ -26,6 +26,7 @@ from pathlib import Path
 
 from trp import cli
 from trp import profile as profiles
+from trp.artifacts.git import GitError, git
 from trp.cli_parser import Parser
 from trp.run_state import ProfileState
 from trp.runs import RunTable
@@ -35,13 +36,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class PublishError(Exception):
     pass
-
-
-def git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
-    if proc.returncode:
-        raise PublishError(f"git {' '.join(args)}: {proc.stderr.strip()}")
-    return proc.stdout.strip()
 
 
 def rows_state(state: ProfileState) -> tuple[set[str], dict[str, list[str]]]:
@@ -119,7 +113,7 @@ def publish(repo: Path, tree: Path, profile: str, commit: bool) -> str:
     git(repo, "add", "--", *[f for f in files + packed if not git_ignored(repo, f)], out)
     cells = len(table.table1_inputs())
     message = (f"results: the {profile} profile's finished rows ({len(done)} of {cells} Table-1 records), "
-               f"from the run at {git(tree, 'rev-parse', '--short', 'HEAD')} in progress; rendered: {', '.join(rendered)}")
+               f"from the run at {git(tree, 'rev-parse', '--short', 'HEAD').strip()} in progress; rendered: {', '.join(rendered)}")
     if commit:
         git(repo, "commit", "-q", "-m", message)
     return "\n".join([message, "still to come:", *lines])
@@ -147,13 +141,13 @@ def main() -> None:
     try:
         if not (tree / "config" / f"{a.profile}.yaml").is_file():
             raise PublishError(f"no {tree}/config/{a.profile}.yaml (start the run with scripts/run_profile.sh {a.profile} {a.tag})")
-        if git(tree, "rev-parse", "HEAD") != git(ROOT, "rev-parse", f"{a.tag}^{{commit}}"):
+        if git(tree, "rev-parse", "HEAD").strip() != git(ROOT, "rev-parse", f"{a.tag}^{{commit}}").strip():
             raise PublishError(f"{tree} is not at tag {a.tag}")
         if git(ROOT, "diff", "--cached", "--name-only"):
             raise PublishError("this checkout has staged changes; commit or unstage them first")
         os.chdir(ROOT)
         print(publish(ROOT, tree, a.profile, commit=not a.no_commit))
-    except (PublishError, profiles.ProfileError, OSError, subprocess.CalledProcessError) as exc:
+    except (PublishError, GitError, profiles.ProfileError, OSError, subprocess.CalledProcessError) as exc:
         sys.exit(f"publish_rows: {exc}")
 
 
