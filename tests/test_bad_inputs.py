@@ -556,6 +556,8 @@ def test_no_network_in_prepare_data_is_one_line(tmp_path, capsys, monkeypatch):
     def offline(*args, **kwargs):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
+    monkeypatch.delenv("TRP_CIFAR_ARCHIVE", raising=False)  # a local archive named there is read instead of downloading
+
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     code = main(["prepare-data", "--out", str(tmp_path / "c.npz"), "--download-dir", str(tmp_path / "raw")])
     assert "cannot download https://www.cs.toronto.edu" in refusal(capsys, code)
