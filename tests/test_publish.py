@@ -32,6 +32,10 @@ def tagged_clone(tmp_path, cifar_npz):
     (tmp_path / "shared").symlink_to(SHARED)
     repo = tmp_path / "repo"
     sh("git", "clone", "-q", str(ROOT), str(repo), cwd=tmp_path)
+    for ref in ("refs/heads/dvc-store", "refs/remotes/origin/dvc-store"):  # the store, as a clone of a clone lacks it
+        if sh("git", "rev-parse", "-q", "--verify", ref, cwd=ROOT, check=False).returncode == 0:
+            sh("git", "fetch", "-q", str(ROOT), f"{ref}:refs/remotes/origin/dvc-store", cwd=repo)
+            break
     for k, v in (("user.name", "test"), ("user.email", "test@example.org")):
         sh("git", "config", k, v, cwd=repo)
     # a repository with no published profile: the stand-in run below is the cpu profile's only output

@@ -135,3 +135,15 @@ def all_targets(wildcards):
     """rule all's inputs, once the device is checked."""
     check_device()
     return all_outputs()
+
+
+def check_archive(path, given_by):
+    """Stops the run in one line, before any job, where the prepared data is still to be made and
+    the CIFAR-10 archive named by `given_by` is missing or unreadable."""
+    if os.path.exists(DATA):
+        return
+    problem = ("does not exist" if not os.path.exists(path) else "is not a file" if not os.path.isfile(path)
+               else "is not readable" if not os.access(path, os.R_OK) else None)
+    if problem:
+        sys.exit(f"CIFAR-10 archive {path} {problem} (given by {given_by}): give a readable "
+                 "cifar-10-python.tar.gz, or unset it to download the official archive")

@@ -5,28 +5,10 @@
 # content is verified), so where the archive lies never marks the prepared data, or anything trained
 # on it, out of date. A named archive that is missing or unreadable stops the run in one line before
 # any job, whenever the prepared data still has to be made.
-import os
-import sys
-
 ARCHIVE = config["data"]["archive"] or os.environ.get("TRP_CIFAR_ARCHIVE") or None
-ARCHIVE_ARGS = ["--archive", ARCHIVE] if ARCHIVE else []
-
-
-def archive_problem(path):
-    """Why `path` cannot be read as the CIFAR-10 archive, or None."""
-    if not os.path.exists(path):
-        return "does not exist"
-    if not os.path.isfile(path):
-        return "is not a file"
-    if not os.access(path, os.R_OK):
-        return "is not readable"
-    return None
-
-
-if ARCHIVE and not os.path.exists(DATA) and (problem := archive_problem(ARCHIVE)):
-    sys.exit(f"CIFAR-10 archive {ARCHIVE} {problem} (given by "
-             f"{'data.archive' if config['data']['archive'] else 'TRP_CIFAR_ARCHIVE'}): give a readable "
-             "cifar-10-python.tar.gz, or unset it to download the official archive")
+if ARCHIVE:
+    os.environ.update(TRP_CIFAR_ARCHIVE=ARCHIVE)  # optional (no envvars: entry); the job's `trp prepare-data` reads it
+    check_archive(ARCHIVE, "data.archive" if config["data"]["archive"] else "TRP_CIFAR_ARCHIVE")
 
 
 rule prepare_data:
@@ -40,5 +22,5 @@ rule prepare_data:
     benchmark:
         "data/prepared/prepare_data.benchmark.tsv"
     shell:
-        "trp prepare-data {ARCHIVE_ARGS:q} --out {output.npz:q} --download-dir data/raw "
+        "trp prepare-data --out {output.npz:q} --download-dir data/raw "
         "> {output.fingerprint:q} 2> {log:q}"

@@ -167,6 +167,8 @@ rule table1_metrics:
         f"{T}/table1.json",
     output:
         f"{R}/table1_metrics.json",
+    log:
+        f"{R}/logs/render/table1_metrics.log",
     localrule: True
     run:
         from trp.report.table1_metrics import write_metrics
