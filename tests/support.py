@@ -1,7 +1,7 @@
 """What several test modules share: Snakemake run in the repository, and the plans of its dry runs.
 
 A dry run reads the workflow and the profile and changes no file, so `plan` runs each distinct one
-once per test session and hands every test that asks for it the same output."""
+once per pytest run and hands every test that asks for it the same output."""
 import functools
 import re
 import subprocess
@@ -28,7 +28,7 @@ def _plan(args: tuple) -> str:
 def plan(*args) -> str:
     """The output of `snakemake -n -p --forceall --rerun-incomplete ARGS`: every job of the profile
     planned with its shell command, whatever lies on disk (a job another run left unfinished too);
-    run once per session for the same arguments."""
+    run once per pytest run for the same arguments."""
     return _plan(tuple(str(a) for a in args))
 
 

@@ -1,6 +1,6 @@
 """The commands the README and docs show run as written: docs/usage.md's tour of the `trp` commands
 and docs/cobla.md's allocation after it run in a scratch folder on a subset of CIFAR-10 (their
-training sizes cut by the substitutions below, the prepared data taken from the session's); every
+training sizes cut by the substitutions below, the prepared data taken from the cifar_npz fixture); every
 other command names a script, config and `trp` subcommand that exist, and the README's Snakemake
 commands plan (dry run)."""
 import os
@@ -17,7 +17,7 @@ from trp.cli import parser
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # What the test changes in the blocks it runs: the training, allocation and timing sizes (minutes ->
-# seconds) and the data preparation (the session's prepared CIFAR-10 is put where the tour reads it).
+# seconds) and the data preparation (the cifar_npz fixture's prepared CIFAR-10 is put where the tour reads it).
 SMALL = 'Q="epochs=1 train_subset=256 test_subset=256 batch_size=64"'
 QUICK_ALLOCATION = "--sample 64 --maxiter 2"
 SUBSTITUTIONS = [(re.compile(r'^Q=".*?"', re.M), SMALL), (re.compile(r"^trp prepare-data .*$", re.M), ""),
