@@ -157,7 +157,9 @@ def test_archive_path_never_reaches_the_shell(tmp_path):
     archive.write_bytes(b"")  # it must exist: a missing archive stops the run before any job
     out = snakemake("-n", "-p", "-f", "data/prepared/cifar10.npz", "--configfile", "config/smoke.yaml",
                     "--config", f'data={{archive: "{archive}"}}').stdout
-    assert "trp prepare-data --out data/prepared/cifar10.npz " in out and "shell-ran" not in out
+    shell = [line for line in out.splitlines() if line.startswith("Shell command:")]
+    assert len(shell) == 1 and "trp prepare-data --out data/prepared/cifar10.npz " in shell[0]
+    assert "shell-ran" not in shell[0]  # Snakemake's header may echo its own command line; the job's shell never has it
     assert not (ROOT / "shell-ran").exists() and not (tmp_path / "shell-ran").exists()
 
 
