@@ -1,7 +1,8 @@
 #!/bin/bash
 # Publish a finished profile run from the tagged worktree it ran in: record its checkpoints in DVC,
-# push them to the DVC remote (dvc-store/, committed onto the branch dvc-store), render what the run cost
-# (trp render budget, from Snakemake's benchmark files), and commit its results on a branch off the tag.
+# push them to the DVC remote (dvc-store/, committed as a store commit that the results commit merges),
+# render what the run cost (trp render budget, from Snakemake's benchmark files), and commit its results
+# on a branch off the tag.
 #
 #   cd <worktree at tag T> && bash scripts/publish_results.sh cpu [FIX...]   # then, in the main checkout:
 #   git merge results/cpu-T && .venv/bin/python scripts/update_readme.py   # docs/results.md, README summary
@@ -47,15 +48,14 @@ while IFS= read -r -d '' log; do gzip -n -9 -c "$log" > "$log.gz"; done \
   < <(find "results/$profile" -name ranklog.jsonl -print0)
 git add "results/$profile" "paper_tables/$profile" dvc.lock
 git ls-files -z "results/$profile/*ranklog.jsonl" | xargs -0 -r git rm -q --cached
-# The pushed checkpoints go onto the branch dvc-store, beside those already there, not into this tree.
-store=$(git rev-parse -q --verify refs/heads/dvc-store || git rev-parse -q --verify refs/remotes/origin/dvc-store || true)
+# The pushed checkpoints go into a store commit (a root commit holding dvc-store/'s files), which the
+# results commit takes as its second parent: every clone of the history holds them, the tree does not.
 index=$(mktemp -u)
-[ -z "$store" ] || GIT_INDEX_FILE=$index git read-tree "$store"
-GIT_INDEX_FILE=$index git -C dvc-store --git-dir="$(git rev-parse --absolute-git-dir)" --work-tree=. add --ignore-removal .
+GIT_INDEX_FILE=$index git -C dvc-store --git-dir="$(git rev-parse --absolute-git-dir)" --work-tree=. add .
 tree=$(GIT_INDEX_FILE=$index git write-tree)
 rm -f "$index"
-stored=$(git commit-tree "$tree" ${store:+-p "$store"} -m "dvc-store: the $profile profile's checkpoints, run from tag $tag")
-git update-ref refs/heads/dvc-store "$stored"
-git commit -q -m "results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables, records, dvc.lock (the checkpoints: branch dvc-store, $(git rev-parse --short "$stored"))${*:+ (declarations mended by: $*)}"
+stored=$(git commit-tree "$tree" -m "dvc-store: the $profile profile's checkpoints, run from tag $tag")
+results=$(git commit-tree "$(git write-tree)" -p HEAD -p "$stored" -m "results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables, records, dvc.lock (the checkpoints: store commit $(git rev-parse --short "$stored"))${*:+ (declarations mended by: $*)}")
+git update-ref -m "publish_results: $profile" HEAD "$results"
 git tag "results-$profile-$tag"
-echo "published on branch results/$profile-$tag, tag results-$profile-$tag"
+echo "published on branch results/$profile-$tag, tag results-$profile-$tag (checkpoints in store commit $(git rev-parse --short "$stored"))"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Check a published profile from a fresh clone, offline: rebuild the prepared data from the local
 # archive ($TRP_CIFAR_ARCHIVE, else ../shared/data beside the repository), pull the profile's
-# checkpoints from the DVC remote (dvc-store/ in the commit's tree, else the branch dvc-store), and
+# checkpoints from the DVC remote (dvc-store/ in the commit's tree, else its store commits), and
 # require `dvc status` of the data and profile stages to be clean.
 #
 #   bash scripts/verify_results.sh results-cpu-<tag> [cpu]
@@ -18,15 +18,8 @@ export PATH="$bin:$PATH" PYTHONPATH="$clone/src"   # the clone's code, not the r
 archive=$(dirname "$repo")/shared/data/cifar-10-python.tar.gz   # the local archive, unless one is given
 if [ -z "${TRP_CIFAR_ARCHIVE:-}" ] && [ -f "$archive" ]; then export TRP_CIFAR_ARCHIVE=$archive; fi
 git checkout -q "$ref"
-if [ ! -d dvc-store ]; then   # a commit whose tree holds no store: the remote is the branch dvc-store
-  for store in refs/heads/dvc-store refs/remotes/origin/dvc-store; do
-    git -C "$repo" rev-parse -q --verify "$store^{commit}" > /dev/null && break
-  done
-  git fetch -q "$repo" "+$store:refs/remotes/origin/dvc-store"
-  mkdir dvc-store && git archive refs/remotes/origin/dvc-store | tar -x -C dvc-store
-fi
 "$bin/dvc" repro data
-"$bin/dvc" pull "$profile"
+TRP_BIN=$bin bash "$repo/scripts/pull_results.sh" "$profile"   # the store from this history (or the commit's tree), then dvc pull
 status=$("$bin/dvc" status data "$profile")
 echo "$status"
 case "$status" in

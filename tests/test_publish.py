@@ -24,6 +24,10 @@ def sh(*cmd, cwd, env=None, check=True):
     return proc
 
 
+def store_commits(repo):
+    return sh("git", "log", "--max-parents=0", "--format=%H", "--grep=^dvc-store: ", "HEAD", cwd=repo).stdout.split()
+
+
 @pytest.fixture
 def tagged_clone(tmp_path, cifar_npz):
     """A clone of this repository at a tag, beside a link to ../shared, holding a 'finished' cpu run."""
@@ -32,10 +36,6 @@ def tagged_clone(tmp_path, cifar_npz):
     (tmp_path / "shared").symlink_to(SHARED)
     repo = tmp_path / "repo"
     sh("git", "clone", "-q", str(ROOT), str(repo), cwd=tmp_path)
-    for ref in ("refs/heads/dvc-store", "refs/remotes/origin/dvc-store"):  # the store, as a clone of a clone lacks it
-        if sh("git", "rev-parse", "-q", "--verify", ref, cwd=ROOT, check=False).returncode == 0:
-            sh("git", "fetch", "-q", str(ROOT), f"{ref}:refs/remotes/origin/dvc-store", cwd=repo)
-            break
     for k, v in (("user.name", "test"), ("user.email", "test@example.org")):
         sh("git", "config", k, v, cwd=repo)
     # a repository with no published profile: the stand-in run below is the cpu profile's only output
@@ -89,16 +89,20 @@ def test_publish_then_verify_from_a_fresh_clone(tagged_clone):
     assert "| train | n/a | 1 | 1.00 |" in (repo / "paper_tables/cpu/budget.md").read_text()  # no record: no machine
     pushed = [p.relative_to(repo / "dvc-store").as_posix() for p in (repo / "dvc-store/files").rglob("*") if p.is_file()]
     assert len(pushed) == 2  # model.pt and the folder's manifest; last.pt stays behind
-    stored = sh("git", "ls-tree", "-r", "--name-only", "refs/heads/dvc-store", cwd=repo).stdout.split()
-    assert set(pushed) <= set(stored) and len(stored) > len(pushed)  # beside the store's earlier checkpoints
+    parents = sh("git", "rev-parse", "HEAD^1", "HEAD^2", cwd=repo).stdout.split()
+    assert parents[0] == sh("git", "rev-parse", "run-tag", cwd=repo).stdout.strip()
+    assert sh("git", "log", "-1", "--format=%P%n%s", parents[1], cwd=repo).stdout.startswith("\ndvc-store: the cpu profile")
+    stored = sh("git", "ls-tree", "-r", "--name-only", parents[1], cwd=repo).stdout.split()
+    assert set(pushed) == set(stored)  # a root commit holding the store's files, merged in as second parent
     out = sh("bash", "scripts/verify_results.sh", "results-cpu-run-tag", cwd=repo,
              env=dict(os.environ, TRP_BIN=str(ROOT / ".venv/bin")))
     assert "checkpoints pulled, dvc status clean" in out.stdout
 
-    fresh = repo.parent / "fresh"  # a clone: the store is origin/dvc-store, the rank log only gzipped
+    fresh = repo.parent / "fresh"  # a clone: the store is in its history, the rank log only gzipped
     sh("git", "clone", "-q", "--branch", "results-cpu-run-tag", str(repo), str(fresh), cwd=repo.parent)
     assert not (fresh / "dvc-store").exists() and not (fresh / log).exists()
     sh("bash", "scripts/pull_results.sh", "cpu", cwd=fresh, env=dict(os.environ, TRP_BIN=str(ROOT / ".venv/bin")))
     assert (fresh / log).read_text() == RANKLOG
+    assert set(store_commits(fresh)) == {parents[1], *store_commits(ROOT)}  # the profiles published before too
     assert (fresh / "checkpoints/cpu/runs/resnet20/baseline/s0/model.pt").read_bytes() == \
         (repo / "checkpoints/cpu/runs/resnet20/baseline/s0/model.pt").read_bytes()
