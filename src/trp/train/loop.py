@@ -63,14 +63,23 @@ def make_optimizer(model, cfg: TrainConfig):
 
 def _check_finite(first_bad: torch.Tensor, model, state: dict, steps_per_epoch: int, weights: bool = True) -> None:
     """Raise NonFiniteError if a loss so far was non-finite (`first_bad` holds the first such
-    step, on the device) or, with `weights`, if a weight is."""
-    step = int(first_bad.item())
+    step, on the device) or, with `weights`, if a weight is. One read from the device."""
+    flags = [first_bad, _nonfinite_weights(model).to(first_bad.dtype)] if weights else [first_bad]
+    step, *bad_weights = torch.stack(flags).tolist()
     if step >= 0:
         raise NonFiniteError(f"non-finite loss at step {step} (epoch {step // steps_per_epoch + 1}); the run "
                              "diverged (try a lower lr); the last good checkpoint is kept")
-    if weights and not bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all()):
+    if any(bad_weights):
         raise NonFiniteError(f"non-finite weights after step {state['step']} (epoch {state['epoch'] + 1}); "
                              "the last good checkpoint is kept")
+
+
+def _nonfinite_weights(model) -> torch.Tensor:
+    """Whether any parameter holds a NaN or inf, as a bool tensor on the device: 0 * w is 0 where w is
+    finite and NaN where it is not, so the L1 norms of the 0 * w are all 0 exactly when every weight is
+    finite (two multi-tensor kernels on a GPU, whatever the number of parameters)."""
+    params = [p.detach() for p in model.parameters()]
+    return ~torch.stack(torch._foreach_norm(torch._foreach_mul(params, 0.0), 1)).eq(0).all()
 
 
 def out_of_time(deadline: float, epoch_seconds: float, device: torch.device,

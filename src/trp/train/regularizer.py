@@ -1,5 +1,6 @@
 """TRP (Eq. 2) and the nuclear-norm sub-gradient (Eq. 6) as hooks around a plain SGD step,
 with the Theorem-2 quantities logged at every projection."""
+import itertools
 from typing import Callable
 
 import torch
@@ -7,7 +8,17 @@ import torch
 from ..lowrank import ConvSite, add_nuclear_subgradient, energy_ratios, project_sites
 from ..lowrank.matricize import from_matrix
 from ..lowrank.nuclear import add_to_grad
-from ..lowrank.theorem2 import theorem2_quantities
+from ..lowrank.theorem2 import theorem2_from_norms, theorem2_norms
+
+
+def read_at_once(tensors: list[torch.Tensor]) -> list[list[float]]:
+    """Each tensor's values as a flat list of floats, read to the host in one transfer (one wait
+    for the device) as float64, which holds every float32, bf16 and float64 value exactly."""
+    if not tensors:
+        return []
+    flat = torch.cat([t.detach().reshape(-1).to(torch.float64) for t in tensors]).tolist()
+    ends = list(itertools.accumulate(t.numel() for t in tensors))
+    return [flat[end - t.numel():end] for t, end in zip(tensors, ends)]
 
 
 class RankRegularizer:
@@ -47,40 +58,50 @@ class RankRegularizer:
         self._last = None
         if not self.projects_at(step):
             return
-        weights = {s.name: s.conv.weight.detach().clone() for s in self.sites}
+        weights = [s.conv.weight.detach().clone() for s in self.sites]
         ranks = (lambda S: self.allocate(self.sites, S)) if self.allocate else None
         self._last = project_sites(self.sites, self.e, self.scheme, ranks=ranks, svd_device=self.svd_device)
         self.projections += 1
-        max_step = self._max_step.tolist() if self._max_step is not None else [None] * len(self.sites)
-        for site, p, g in zip(self.sites, self._last, max_step):
-            self._record(site, p, weights[site.name], global_step, g)
+        previous = [self.previous.get(s.name) for s in self.sites]
+        self.previous.update({s.name: (s.conv.weight.detach().clone(), p.rank) for s, p in zip(self.sites, self._last)})
+        if self.log is not None:
+            for record in self._records(weights, previous, global_step):
+                self.log(record)
         self._max_step, self._steps = None, 0
 
-    def _record(self, site: ConvSite, p, w_before: torch.Tensor, global_step: int, max_step: float | None) -> None:
+    def _records(self, weights: list[torch.Tensor], previous: list, global_step: int) -> list[dict]:
+        """The rank log's records of this projection, one per site; the device values they hold
+        (Theorem 2's norms, the energy ratios, G) are read to the host at once."""
+        norms = [None if prev is None else
+                 theorem2_norms(w, prev[0], prev[1], self.scheme, singular_values=p.singular_values)
+                 for w, prev, p in zip(weights, previous, self._last)]
+        ratios = [energy_ratios(p.singular_values[:p.rank].double()) if self.spectrum else None for p in self._last]
+        values = iter(read_at_once([t for t in norms + ratios + [self._max_step] if t is not None]))
+        norms = [None if t is None else next(values) for t in norms]
+        ratios = [None if t is None else next(values) for t in ratios]
+        max_step = [None] * len(self.sites) if self._max_step is None else next(values)
+        return [self._record(*args, global_step) for args in zip(self.sites, self._last, previous, norms, ratios, max_step)]
+
+    def _record(self, site: ConvSite, p, prev: tuple | None, norms: list[float] | None, ratios: list[float] | None,
+                max_step: float | None, global_step: int) -> dict:
         rank = p.rank
-        T = site.conv.weight.detach().clone()
-        prev = self.previous.get(site.name)
-        self.previous[site.name] = (T, rank)
-        if self.log is None:
-            return
         rec = {"projection": self.projections, "step": global_step, "layer": site.name, "rank_after": rank,
                "saves_macs": p.saves_macs, "full_rank": site.full_rank}
-        if self.spectrum:
-            rec["energy_ratios"] = energy_ratios(p.singular_values[:rank].double()).tolist()
+        if ratios is not None:
+            rec["energy_ratios"] = ratios  # Eq. (13)
         if prev is None:
             rec["sqrt_e"] = self.e ** 0.5
-        else:
-            T_prev, rank_prev = prev
-            # Eq. (11)-(12): ||W^{t+m} - T^z||_F / ||W^{t+m}||_F and the tail energy beyond rank(T^z).
-            steps = self._steps if max_step is not None else None
-            q = theorem2_quantities(w_before, T_prev, rank_prev, self.e, self.scheme, singular_values=p.singular_values,
-                                    steps=steps, max_step=max_step)
-            rec.update(rank_before=rank_prev, displacement=q["displacement"], tail_ratio=q["tail_ratio"],
-                       sqrt_e=q["sqrt_e"], bound_holds=q["bound_holds"], rank_rose=rank > rank_prev)
-            if steps is not None:
-                rec.update(steps=steps, max_step=max_step, step_bound=q["step_bound"],
-                           assumption_holds=q["assumption_holds"])
-        self.log(rec)
+            return rec
+        rank_prev = prev[1]
+        # Eq. (11)-(12): ||W^{t+m} - T^z||_F / ||W^{t+m}||_F and the tail energy beyond rank(T^z).
+        steps = self._steps if max_step is not None else None
+        q = theorem2_from_norms(*norms, rank_prev, self.e, steps=steps, max_step=max_step)
+        rec.update(rank_before=rank_prev, displacement=q["displacement"], tail_ratio=q["tail_ratio"],
+                   sqrt_e=q["sqrt_e"], bound_holds=q["bound_holds"], rank_rose=rank > rank_prev)
+        if steps is not None:
+            rec.update(steps=steps, max_step=max_step, step_bound=q["step_bound"],
+                       assumption_holds=q["assumption_holds"])
+        return rec
 
     def after_backward(self, lr: float | None = None) -> None:
         """Eq. (6): grad += lam * U_r V_r^T, every step (paper) or on projection steps only,

@@ -1,0 +1,190 @@
+"""Reads of device values on the host (each a wait for the GPU): a TRP projection makes a fixed
+number, whatever the number of layers, a finiteness check makes one, and a step between
+projections makes none; the rank log they yield is the per-layer definition's, bit for bit."""
+import math
+
+import pytest
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from trp import models
+from trp.lowrank import energy_ratios, find_sites, to_matrix
+from trp.train import RankRegularizer
+from trp.train.loop import NonFiniteError, _check_finite, sgd_step
+
+from test_training import TinyNet, tiny_batches
+
+
+class HostReads(TorchDispatchMode):
+    """Counts host reads of tensor values: aten._local_scalar_dense (item(), float(), int(), bool()
+    of a tensor) as the dispatcher sees it, and the copies that bypass the dispatcher on a CPU
+    (Tensor.tolist, Tensor.numpy, Tensor.cpu)."""
+
+    COPIES = ("tolist", "numpy", "cpu")
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+        self._originals = {}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten._local_scalar_dense.default:
+            self.count += 1
+        return func(*args, **(kwargs or {}))
+
+    def __enter__(self):
+        for name in self.COPIES:
+            original = self._originals[name] = getattr(torch.Tensor, name)
+            setattr(torch.Tensor, name, self._counted(original))
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        for name, original in self._originals.items():
+            setattr(torch.Tensor, name, original)
+        return super().__exit__(*exc)
+
+    def _counted(self, method):
+        def counted(tensor, *args, **kwargs):
+            self.count += 1
+            return method(tensor, *args, **kwargs)
+        return counted
+
+
+def test_host_reads_counts_every_kind_of_read():
+    x = torch.arange(3.0)
+    with HostReads() as reads:
+        x.sum().item(), float(x[0]), int(x[1]), bool(x[2] > 0), x.tolist(), x.numpy(), x.cpu()
+        x * 2  # computing on the device is no read
+    assert reads.count == 7
+
+
+def trp_step(reg, net, x, y, opt, step):
+    """Step `step` as trp train takes it: the projection if due, then trp.train.loop.sgd_step."""
+    reg.before_forward(step, step)
+    sgd_step(net, x, y, opt, reg, torch.device("cpu"), "fp32")
+
+
+def regularized(net, input_size, exclude, m=2, lam=1e-3, log=None):
+    sites = find_sites(net, input_size, "spatial", exclude=exclude)
+    reg = RankRegularizer(sites, "spatial", True, 0.1, m, lam, log=log, spectrum=True)
+    return sites, reg, torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
+
+
+def projection_reads(net, input_size, exclude, x, y):
+    """(sites, host reads of the second projection, of the step after it) of TRP+Nu with the
+    full rank log (spectrum, Theorem 2's quantities, G)."""
+    records = []
+    sites, reg, opt = regularized(net, input_size, exclude, log=records.append)
+    for t in range(2):
+        trp_step(reg, net, x, y, opt, t)
+    with HostReads() as at_projection:
+        reg.before_forward(2, 2)
+    assert len(records) == 2 * len(sites) and "displacement" in records[-1] and "max_step" in records[-1]
+    with HostReads() as between:
+        sgd_step(net, x, y, opt, reg, torch.device("cpu"), "fp32")
+        trp_step(reg, net, x, y, opt, 3)
+    return len(sites), at_projection.count, between.count
+
+
+def test_a_projection_reads_the_device_a_fixed_number_of_times():
+    """Two reads per projection (the ranks, then the rank log's values), for 2 layers as for 18;
+    none in the steps between projections."""
+    torch.manual_seed(0)
+    x, y = tiny_batches()[0]
+    tiny = projection_reads(TinyNet(), (3, 8, 8), ("stem",), x, y)
+    cifar_x, cifar_y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    resnet = projection_reads(models.build("resnet20"), models.input_size("resnet20"), (models.stem("resnet20"),),
+                              cifar_x, cifar_y)
+    assert (tiny[0], resnet[0]) == (2, 18)
+    assert tiny[1:] == resnet[1:] == (2, 0)
+
+
+def test_a_projection_without_a_log_reads_only_the_ranks():
+    torch.manual_seed(0)
+    net = models.build("resnet20")
+    _, reg, _ = regularized(net, models.input_size("resnet20"), (models.stem("resnet20"),))
+    with HostReads() as reads:
+        reg.before_forward(0, 0)
+    assert reads.count == 1
+
+
+def check(model, first_bad=-1, weights=True):
+    _check_finite(torch.tensor(first_bad), model, {"step": 7, "epoch": 0}, 10, weights=weights)
+
+
+@pytest.mark.parametrize("weights", [True, False])
+def test_a_finiteness_check_reads_the_device_once(weights):
+    net = models.build("resnet20")
+    assert len(list(net.parameters())) > 50
+    with HostReads() as reads:
+        check(net, weights=weights)
+    assert reads.count == 1
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_a_finiteness_check_finds_one_non_finite_weight(value):
+    net = models.build("resnet20")
+    with torch.no_grad():
+        list(net.parameters())[-3].view(-1)[5] = value
+    with pytest.raises(NonFiniteError, match="non-finite weights after step 7 "):
+        check(net)
+    check(net, weights=False)  # the loss alone is finite
+
+
+def test_a_finiteness_check_passes_huge_finite_weights_and_finds_the_loss_step():
+    net = models.build("resnet20")
+    with torch.no_grad():
+        for p in net.parameters():
+            p.fill_(torch.finfo(torch.float32).max)  # their norms overflow; the weights are finite
+    check(net)
+    with pytest.raises(NonFiniteError, match="non-finite loss at step 13 \\(epoch 2\\)"):
+        check(net, first_bad=13)
+
+
+def expected_records(reg, weights, previous, max_step, steps, step):
+    """The rank log's records as the per-layer definition gives them, one scalar read at a time
+    (Eq. 11-13): ||W - T^z||_F / ||W||_F, the tail energy beyond rank(T^z) over ||W||_F, mG/||W||_F,
+    the energy ratios of the kept singular values."""
+    out = []
+    for site, p, w, g in zip(reg.sites, reg._last, weights, max_step.tolist()):
+        T_prev, rank_prev = previous[site.name]
+        W, T = to_matrix(w.double(), "spatial"), to_matrix(T_prev.double(), "spatial")
+        norm = float(torch.linalg.matrix_norm(W))
+        s = p.singular_values.double()
+        displacement = float(torch.linalg.matrix_norm(W - T)) / norm
+        out.append({"projection": reg.projections, "step": step, "layer": site.name, "rank_after": p.rank,
+                    "saves_macs": p.saves_macs, "full_rank": site.full_rank,
+                    "energy_ratios": energy_ratios(s[:p.rank]).tolist(), "rank_before": rank_prev,
+                    "displacement": displacement, "tail_ratio": float(s[rank_prev:].square().sum().sqrt()) / norm,
+                    "sqrt_e": math.sqrt(0.1), "bound_holds": displacement < math.sqrt(0.1),
+                    "rank_rose": p.rank > rank_prev, "steps": steps, "max_step": g,
+                    "step_bound": steps * g / norm, "assumption_holds": steps * g / norm < math.sqrt(0.1)})
+    return out
+
+
+def test_the_rank_log_and_weights_are_the_per_layer_definitions_bit_for_bit():
+    """Every record of a TRP+Nu run read at once equals the one computed layer by layer, exactly;
+    the weights equal those of the same run without a log (reading the log changes no weight)."""
+    def run(log):
+        torch.manual_seed(0)
+        net = TinyNet()
+        _, reg, opt = regularized(net, (3, 8, 8), ("stem",), m=3, log=log)
+        expected = []
+        for t, (x, y) in enumerate(tiny_batches() * 2):
+            if log is not None and reg.projects_at(t) and reg.previous:
+                weights, previous = [s.conv.weight.detach().clone() for s in reg.sites], dict(reg.previous)
+                max_step, steps = reg._max_step, reg._steps
+                reg.before_forward(t, t)
+                expected += expected_records(reg, weights, previous, max_step, steps, t)
+                sgd_step(net, x, y, opt, reg, torch.device("cpu"), "fp32")
+            else:
+                trp_step(reg, net, x, y, opt, t)
+        return net, expected
+
+    records = []
+    logged, expected = run(records.append)
+    unlogged, _ = run(None)
+    assert len(expected) == 14 and any(r["rank_rose"] or r["rank_after"] < r["rank_before"] for r in expected)
+    assert [r for r in records if "rank_before" in r] == expected
+    assert all(torch.equal(a, b) for a, b in zip(logged.state_dict().values(), unlogged.state_dict().values()))
