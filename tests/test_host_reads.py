@@ -65,17 +65,17 @@ def trp_step(reg, net, x, y, opt, step):
     sgd_step(net, x, y, opt, reg, torch.device("cpu"), "fp32")
 
 
-def regularized(net, input_size, exclude, m=2, lam=1e-3, log=None):
+def regularized(net, input_size, exclude, m=2, lam=1e-3, log=None, allocate=None):
     sites = find_sites(net, input_size, "spatial", exclude=exclude)
-    reg = RankRegularizer(sites, "spatial", True, 0.1, m, lam, log=log, spectrum=True)
+    reg = RankRegularizer(sites, "spatial", True, 0.1, m, lam, log=log, spectrum=True, allocate=allocate)
     return sites, reg, torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
 
 
-def projection_reads(net, input_size, exclude, x, y):
+def projection_reads(net, input_size, exclude, x, y, allocate=None):
     """(sites, host reads of the second projection, of the step after it) of TRP+Nu with the
     full rank log (spectrum, Theorem 2's quantities, G)."""
     records = []
-    sites, reg, opt = regularized(net, input_size, exclude, log=records.append)
+    sites, reg, opt = regularized(net, input_size, exclude, log=records.append, allocate=allocate)
     for t in range(2):
         trp_step(reg, net, x, y, opt, t)
     with HostReads() as at_projection:
@@ -98,6 +98,21 @@ def test_a_projection_reads_the_device_a_fixed_number_of_times():
                               cifar_x, cifar_y)
     assert (tiny[0], resnet[0]) == (2, 18)
     assert tiny[1:] == resnet[1:] == (2, 0)
+
+
+def half_ranks(sites, singular_values):
+    """A budget allocator's interface: {layer: rank} from the spectra, which come on the host in float64."""
+    assert all(S.device.type == "cpu" and S.dtype == torch.float64 for S in singular_values)
+    return {s.name: max(1, s.full_rank // 2) for s in sites}
+
+
+def test_a_projection_with_a_budget_allocator_reads_the_spectra_once():
+    """The allocator's spectra replace the energy rule's ranks: still two reads, for 18 layers."""
+    torch.manual_seed(0)
+    x, y = torch.randn(4, 3, 32, 32), torch.randint(0, 10, (4,))
+    net = models.build("resnet20")
+    assert projection_reads(net, models.input_size("resnet20"), (models.stem("resnet20"),), x, y,
+                            allocate=half_ranks) == (18, 2, 0)
 
 
 def test_a_projection_without_a_log_reads_only_the_ranks():

@@ -7,6 +7,7 @@ from torch import nn
 from .cost import break_even_rank, dry_forward
 from .decompose import check_decomposable
 from .energy import energy_ranks
+from .host import read_at_once
 from .matricize import from_matrix, matrix_shape, to_matrix
 from .svd import batched_svd, float32_or_better, truncate
 
@@ -78,7 +79,8 @@ def project_sites(sites: list[ConvSite], e: float | None, scheme: str, ranks=Non
                   apply: bool = True, svd_device: torch.device | str | None = None) -> list[Projection]:
     """D(W) in place on every site's weight (Eq. 2), one batched SVD per matrix shape. Ranks
     come from the energy rule at `e`, or from `ranks`: a {layer: rank} dict or a function of the
-    sites' singular values returning one (a budget allocator; a site not in it keeps full rank).
+    sites' singular values (float64, on the CPU) returning one (a budget allocator; a site not in it
+    keeps full rank).
     With apply=False only the SVDs and ranks are computed. With `svd_device` the SVDs run there
     (e.g. the CPU for a GPU's weights) and their factors come back to the weights' device."""
     with torch.no_grad():
@@ -88,8 +90,8 @@ def project_sites(sites: list[ConvSite], e: float | None, scheme: str, ranks=Non
         else:
             svds = [tuple(f.to(m.device) for f in svd)
                     for svd, m in zip(batched_svd([m.to(svd_device) for m in matrices]), matrices)]
-        if callable(ranks):
-            ranks = ranks([S for _, S, _ in svds])
+        if callable(ranks):  # the allocator gets the spectra on the host, read at once
+            ranks = ranks([torch.tensor(S, dtype=torch.float64) for S in read_at_once([S for _, S, _ in svds])])
         if ranks is None:
             ks = energy_ranks(torch.nn.utils.rnn.pad_sequence([S for _, S, _ in svds], batch_first=True), e).tolist()
         else:

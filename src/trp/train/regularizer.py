@@ -1,24 +1,14 @@
 """TRP (Eq. 2) and the nuclear-norm sub-gradient (Eq. 6) as hooks around a plain SGD step,
 with the Theorem-2 quantities logged at every projection."""
-import itertools
 from typing import Callable
 
 import torch
 
 from ..lowrank import ConvSite, add_nuclear_subgradient, energy_ratios, project_sites
+from ..lowrank.host import read_at_once
 from ..lowrank.matricize import from_matrix
 from ..lowrank.nuclear import add_to_grad
 from ..lowrank.theorem2 import theorem2_from_norms, theorem2_norms
-
-
-def read_at_once(tensors: list[torch.Tensor]) -> list[list[float]]:
-    """Each tensor's values as a flat list of floats, read to the host in one transfer (one wait
-    for the device) as float64, which holds every float32, bf16 and float64 value exactly."""
-    if not tensors:
-        return []
-    flat = torch.cat([t.detach().reshape(-1).to(torch.float64) for t in tensors]).tolist()
-    ends = list(itertools.accumulate(t.numel() for t in tensors))
-    return [flat[end - t.numel():end] for t, end in zip(tensors, ends)]
 
 
 class RankRegularizer:
