@@ -6,57 +6,26 @@ import math
 import pytest
 import torch
 from torch import nn
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from trp import models
 from trp.lowrank import energy_ratios, find_sites, to_matrix
+from trp.lowrank.host import DeviceWork
 from trp.train import RankRegularizer
 from trp.train.loop import NonFiniteError, _check_finite, sgd_step
 
 from test_training import TinyNet, tiny_batches
 
 
-class HostReads(TorchDispatchMode):
-    """Counts host reads of tensor values: aten._local_scalar_dense (item(), float(), int(), bool()
-    of a tensor) as the dispatcher sees it, and the copies that bypass the dispatcher on a CPU
-    (Tensor.tolist, Tensor.numpy, Tensor.cpu)."""
-
-    COPIES = ("tolist", "numpy", "cpu")
-
-    def __init__(self):
-        super().__init__()
-        self.count = 0
-        self._originals = {}
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        if func is torch.ops.aten._local_scalar_dense.default:
-            self.count += 1
-        return func(*args, **(kwargs or {}))
-
-    def __enter__(self):
-        for name in self.COPIES:
-            original = self._originals[name] = getattr(torch.Tensor, name)
-            setattr(torch.Tensor, name, self._counted(original))
-        return super().__enter__()
-
-    def __exit__(self, *exc):
-        for name, original in self._originals.items():
-            setattr(torch.Tensor, name, original)
-        return super().__exit__(*exc)
-
-    def _counted(self, method):
-        def counted(tensor, *args, **kwargs):
-            self.count += 1
-            return method(tensor, *args, **kwargs)
-        return counted
-
-
-def test_host_reads_counts_every_kind_of_read():
+def test_device_work_counts_reads_kernels_and_linear_algebra():
     x = torch.arange(3.0)
-    with HostReads() as reads:
+    with DeviceWork() as work:
         x.sum().item(), float(x[0]), int(x[1]), bool(x[2] > 0), x.tolist(), x.numpy(), x.cpu()
-        x * 2  # computing on the device is no read
-    assert reads.count == 7
+    assert work.reads == 7
+    with DeviceWork() as work:
+        eye = torch.eye(3)  # one kernel
+        (x * 2).view(3, 1)  # one kernel; the view is none
+        torch.linalg.svd(eye), torch.linalg.eigh(eye)
+    assert (work.kernels, work.linalg, work.reads) == (4, 2, 0)
 
 
 def trp_step(reg, net, x, y, opt, step):
@@ -78,13 +47,13 @@ def projection_reads(net, input_size, exclude, x, y, allocate=None):
     sites, reg, opt = regularized(net, input_size, exclude, log=records.append, allocate=allocate)
     for t in range(2):
         trp_step(reg, net, x, y, opt, t)
-    with HostReads() as at_projection:
+    with DeviceWork() as at_projection:
         reg.before_forward(2, 2)
     assert len(records) == 2 * len(sites) and "displacement" in records[-1] and "max_step" in records[-1]
-    with HostReads() as between:
+    with DeviceWork() as between:
         sgd_step(net, x, y, opt, reg, torch.device("cpu"), "fp32")
         trp_step(reg, net, x, y, opt, 3)
-    return len(sites), at_projection.count, between.count
+    return len(sites), at_projection.reads, between.reads
 
 
 def test_a_projection_reads_the_device_a_fixed_number_of_times():
@@ -119,9 +88,9 @@ def test_a_projection_without_a_log_reads_only_the_ranks():
     torch.manual_seed(0)
     net = models.build("resnet20")
     _, reg, _ = regularized(net, models.input_size("resnet20"), (models.stem("resnet20"),))
-    with HostReads() as reads:
+    with DeviceWork() as reads:
         reg.before_forward(0, 0)
-    assert reads.count == 1
+    assert reads.reads == 1
 
 
 def check(model, first_bad=-1, weights=True):
@@ -132,9 +101,9 @@ def check(model, first_bad=-1, weights=True):
 def test_a_finiteness_check_reads_the_device_once(weights):
     net = models.build("resnet20")
     assert len(list(net.parameters())) > 50
-    with HostReads() as reads:
+    with DeviceWork() as reads:
         check(net, weights=weights)
-    assert reads.count == 1
+    assert reads.reads == 1
 
 
 @pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
