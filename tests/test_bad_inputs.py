@@ -246,14 +246,15 @@ def test_members_declaring_too_much_in_all_are_refused(tmp_path, monkeypatch, ca
 
 # trp render: every user error is one line, and nothing is written.
 
+BASELINE_RECORD = Path(__file__).resolve().parents[1] / "results/cpu/runs/resnet20/baseline/s0/metrics.json"
+RUNTIME = '{"schema": "trp.runtime/2", "model": "resnet20", "provenance": {"commit": null, "device": "cpu"}, '
 RECORD = '{"projection": 1, "step": 0, "layer": "layer1.0.conv1", "rank_after": 14, "full_rank": 16, "sqrt_e": 0.3}\n'
 INPUTS = {"log.jsonl": RECORD * 3, "garbage.jsonl": RECORD + "garbage\n" + RECORD, "half.jsonl": RECORD + RECORD[:30],
-          "list.json": "[1, 2]\n", "metrics.json": '{"schema": "trp.run/1", "accuracy": {"dense": 10.0}, '
-                          '"config": {"model": "resnet20", "epochs": 1}}\n',
-          "runtime.json": '{"schema": "trp.runtime/2", "model": "resnet20", "variants": []}\n',
-          "negative.json": '{"schema": "trp.runtime/2", "model": "resnet20", "variants": [{"label": "baseline", '
-                           '"rows": [{"batch_size": 1, "median_ms_per_image": -0.5}]}]}\n',
-          "norows.json": '{"schema": "trp.runtime/2", "model": "resnet20", "variants": [{"label": "baseline"}]}\n'}
+          "list.json": "[1, 2]\n", "metrics.json": BASELINE_RECORD.read_text(),
+          "runtime.json": RUNTIME + '"variants": []}\n',
+          "negative.json": RUNTIME + '"variants": [{"label": "baseline", "rows": [{"batch_size": 1, '
+                                     '"median_ms_per_image": -0.5}]}]}\n',
+          "norows.json": RUNTIME + '"variants": [{"label": "baseline"}]}\n'}
 RENDER_ERRORS = [
     (["theorem2", "--ranklog", "a={d}/garbage.jsonl"], "garbage.jsonl: line 2 is not a rank log record"),
     (["theorem2", "--ranklog", "a={d}/half.jsonl"], "half.jsonl: line 2 is not a rank log record"),

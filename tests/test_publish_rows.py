@@ -40,10 +40,12 @@ def write(path: Path, text) -> Path:
 
 
 def baseline_record(tree: Path) -> Path:
-    record = {"schema": "trp.run/1", "config": {"model": "resnet20", "seed": 0, "epochs": 2, "method": "baseline"},
-              "accuracy": {"dense": 40.0}, "speedup": {"conv": 1.0, "whole": 1.0},
-              "training": {"history": [{"epoch": 1, "seconds": 30.0, "images_per_s": 17.0},
-                                       {"epoch": 2, "seconds": 31.0, "images_per_s": 16.5}]},
+    record = {"schema": "trp.run/1", "kind": "training", "schema_version": 1,
+              "config": {"model": "resnet20", "seed": 0, "epochs": 2, "method": "baseline", "scheme": "channel"},
+              "accuracy": {"dense": 40.0}, "cost": {"dense": {"conv_macs": 123}, "decomposed": {"conv_macs": 123}},
+              "speedup": {"conv": 1.0, "whole": 1.0},
+              "training": {"epochs": 2, "history": [{"epoch": 1, "seconds": 30.0, "images_per_s": 17.0},
+                                                    {"epoch": 2, "seconds": 31.0, "images_per_s": 16.5}]},
               "provenance": {"commit": "0123456789abcdef0123", "dirty": False, "device": "cpu-test", "seed": 0,
                              "config_hash": "cfg0", "data_fingerprint": "data0", "model_sha256": "0" * 64}}
     return write(tree / f"results/smoke/runs/{BASE}/metrics.json", json.dumps(record))

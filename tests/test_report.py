@@ -4,6 +4,7 @@ import json
 import math
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from scipy import stats
@@ -14,6 +15,7 @@ from trp.report import equal_macs, paper
 from trp.report.claims import claims, equal_macs_row, faster, theorem2_claims
 from trp.report.cobla import cobla_table
 from trp.artifacts.provenance import git_commit
+from trp.artifacts.records import write_record
 from trp.report.common import RENDERED_OUTPUTS, fmt, mean_std, provenance_footer
 from trp.report.fig2 import fig2
 from trp.report.fig3 import fig3
@@ -23,6 +25,7 @@ from trp.report.theorem2 import theorem2, theorem2_results
 from trp.report.verdict import Pool, target_verdict
 from trp.timing import latency
 
+ROOT = Path(__file__).resolve().parents[1]
 EPOCHS, FT_EPOCHS = 15, 2  # of the synthetic trainings and fine-tunings
 
 
@@ -31,23 +34,37 @@ def provenance(seed=0, dirty=False):
             "config_hash": f"cfg{seed}", "data_fingerprint": "data0", "model_sha256": f"{seed:064x}"}
 
 
-def write_metrics(path, accuracy, conv_speedup=None, model="resnet20", seed=0, conv_macs=1e6, epochs=EPOCHS):
-    """A metrics.json with the given accuracy block ({"dense": ..} or {"decomposed": .., "finetuned": ..})."""
-    m = {"config": {"model": model, "seed": seed, "epochs": epochs}, "accuracy": accuracy, "provenance": provenance(seed),
-         "cost": {"decomposed": {"conv_macs": conv_macs, "conv_params": 2e3}}}
-    if conv_speedup is not None:
-        m["speedup"] = {"conv": conv_speedup, "whole": conv_speedup * 0.9}
+def write_metrics(path, accuracy, conv_speedup=1.0, model="resnet20", seed=0, conv_macs=1e6, epochs=EPOCHS,
+                  method="baseline", kind="training"):
+    """A run record of `kind` with the given accuracy block ({"dense": ..} or {"decomposed": .., "finetuned": ..})."""
+    fields = {"config": {"model": model, "method": method, "scheme": "channel", "seed": seed, "epochs": epochs},
+              "accuracy": accuracy,
+              "cost": {"dense": {"conv_macs": conv_macs * conv_speedup}, "decomposed": {"conv_macs": conv_macs, "conv_params": 2e3}},
+              "speedup": {"conv": conv_speedup, "whole": conv_speedup * 0.9},
+              "training": {"epochs": epochs, "history": []}, "provenance": provenance(seed)}
+    if kind == "finetuning":
+        fields |= {"source": "decomposed.pt", "ranks": {}, "scheme": "channel"}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(m))
+    write_record(path, kind, fields)
     return str(path)
 
 
 def trp_metrics(path, dense, projected, decomposed, conv_speedup, seed=0, model="resnet20"):
-    return write_metrics(path, {"dense": dense, "projected": projected, "decomposed": decomposed}, conv_speedup, model, seed)
+    return write_metrics(path, {"dense": dense, "projected": projected, "decomposed": decomposed}, conv_speedup, model, seed,
+                         method="trp")
 
 
 def finetuned_metrics(path, before, after, conv_speedup, seed=0):
-    return write_metrics(path, {"decomposed": before, "finetuned": after}, conv_speedup, seed=seed, epochs=FT_EPOCHS)
+    return write_metrics(path, {"decomposed": before, "finetuned": after}, conv_speedup, seed=seed, epochs=FT_EPOCHS,
+                         kind="finetuning")
+
+
+def write_allocation(path, **changes):
+    """An allocation of the published cpu profile (trp allocate --method sqp) with `changes`."""
+    doc = json.loads((ROOT / "results/cpu/allocate/resnet20/basic-channel-sqp-TRP1/s0/ranks.json").read_text())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**doc, **changes}))
+    return path
 
 
 def rec(z, rank, full=8, disp=None, rank_before=None, bound=None, sqrt_e=math.sqrt(0.05), layer="layer3.0.conv2"):
@@ -68,10 +85,10 @@ def write_log(path, records):
 
 
 def runtime_doc(path, model, ms_by_label, mac_speedups, batch_sizes=(1,), iqr=0.1):
-    """A runtime JSON (trp.runtime/1) with the given ms/image per variant label and IQR = iqr x median."""
+    """A runtime JSON (trp.runtime/2, primary rows only) with the given ms/image per variant label and IQR = iqr x median."""
     rows = lambda ms: [{"batch_size": b, "median_s": ms * b / 1e3, "iqr_s": iqr * ms * b / 1e3, "median_ms_per_image": ms,
                         "iqr_ms_per_image": iqr * ms, "device": "CPU test", "threads": 1} for b in batch_sizes]
-    doc = {"schema": "trp.runtime/1", "model": model, "provenance": provenance(),
+    doc = {"schema": "trp.runtime/2", "model": model, "provenance": provenance(),
            "variants": [{"label": k, "mac_speedup": mac_speedups[k], "rows": rows(ms)} for k, ms in ms_by_label.items()]}
     path.write_text(json.dumps(doc))
     return str(path)
@@ -473,8 +490,7 @@ def test_absolute_accuracies_are_judged_at_the_papers_schedule(tmp_path):
 def test_cobla_table_reads_finetuned_accuracy_of_allocations(tmp_path):
     runs = {"resnet20/x2/sqp": [finetuned_metrics(tmp_path / "sqp/metrics.json", 40.0, 88.0, 2.0)],
             "resnet20/x2/budgeted_trp": [trp_metrics(tmp_path / "b/metrics.json", 91.0, 90.0, 89.5, 2.0)]}
-    allocation = tmp_path / "sqp/ranks.json"
-    allocation.write_text(json.dumps({"objective": {"start": 1.5, "end": 1.2, "rounded": 1.25}}))
+    allocation = write_allocation(tmp_path / "sqp/ranks.json", objective={"start": 1.5, "end": 1.2, "rounded": 1.25})
     timing = runtime_doc(tmp_path / "runtime.json", "resnet20", {"baseline": 2.0, "x2/sqp": 1.2, "x2/budgeted_trp": 1.1},
                          {"baseline": 1.0, "x2/sqp": 2.0, "x2/budgeted_trp": 2.0})
     rows = cobla_table(runs, {"resnet20/x2/sqp": [str(allocation)]}, [timing], "smoke", tmp_path / "cobla")
@@ -521,12 +537,11 @@ def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from
     for run, seconds in epochs.items():
         write_metrics(tmp_path / run / "metrics.json", {"dense": 90.0})
         m = json.loads((tmp_path / run / "metrics.json").read_text())
-        m["training"] = {"history": [{"epoch": i + 1, "seconds": s, "images_per_s": 50000 / s} for i, s in enumerate(seconds)]}
+        m["training"]["history"] = [{"epoch": i + 1, "seconds": s, "images_per_s": 50000 / s} for i, s in enumerate(seconds)]
         if run.endswith("trp-y/s0") or run.startswith("tsvd/"):
             m["provenance"]["device"] = "CPU: another, 1 threads"  # a run moved to another machine
         (tmp_path / run / "metrics.json").write_text(json.dumps(m))
-    (tmp_path / "allocate/resnet20/basic-y/s0").mkdir(parents=True)
-    (tmp_path / "allocate/resnet20/basic-y/s0/ranks.json").write_text(json.dumps({"provenance": {"device": "cpu-test"}}))
+    write_allocation(tmp_path / "allocate/resnet20/basic-y/s0/ranks.json", provenance=provenance())
     rows = {(r["stage"], r["device"]): r for r in budget(str(tmp_path), "cpu", tmp_path / "out" / "budget")}
     train, other, ft, total = (rows["train", "cpu-test"], rows["train", "CPU: another, 1 threads"],
                                rows["finetune", "cpu-test"], rows["total", "all"])

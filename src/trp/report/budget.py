@@ -15,7 +15,8 @@ import statistics
 from pathlib import Path
 
 from ..artifacts import ArtifactError
-from .common import provenance_footer, read_allocation, read_run, renderer_parser, write_table
+from ..artifacts.records import read_allocation, read_run
+from .common import provenance_footer, renderer_parser, write_table
 
 COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("median_min", "median min / job"),
            ("max_min", "max min / job"), ("job_hours", "job-hours (wall)"), ("cpu_hours", "CPU-hours"), ("epochs", "epochs"),

@@ -22,10 +22,11 @@ as still running.
 """
 from pathlib import Path
 
-from ..artifacts import read_json, write_json
+from ..artifacts import write_json
+from ..artifacts.records import final_top1, read_runtime, top1
 from . import equal_macs, fig2, fig3, paper, table1, table4, theorem2
-from .common import (final_top1, fmt, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs, top1,
-                     training_epochs, write_table)
+from .common import (fmt, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs, training_epochs,
+                     write_table)
 from .verdict import (CONFIDENCE, INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED, Pool, judge, judge_paired, pool,
                       row, sides)
 
@@ -279,7 +280,7 @@ def claims(runs, rankvar: dict | None, points, ranklogs, runtime_paths,
         [row(FIG3_CLAIM, NOT_TESTED, NOT_YET)]
     out += theorem2_claims(theorem2.theorem2_results(ranklogs)["overall"])
     out += fig2_claim(None if rankvar is None else fig2.rank_variation(**rankvar))
-    out += table4_claims([read_json(p) for p in runtime_paths]) if runtime_paths else [row(TABLE4_CLAIM, NOT_TESTED, NOT_YET)]
+    out += table4_claims([read_runtime(p) for p in runtime_paths]) if runtime_paths else [row(TABLE4_CLAIM, NOT_TESTED, NOT_YET)]
     out += pending_claims(table1.load_pending(pending or {})) + untested_models(records) + absolute_claims(records, used)
     out += [row(c, NOT_TESTED, why) for c, why in NOT_TESTED_CLAIMS]
     return out, [m for ms in records.values() for m in ms] + ablation_records, \

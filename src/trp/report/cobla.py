@@ -13,9 +13,9 @@ Runtime variant labels are BUDGET/METHOD.
 from pathlib import Path
 
 from ..artifacts import ArtifactError, write_json
+from ..artifacts.records import Record, final_network, final_top1, read_allocation, read_run, read_runtime, top1
 from . import paper
-from .common import (final_top1, label_parts, parse_pairs, provenance_footer, read_allocation, read_run, read_runtime, renderer_parser,
-                     top1, write_table)
+from .common import label_parts, parse_pairs, provenance_footer, renderer_parser, write_table
 
 COLUMNS = [("model", "model"), ("budget", "budget"), ("method", "method"),
            ("top1_before", "top-1 before fine-tuning (%)"), ("top1", "top-1 (%)"),
@@ -37,10 +37,10 @@ def latency(runtimes: list[dict]) -> dict:
     return out
 
 
-def row(model: str, budget: str, method: str, m: dict, ms: tuple, alloc: dict) -> dict:
+def row(model: str, budget: str, method: str, m: Record, ms: tuple, alloc: Record | dict) -> dict:
     obj = alloc.get("objective", {})
     return {"model": paper.model_label(model), "budget": budget, "method": paper.method_label(method),
-            "top1_before": top1(m, "decomposed") if "finetuned" in m["accuracy"] else None, "top1": final_top1(m),
+            "top1_before": top1(m, "decomposed") if final_network(m) == "finetuned" else None, "top1": final_top1(m),
             "conv_macs": m["cost"]["decomposed"]["conv_macs"] / 1e6, "params": m["cost"]["decomposed"]["conv_params"] / 1e3,
             "speedup": m["speedup"]["conv"], "ms_b1": ms[0], "ms_bmax": ms[1],
             "ce_start": obj.get("start"), "ce": obj.get("rounded", obj.get("end")),
@@ -58,7 +58,7 @@ def cobla_table(runs: dict[str, list[str]], allocations: dict[str, list[str]], r
     for label, m in sorted(records.items(), key=lambda item: item[0].split("/", 2)[:2]):
         model, budget, method = label.split("/", 2)
         alloc = read_allocation(allocations[label][0]) if label in allocations else {}
-        if not {"decomposed", "finetuned"} & set(m["accuracy"]):
+        if final_network(m) == "dense":
             raise ArtifactError(f"{runs[label][0]}: the record of a dense network (accuracy of "
                                 f"{', '.join(sorted(m['accuracy']))} only), given as {label}; every row of this table "
                                 "is a decomposed network")

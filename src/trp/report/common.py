@@ -1,4 +1,4 @@
-"""What every renderer shares: reading run records, the provenance footer, seed aggregation,
+"""What every renderer shares: reading rank logs, the provenance footer, seed aggregation,
 and writing a table (.md/.tex/.csv, .html for the Snakemake report) or a figure (.png/.pdf) with
 that footer."""
 import argparse
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import matplotlib
 
-from ..artifacts import RENDER_MARK, ArtifactError, read_json
+from ..artifacts import RENDER_MARK, ArtifactError
 from ..artifacts.provenance import git_commit
+from ..artifacts.records import Record
 from ..cli_parser import Parser
 from ..config import ConfigError
 
@@ -60,72 +61,16 @@ def _record(doc, keys, where: str) -> dict:
     return doc
 
 
-def read_run(path) -> dict:
-    """A run record (metrics.json of trp train / decompose / finetune / imagenet)."""
-    return _record(read_json(path, "run record"), ("accuracy", "config"), f"{path}: not a run record (metrics.json)")
-
-
-def read_allocation(path) -> dict:
-    """An allocation of `trp allocate` (ranks.json; the renderers read its optional fields)."""
-    return _record(read_json(path, "allocation"), (), f"{path}: not an allocation of `trp allocate`")
-
-
-def read_runtime(path) -> dict:
-    """A runtime JSON of `trp latency`: every variant a label and rows, every row a batch size and a
-    median time per image in ms (finite, > 0); anything else is an ArtifactError naming the variant."""
-    doc = _record(read_json(path, "runtime JSON"), ("model", "variants"), f"{path}: not a runtime JSON of `trp latency`")
-    if not isinstance(doc["variants"], list) or not doc["variants"]:
-        raise ArtifactError(f"{path}: a runtime JSON without variants")
-    for i, v in enumerate(doc["variants"], 1):
-        label = v.get("label") if isinstance(v, dict) else None
-        rows = v.get("rows") if isinstance(v, dict) else None
-        if not isinstance(label, str) or not isinstance(rows, list) or not rows:
-            raise ArtifactError(f"{path}: variant {i} is not a label with rows of timings")
-        for r in rows:
-            ms = r.get("median_ms_per_image") if isinstance(r, dict) else None
-            size = r.get("batch_size") if isinstance(r, dict) else None
-            if type(size) is not int or size < 1 or type(ms) not in (int, float) or not math.isfinite(ms) or ms <= 0:
-                raise ArtifactError(f"{path}: variant {label!r} has a row without a batch size and a time per image "
-                                    f"> 0 ({str(r)[:120]})")
-    return doc
-
-
-def sibling_metrics(path) -> list[dict]:
-    """The metrics.json of the run directory holding `path` (a rank log), if there is one."""
-    p = Path(path).with_name("metrics.json")
-    return [read_json(p)] if p.exists() else []
-
-
-def top1(metrics: dict, network: str) -> float:
-    """The top-1 of one network of a run record: "dense", "projected", "decomposed" (without
-    fine-tuning) or "finetuned" (a fine-tuned decomposition, trp finetune)."""
-    acc = metrics["accuracy"]
-    if network not in acc:
-        raise ArtifactError(f"the record has no {network!r} accuracy, only {sorted(acc)}")
-    return acc[network]
-
-
-def final_network(metrics: dict) -> str:
-    """The key of the network a run ends with: the fine-tuned one of a fine-tuning, else the
-    decomposed one of a low-rank training (no fine-tuning), else the dense one (the baseline)."""
-    return next(k for k in ("finetuned", "decomposed", "dense") if k in metrics["accuracy"])
-
-
-def final_top1(metrics: dict) -> float:
-    """The top-1 of the network a run ends with (final_network)."""
-    return metrics["accuracy"][final_network(metrics)]
-
-
-def scratch_epochs(records: list[dict]) -> str:
+def scratch_epochs(records: list[Record]) -> str:
     """The epochs of the trainings from scratch among `records` (a profile gives them all the same)."""
-    return "/".join(sorted({str(m["config"]["epochs"]) for m in records if "finetuned" not in m["accuracy"]}))
+    return "/".join(sorted({str(m["config"]["epochs"]) for m in records if m.kind == "training"}))
 
 
-def training_epochs(metrics: dict, scratch_epochs: str) -> str:
+def training_epochs(record: Record, scratch_epochs: str) -> str:
     """The training behind a run's network: its own epochs, or a fine-tuning's epochs on top of the
     `scratch_epochs` its source network was trained for."""
-    own = metrics["config"]["epochs"]
-    return f"{scratch_epochs} + {own}" if "finetuned" in metrics["accuracy"] else f"{own}"
+    own = record["config"]["epochs"]
+    return f"{scratch_epochs} + {own}" if record.kind == "finetuning" else f"{own}"
 
 
 def label_parts(label: str, form: str) -> list[str]:

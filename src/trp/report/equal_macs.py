@@ -4,7 +4,8 @@ of one method, sorted by speedup. A curve is read at a speedup x from a point wi
 x, else by linear interpolation between the two points around x (mean and std alike, n the
 smaller; the variance of the interpolated mean in units of one seed's variance, variance_units, for
 trp.report.verdict), and never beyond its ends."""
-from .common import final_top1, mean_std, training_epochs
+from ..artifacts.records import final_top1
+from .common import mean_std, training_epochs
 
 EQUAL_MACS = 0.02  # speedups within 2 % of each other count as equal conv MACs
 

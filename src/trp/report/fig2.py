@@ -14,10 +14,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..artifacts import ArtifactError, write_json
+from ..artifacts.records import sibling_run
 from ..config import ConfigError
 from ..models import paper_layer_name
 from . import paper
-from .common import load_jsonl, provenance_footer, renderer_parser, save_figure, sibling_metrics
+from .common import load_jsonl, provenance_footer, renderer_parser, save_figure
 
 
 def layer_records(records: list[dict], layer: str) -> list[dict]:
@@ -97,7 +98,7 @@ def draw(s: dict):
 def fig2(ranklog, layer: str, e: float, profile: str, out_prefix, projections: int = 40) -> dict:
     """Draw {out_prefix}.png/.pdf and write {out_prefix}.json; returns the JSON summary."""
     s = rank_variation(ranklog, layer, e, projections)
-    footer = provenance_footer(sibling_metrics(ranklog), profile)
+    footer = provenance_footer(sibling_run(ranklog), profile)
     save_figure(draw(s), out_prefix, footer)
     summary = {k: v for k, v in s.items() if k != "energy_ratios"} | {"paper": paper.FIG2, "provenance": footer}
     write_json(f"{out_prefix}.json", summary)

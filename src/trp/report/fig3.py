@@ -13,9 +13,10 @@ ends with: the basic methods after fine-tuning, TRP without. Also writes {PREFIX
 import matplotlib.pyplot as plt
 
 from ..artifacts import write_json
+from ..artifacts.records import read_run
 from ..config import ConfigError
 from . import equal_macs
-from .common import label_parts, parse_pairs, provenance_footer, read_run, renderer_parser, save_figure, scratch_epochs
+from .common import label_parts, parse_pairs, provenance_footer, renderer_parser, save_figure, scratch_epochs
 
 SCHEMES = ("channel", "spatial")
 METHODS = ("Basic", "Basic+Nu", "TRP", "TRP+Nu")

@@ -16,10 +16,10 @@ are not run, and the note says so); a matched row follows the paper's row of its
 from pathlib import Path
 
 from ..artifacts import ArtifactError, write_json
+from ..artifacts.records import final_network, read_record
 from ..config import ConfigError
 from . import paper
-from .common import (diff, final_network, mean_std, parse_pairs, provenance_footer, read_run, renderer_parser,
-                     write_table)
+from .common import diff, mean_std, parse_pairs, provenance_footer, renderer_parser, write_table
 
 PAPER = paper.IMAGENET_TABLES
 TRP_KEYS = {key for form in paper.FORMS for key in paper.trp_keys(form)}
@@ -46,7 +46,7 @@ def load_runs(model: str, runs: dict[str, list[str]]) -> dict[str, list[dict]]:
     `model` and of the kind of run its key names (a basic method's: fine-tuned TSVD; TRP's: not)."""
     out = {}
     for key, files in runs.items():
-        out[key] = [read_run(p) for p in files]
+        out[key] = [read_record(p, "imagenet") for p in files]
         for p, m in zip(files, out[key]):
             if m["config"].get("model") != model:
                 raise ArtifactError(f"{p}: model {m['config'].get('model')!r} is not {model!r}")

@@ -16,9 +16,10 @@ footer of the .md/.tex/.csv.
 from pathlib import Path
 
 from ..artifacts import ArtifactError, write_json
+from ..artifacts.records import Record, final_top1, read_run
 from . import paper
-from .common import (diff, final_top1, label_parts, mean_std, parse_pairs, provenance_footer, read_run,
-                     renderer_parser, scratch_epochs, training_epochs, write_table)
+from .common import (diff, label_parts, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs,
+                     training_epochs, write_table)
 
 COLUMNS = [("model", "model"), ("method", "method"), ("epochs", "training (epochs)"),
            ("our_top1", "ours: top-1 (%)"), ("our_speedup", "ours: speedup (conv MACs)"),
@@ -28,7 +29,7 @@ TITLE = ("Table 1: CIFAR-10, ours vs the paper (ours: TRP rows without fine-tuni
          "'+ fine-tuning' rows fine-tuned; speedup = dense / decomposed conv MACs; mean ± std over n seeds)")
 
 
-def load_runs(runs: dict[str, list[str]]) -> dict[tuple[str, str], list[dict]]:
+def load_runs(runs: dict[str, list[str]]) -> dict[tuple[str, str], list[Record]]:
     """"model/method" -> metrics.json paths (seeds)  =>  (model, method) -> records, each checked
     to be of the model its label names."""
     out = {}
@@ -41,7 +42,7 @@ def load_runs(runs: dict[str, list[str]]) -> dict[tuple[str, str], list[dict]]:
     return out
 
 
-def our_results(records: dict[tuple[str, str], list[dict]]) -> dict[tuple[str, str], dict]:
+def our_results(records: dict[tuple[str, str], list[Record]]) -> dict[tuple[str, str], dict]:
     """(model, method) -> {"top1": mean_std, "speedup": mean_std (1.0 for the baseline), "epochs"} over seeds."""
     out = {}
     for (model, method), ms in records.items():

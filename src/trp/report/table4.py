@@ -9,8 +9,9 @@ the same model, device (name and threads) and batch size.
 """
 from pathlib import Path
 
+from ..artifacts.records import read_runtime
 from . import paper
-from .common import provenance_footer, read_runtime, renderer_parser, write_table
+from .common import provenance_footer, renderer_parser, write_table
 
 COLUMNS = [("model", "model"), ("variant", "variant"), ("device", "device"), ("batch", "batch"),
            ("median_ms", "median ms / image"), ("iqr_ms", "IQR ms / image"),

@@ -19,7 +19,8 @@ import json
 from pathlib import Path
 
 from ..artifacts import write_json
-from .common import load_jsonl, parse_pairs, provenance_footer, renderer_parser, sibling_metrics, write_table
+from ..artifacts.records import sibling_run
+from .common import load_jsonl, parse_pairs, provenance_footer, renderer_parser, write_table
 
 CONDITIONS = {"assumption": "step_bound", "bound": "displacement"}  # the paper's mG/||W||; the measured displacement
 COLUMNS = [("run", "run"), ("records", "records"), ("rank_rose", "rank rose"),
@@ -125,7 +126,7 @@ def summary_row(run: str, res: dict) -> dict:
 def theorem2(ranklogs: dict[str, list[str]], profile: str, out_prefix) -> dict:
     """Writes {out_prefix}.md/.tex/.csv/.json and {out_prefix}-failures.md/.tex/.csv; returns theorem2_results."""
     results = theorem2_results(ranklogs)
-    footer = provenance_footer([m for p in by_log(ranklogs) for m in sibling_metrics(p)], profile)
+    footer = provenance_footer([m for p in by_log(ranklogs) for m in sibling_run(p)], profile)
     write_table([summary_row(run, res) for run, res in results.items()], COLUMNS, out_prefix,
                 "Theorem 2 per rank log: how often its assumption and Eq. (12)'s bound held, and whether the rank rose",
                 footer)

@@ -10,8 +10,8 @@ and device serves every checkpoint of that model."""
 import math
 
 from .. import models
-from ..artifacts import (DENSE, ArtifactError, check_outputs, input_size_of, load_network, read_json, record,
-                         sha256_file, write_json)
+from ..artifacts import DENSE, ArtifactError, check_outputs, input_size_of, load_network, read_json, record, sha256_file
+from ..artifacts.records import KINDS, write_record
 from ..cobla import allocate
 from ..data import load_prepared, sample_batches
 from ..deploy.latency_aware import latency_costs, network_latency
@@ -19,7 +19,6 @@ from ..deploy.layer_table import SCHEMA as TABLE_SCHEMA
 from ..lowrank import find_sites
 from ..progress import phase
 
-SCHEMA = "trp.allocation/1"
 RESULT_KEYS = ("ranks", "dense_layers", "macs", "params", "budget", "speedup", "param_ratio", "method", "scheme",
                "arch", "convention", "dense", "objective", "solver", "starts", "timings")
 LATENCY_KEYS = ("latency_s", "latency_speedup")
@@ -85,7 +84,7 @@ def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = 
     an allocation there; anything else only with `overwrite`, an input never).
     `latency_table`: a layer-latency JSON of this model and scheme; `latency_speedup`: the latency
     budget, the table's all-dense time / this (needs the table)."""
-    check_outputs([out_json], SCHEMA.partition("/")[0], (checkpoint, data_npz, latency_table), overwrite)
+    check_outputs([out_json], KINDS["allocation"].schema, (checkpoint, data_npz, latency_table), overwrite)
     if latency_speedup is not None and latency_table is None:
         raise ArtifactError("a latency budget (latency_speedup) needs a layer latency table")
     model, rec = load_network(checkpoint, device, expect=DENSE)
@@ -112,9 +111,8 @@ def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = 
     if latency_table is not None:  # only then: the settings of earlier allocations stay as they were
         settings.update({"latency_table": str(latency_table), "latency_table_key": table_key,
                          "latency_speedup": latency_speedup})
-    out = {"schema": SCHEMA, **{k: res[k] for k in RESULT_KEYS}, **{k: res[k] for k in ("milp", "rounding") if k in res},
-           **({k: res[k] for k in LATENCY_KEYS} if latency_table is not None else {}),
-           "config": settings,
-           "provenance": record(settings, device, data_fp, seed, source_sha256=sha256_file(checkpoint))}
-    write_json(out_json, out)
-    return out
+    return write_record(out_json, "allocation", {
+        **{k: res[k] for k in RESULT_KEYS}, **{k: res[k] for k in ("milp", "rounding") if k in res},
+        **({k: res[k] for k in LATENCY_KEYS} if latency_table is not None else {}),
+        "config": settings,
+        "provenance": record(settings, device, data_fp, seed, source_sha256=sha256_file(checkpoint))})

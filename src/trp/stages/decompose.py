@@ -2,8 +2,8 @@
 fine-tuning: the data-independent basic methods (Zhang et al. 2016, channel; Jaderberg et al.
 2014, spatial) at the energy rule, or any rank allocation (`--ranks`, e.g. from `trp allocate`)."""
 from .. import models
-from ..artifacts import (DENSE, ArtifactError, RunDirectory, load_network, read_json, record, save_decomposed,
-                         sha256_file, write_json)
+from ..artifacts import DENSE, ArtifactError, RunDirectory, load_network, read_json, record, save_decomposed, sha256_file
+from ..artifacts.records import write_record
 from ..data import load_prepared
 from ..data.cifar10 import INPUT_SIZE
 from ..progress import phase
@@ -54,9 +54,8 @@ def decompose_checkpoint(checkpoint, scheme, e, data_npz, out_dir, ckpt_dir=None
                   "dense_layers": dense_layers}
         save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], arch, scheme, ranks,
                         {"decompose": settings}, INPUT_SIZE)
-        metrics = {"schema": "trp.decompose/1", "config": {"source": str(checkpoint), **settings}, **report,
-                   "provenance": record(settings, device, data_fp, rec.get("config", {}).get("seed"),
-                                        source_sha256=settings["source_sha256"],
-                                        decomposed_sha256=sha256_file(run.checkpoints / "decomposed.pt"))}
-        write_json(run.out / "metrics.json", metrics)
-    return metrics
+        return write_record(run.out / "metrics.json", "decomposition", {
+            "config": {"source": str(checkpoint), **settings}, **report,
+            "provenance": record(settings, device, data_fp, rec.get("config", {}).get("seed"),
+                                 source_sha256=settings["source_sha256"],
+                                 decomposed_sha256=sha256_file(run.checkpoints / "decomposed.pt"))})

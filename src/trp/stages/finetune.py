@@ -8,7 +8,8 @@ import time
 import torch
 
 from ..artifacts import (DECOMPOSED, RunDirectory, load_network, load_training_state, record, save_decomposed,
-                         save_training_state, sha256_file, write_json)
+                         save_training_state, sha256_file)
+from ..artifacts.records import write_record
 from ..config import TrainConfig
 from ..data.cifar10 import INPUT_SIZE
 from ..train import fit
@@ -39,13 +40,11 @@ def finetune(checkpoint, cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, pro
                     save=lambda training_state: save_training_state(last, training_state), progress=progress)
         save_decomposed(run.checkpoints / "finetuned.pt", model, rec["arch"], rec["scheme"], rec["ranks"],
                         {"finetune": cfg.to_dict()}, INPUT_SIZE)
-        metrics = {"schema": "trp.finetune/1", "config": cfg.to_dict(), "source": str(checkpoint),
-                   **measure(rec["arch"], {"decomposed": before, "finetuned": model}, test_loader, device,
-                           input_size=INPUT_SIZE),
-                   "ranks": rec["ranks"], "scheme": rec["scheme"],
-                   "training": {"epochs": state["epoch"], "train_seconds": state["train_seconds"],
-                                "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"]},
-                   "provenance": record(cfg.to_dict(), device, data_fp, cfg.seed, source_sha256=settings["source_sha256"],
-                                        finetuned_sha256=sha256_file(run.checkpoints / "finetuned.pt"))}
-        write_json(run.out / "metrics.json", metrics)
-    return metrics
+        return write_record(run.out / "metrics.json", "finetuning", {
+            "config": cfg.to_dict(), "source": str(checkpoint),
+            **measure(rec["arch"], {"decomposed": before, "finetuned": model}, test_loader, device, input_size=INPUT_SIZE),
+            "ranks": rec["ranks"], "scheme": rec["scheme"],
+            "training": {"epochs": state["epoch"], "train_seconds": state["train_seconds"],
+                         "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"]},
+            "provenance": record(cfg.to_dict(), device, data_fp, cfg.seed, source_sha256=settings["source_sha256"],
+                                 finetuned_sha256=sha256_file(run.checkpoints / "finetuned.pt"))})

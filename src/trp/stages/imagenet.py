@@ -27,7 +27,8 @@ from torch import nn
 
 from .. import models
 from ..artifacts import (PARTIAL_RANKLOG, ArtifactError, RankLog, RunDirectory, load_training_state, record, save_decomposed,
-                         save_dense, save_training_state, sha256_file, write_json)
+                         save_dense, save_training_state, sha256_file)
+from ..artifacts.records import write_record
 from ..cobla import allocate
 from ..config import ConfigError, TrainConfig, parse_overrides
 from ..data import (BASELINE_NOTE, DataError, image_folders, imagenet_loaders, load_pretrained, loader_throughput,
@@ -242,8 +243,8 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
             files = _write_networks(ckpt, networks, cfg, ranks)
             # the accuracies are those of the whole split, evaluated by every process
             report = measure(cfg.model, networks, val_loader, device, accuracies=results)
-            metrics = {
-                "schema": "trp.imagenet/1", "config": cfg.to_dict(), **report,
+            fields = {
+                "config": cfg.to_dict(), **report,
                 "ranks": ranks, "dense_layers": dense_layers, "layers": [s.name for s in sites],
                 **({"basic": {"target_speedup": target_speedup, "budget_from": budget_from, "allocation": allocation,
                               "note": BASIC_NOTE}} if basic else {}),
@@ -262,7 +263,7 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
                                      weights_sha256=weights_info["sha256"], **files)}
             if log is not None:
                 log.publish(out / "ranklog.jsonl")
-            write_json(out / "metrics.json", metrics)
+            metrics = write_record(out / "metrics.json", "imagenet", fields)
         barrier(process)
     return {"finished": True, **metrics}
 

@@ -3,18 +3,17 @@ networks in interleaved rounds, per runtime and memory format, with their MAC sp
 measured speedups' confidence intervals, as a runtime JSON (schema trp.runtime/2 in trp.timing),
 which replaces a runtime JSON at `out`, anything else only with `overwrite`, a checkpoint it reads never."""
 from ..artifacts import (DECOMPOSED, DENSE, ArtifactError, check_outputs, input_size_of, load_network, record,
-                         sha256_file, write_json)
+                         sha256_file)
+from ..artifacts.records import KINDS, write_record
 from ..deploy import MEMORY_FORMATS, measure_networks
 from ..progress import say
 from .inputs import resolve_device
-
-SCHEMA = "trp.runtime/2"
 
 
 def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, device="auto", runtimes=("eager",),
                    memory_formats=MEMORY_FORMATS, rounds: int = 10, threads: int | None = None,
                    overwrite: bool = False) -> dict:
-    check_outputs([out], SCHEMA.partition("/")[0], checkpoints.values(), overwrite)
+    check_outputs([out], KINDS["latency"].schema, checkpoints.values(), overwrite)
     if "baseline" not in checkpoints:
         raise ArtifactError("latency needs a checkpoint labelled 'baseline' (the dense model.pt)")
     device = resolve_device(device)
@@ -32,7 +31,5 @@ def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, 
     settings = {"checkpoints": checkpoints, "batch_sizes": list(batch_sizes), "min_run_time": min_run_time,
                 "runtimes": list(runtimes), "memory_formats": list(memory_formats), "rounds": rounds, "threads": threads}
     hashes = {f"{label}_sha256": sha256_file(path) for label, path in checkpoints.items()}
-    report = {"schema": SCHEMA, "model": arch, **measured,
-              "provenance": record(settings, device, None, None, **hashes)}
-    write_json(out, report)
-    return report
+    return write_record(out, "latency", {"model": arch, **measured,
+                                         "provenance": record(settings, device, None, None, **hashes)})

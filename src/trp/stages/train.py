@@ -8,7 +8,8 @@ import torch
 
 from .. import models
 from ..artifacts import (PARTIAL_RANKLOG, RankLog, RunDirectory, load_training_state, record, save_decomposed, save_dense,
-                         save_training_state, sha256_file, write_json)
+                         save_training_state, sha256_file)
+from ..artifacts.records import write_record
 from ..config import ConfigError, TrainConfig
 from ..data.cifar10 import INPUT_SIZE
 from ..lowrank import conv_macs, model_cost
@@ -82,13 +83,13 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
             save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], cfg.model, cfg.scheme, ranks,
                             {"config": cfg.to_dict()}, INPUT_SIZE)
             files["decomposed_sha256"] = sha256_file(run.checkpoints / "decomposed.pt")
-        metrics = {"schema": "trp.run/1", "config": cfg.to_dict(), **report,
-                   "training": {"epochs": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],
-                                "images_per_s": sum(h["images_per_s"] for h in state["history"]) / len(state["history"]),
-                                "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"],
-                                "projections": reg.projections if reg else 0},
-                   "provenance": record(cfg.to_dict(), device, data_fp, cfg.seed, **files)}
+        fields = {"config": cfg.to_dict(), **report,
+                  "training": {"epochs": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],
+                               "images_per_s": sum(h["images_per_s"] for h in state["history"]) / len(state["history"]),
+                               "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"],
+                               "projections": reg.projections if reg else 0},
+                  "provenance": record(cfg.to_dict(), device, data_fp, cfg.seed, **files)}
         log.publish(run.out / "ranklog.jsonl")
-        write_json(run.out / "metrics.json", metrics)
+        metrics = write_record(run.out / "metrics.json", "training", fields)
     return {"finished": True, **metrics}
 
