@@ -1,5 +1,6 @@
 """The renderers of trp.report on synthetic run records. Expected numbers are computed here from the
 inputs the test writes and from the paper's numbers typed here, not read from trp.report.paper."""
+import csv
 import json
 import math
 import re
@@ -164,16 +165,23 @@ def test_table1(tmp_path):
     assert "ours: top-1 (%)_std" in csv and "# profile: smoke" in csv and "# seed: 0, 1" in csv
 
 
-def test_table1_json_is_dvc_metrics(tmp_path):
-    """table1.json: model -> method key -> numbers only (what `dvc metrics show` prints per row)."""
+def test_table1_json_holds_the_numbers_and_the_records_of_each_row(tmp_path):
+    """table1.json: model -> method key -> numbers (what `dvc metrics show` prints per row, flattened)
+    and the paths of the row's records; the csv has them too, the tables shown to readers do not."""
     table1(table1_inputs(tmp_path), "smoke", tmp_path / "table1")
     metrics = json.loads((tmp_path / "table1.json").read_text())
     assert set(metrics) == {"resnet20"}
     assert set(metrics["resnet20"]) == {"TRP1", "baseline", "Zhang2016", "budgeted_trp"}
     trp1 = metrics["resnet20"]["TRP1"]
+    paths = [str(tmp_path / f"trp1/s{s}/metrics.json") for s in (0, 1)]
     assert trp1 == {"top1": pytest.approx(90.5), "top1_std": pytest.approx(math.sqrt(0.5)),
-                    "speedup": pytest.approx(2.1), "speedup_std": pytest.approx(math.sqrt(0.02)), "n": 2}
-    assert metrics["resnet20"]["baseline"] == {"top1": 92.0, "top1_std": 0.0, "speedup": 1.0, "speedup_std": 0.0, "n": 1}
+                    "speedup": pytest.approx(2.1), "speedup_std": pytest.approx(math.sqrt(0.02)), "n": 2, "records": paths}
+    assert metrics["resnet20"]["baseline"] == {"top1": 92.0, "top1_std": 0.0, "speedup": 1.0, "speedup_std": 0.0, "n": 1,
+                                               "records": [str(tmp_path / "base/metrics.json")]}
+    with open(tmp_path / "table1.csv", newline="") as f:
+        rows = {(r["model"], r["method"]): r for r in csv.DictReader(line for line in f if line[0] != "#")}
+    assert rows["R-20", "TRP1"]["records"] == ";".join(paths) and rows["R-56", "TRP1"]["records"] == ""
+    assert "metrics.json" not in (tmp_path / "table1.md").read_text() + (tmp_path / "table1.tex").read_text()
 
 
 def test_table1_refuses_a_record_of_another_model(tmp_path):

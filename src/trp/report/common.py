@@ -203,13 +203,19 @@ def _tex(s: str) -> str:
     return "".join(_TEX.get(c, c) for c in s)
 
 
-def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict) -> list[Path]:
+def _pairs(columns) -> list[tuple[str, str]]:
+    """Columns as (key, header) pairs: a bare key is its own header."""
+    return [c if isinstance(c, tuple) else (c, c) for c in columns]
+
+
+def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict, csv_columns=()) -> list[Path]:
     """Write rows as {out_prefix}.md, .tex (booktabs), .csv and .html (the Snakemake report shows
     it), each carrying the footer, and the inputs' hashes as {out_prefix}.provenance.json.
 
-    columns: keys, or (key, header) pairs. A row {"section": text} starts a labelled section.
-    In the csv a mean_std cell becomes three columns: KEY, KEY_std, KEY_n."""
-    cols = [c if isinstance(c, tuple) else (c, c) for c in columns]
+    columns: keys, or (key, header) pairs; csv_columns: more of them, in the csv only (e.g. the
+    paths of a row's records, a list: ";"-separated). A row {"section": text} starts a labelled
+    section. In the csv a mean_std cell becomes three columns: KEY, KEY_std, KEY_n."""
+    cols = _pairs(columns)
     out = Path(out_prefix)
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = footer_lines(footer, write_manifest(out, footer))
@@ -235,9 +241,15 @@ def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict)
             r"\par\smallskip\noindent{\footnotesize Provenance: " + _tex("; ".join(lines)) + "}"]
     out.with_suffix(".tex").write_text("\n".join(tex) + "\n")
 
+    write_csv(rows, cols + _pairs(csv_columns), out.with_suffix(".csv"), lines)
+    return [out.with_suffix(s) for s in (".md", ".tex", ".csv", ".html")]
+
+
+def write_csv(rows: list[dict], cols: list[tuple[str, str]], path: Path, lines: list[str]) -> None:
+    """The table as csv (see write_table), the footer lines after it as # comments."""
     split = {k for k, _ in cols if any(isinstance(r.get(k), dict) for r in rows)}
     header = [x for k, h in cols for x in ([h, f"{h}_std", f"{h}_n"] if k in split else [h])]
-    with open(out.with_suffix(".csv"), "w", newline="") as f:
+    with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for r in rows:
@@ -250,10 +262,9 @@ def write_table(rows: list[dict], columns, out_prefix, title: str, footer: dict)
                 if k in split:
                     row += [v["mean"], v["std"], v["n"]] if isinstance(v, dict) else [v, "", ""]
                 else:
-                    row.append("" if v is None else v)
+                    row.append("" if v is None else ";".join(v) if isinstance(v, list) else v)
             w.writerow(row)
         f.writelines(f"# {ln}\n" for ln in lines)
-    return [out.with_suffix(s) for s in (".md", ".tex", ".csv", ".html")]
 
 
 def write_html(rows: list[dict], cols: list[tuple[str, str]], path: Path, title: str, lines: list[str]) -> None:

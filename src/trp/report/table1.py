@@ -5,13 +5,14 @@
 
 A label is MODEL/METHOD with a method key of trp.report.paper; several PATHs under one label are
 seeds: mean ± std (n). Each row reports the network its run ends with (fine-tuned if it was) and
-the epochs behind it. Every paper row is listed (ours "–" where not run); runs the paper has no
+the epochs behind it; its records' paths are in the .csv (column "records") and the .json, each
+record naming its kind and so the stage that wrote it (trp.artifacts.records). Every paper row is listed (ours "–" where not run); runs the paper has no
 row for follow it (the basic methods at the MACs each TRP run reached, TRP + fine-tuning). A profile
 still running is rendered from the records it has: `--pending MODEL/METHOD=STATE` names each row with
 seeds still to come and what they are doing (e.g. "seed 1: training, epoch 40/164"), in a column
 "state" that the table has only then.
-{PREFIX}.json holds our numbers by model and method key (DVC metrics); their provenance is the
-footer of the .md/.tex/.csv.
+{PREFIX}.json holds our numbers and records by model and method key (its numbers flattened for
+`dvc metrics` by trp.report.table1_metrics); their provenance is the footer of the .md/.tex/.csv.
 """
 from pathlib import Path
 
@@ -25,6 +26,7 @@ COLUMNS = [("model", "model"), ("method", "method"), ("epochs", "training (epoch
            ("our_top1", "ours: top-1 (%)"), ("our_speedup", "ours: speedup (conv MACs)"),
            ("paper_top1", "paper: top-1 (%)"), ("paper_speedup", "paper: speedup"),
            ("d_top1", "ours − paper: top-1"), ("d_speedup", "ours − paper: speedup")]
+RECORDS = ("records", "records")  # the csv's column of a row's record paths (its seeds')
 TITLE = ("Table 1: CIFAR-10, ours vs the paper (ours: TRP rows without fine-tuning, the basic methods and "
          "'+ fine-tuning' rows fine-tuned; speedup = dense / decomposed conv MACs; mean ± std over n seeds)")
 
@@ -43,13 +45,15 @@ def load_runs(runs: dict[str, list[str]]) -> dict[tuple[str, str], list[Record]]
 
 
 def our_results(records: dict[tuple[str, str], list[Record]]) -> dict[tuple[str, str], dict]:
-    """(model, method) -> {"top1": mean_std, "speedup": mean_std (1.0 for the baseline), "epochs"} over seeds."""
+    """(model, method) -> {"top1": mean_std, "speedup": mean_std (1.0 for the baseline), "epochs"} over
+    seeds, and "records": their paths."""
     out = {}
     for (model, method), ms in records.items():
         scratch = scratch_epochs([m for (mdl, _), rs in records.items() if mdl == model for m in rs])
         out[(model, method)] = {"top1": mean_std([final_top1(m) for m in ms]),
                                 "speedup": 1.0 if method == "baseline" else mean_std([m["speedup"]["conv"] for m in ms]),
-                                "epochs": "/".join(sorted({training_epochs(m, scratch) for m in ms}))}
+                                "epochs": "/".join(sorted({training_epochs(m, scratch) for m in ms})),
+                                "records": [m.path for m in ms]}
     return out
 
 
@@ -64,19 +68,22 @@ def table_rows(ours: dict[tuple[str, str], dict], pending: dict[tuple[str, str],
         rows.append({"model": paper.model_label(model), "method": paper.method_label(method), "epochs": o.get("epochs"),
                      "our_top1": o.get("top1"), "our_speedup": o.get("speedup"),
                      "paper_top1": p.get("top1"), "paper_speedup": p.get("speedup"),
-                     "d_top1": diff(o.get("top1"), p.get("top1")), "d_speedup": diff(o.get("speedup"), p.get("speedup"))})
+                     "d_top1": diff(o.get("top1"), p.get("top1")), "d_speedup": diff(o.get("speedup"), p.get("speedup")),
+                     "records": o.get("records")})
         if pending is not None:
             rows[-1]["state"] = pending.get((model, method), "done" if o else None)
     return rows
 
 
-def dvc_metrics(ours: dict[tuple[str, str], dict]) -> dict:
-    """model -> method key -> {top1, top1_std, speedup, speedup_std, n}: numbers only, for `dvc metrics`."""
+def table_json(ours: dict[tuple[str, str], dict]) -> dict:
+    """model -> method key -> {top1, top1_std, speedup, speedup_std, n, records}: our numbers and the
+    paths of the records they are made of."""
     out = {}
     for (model, method), o in ours.items():
         speed = o["speedup"] if isinstance(o["speedup"], dict) else {"mean": o["speedup"], "std": 0.0}
         out.setdefault(model, {})[method] = {"top1": o["top1"]["mean"], "top1_std": o["top1"]["std"],
-                                             "speedup": speed["mean"], "speedup_std": speed["std"], "n": o["top1"]["n"]}
+                                             "speedup": speed["mean"], "speedup_std": speed["std"], "n": o["top1"]["n"],
+                                             "records": o["records"]}
     return out
 
 
@@ -97,8 +104,9 @@ def table1(runs: dict[str, list[str]], profile: str, out_prefix, pending: dict[s
     ours = our_results(records)
     rows = table_rows(ours, None if pending is None else load_pending(pending))
     columns = COLUMNS + [("state", "state of this profile's run")] * (pending is not None)
-    write_table(rows, columns, out_prefix, TITLE, provenance_footer([m for ms in records.values() for m in ms], profile))
-    write_json(f"{out_prefix}.json", dvc_metrics(ours))
+    write_table(rows, columns, out_prefix, TITLE, provenance_footer([m for ms in records.values() for m in ms], profile),
+                csv_columns=[RECORDS])
+    write_json(f"{out_prefix}.json", table_json(ours))
     return rows
 
 
