@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import jsonschema
 import numpy as np
 import pytest
 import torch
@@ -23,6 +24,7 @@ from PIL import Image
 
 from trp import models
 from trp.artifacts import DECOMPOSED, ArtifactError, load_network, read_json
+from trp.artifacts.records import json_schema
 from trp.cli import main
 from trp.stages.train import EXIT_RESUMABLE
 from trp.config import ConfigError
@@ -289,6 +291,8 @@ def test_one_process_run_end_to_end(image_root, weights, tmp_path):
     assert rec["ranks"] == m["ranks"] and rec["arch"] == "resnet18"
     log = [json.loads(line) for line in (tmp_path / "run" / "ranklog.jsonl").read_text().splitlines()]
     assert len(log) == len(m["layers"]) and all(r["step"] == 0 for r in log)
+    written = read_json(tmp_path / "run" / "metrics.json")
+    assert written["kind"] == "imagenet" and not list(jsonschema.Draft202012Validator(json_schema("imagenet")).iter_errors(written))
 
 
 @pytest.fixture(scope="module")

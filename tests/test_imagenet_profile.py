@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from trp.artifacts.records import write_record
 from trp.report.imagenet import imagenet_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,14 +112,17 @@ def test_imagenet_schema_refuses_a_bad_key(setting, message):
 
 
 def record(path, model, decomposed, top5, speedup, pretrained=(69.0, 88.5), seed=0, published=(69.758, 89.078)):
-    m = {"config": {"model": model, "seed": seed, "epochs": 10},
-         "accuracy": {"pretrained": pretrained[0], "dense": 68.0, "projected": decomposed, "decomposed": decomposed},
-         "top5": {"pretrained": pretrained[1], "dense": 88.0, "projected": top5, "decomposed": top5},
-         "speedup": {"conv": speedup, "whole": speedup * 0.9},
-         "baseline": {"torchvision": {"top1": published[0], "top5": published[1]} if published else None},
-         "provenance": {"commit": "0123456789abcdef", "seed": seed, "device": "cuda-test"}}
+    """A TRP run's record of `trp imagenet`: the pretrained, dense, projected and decomposed networks."""
+    fields = {"config": {"model": model, "method": "trp", "scheme": "channel", "seed": seed, "epochs": 10},
+              "accuracy": {"pretrained": pretrained[0], "dense": 68.0, "projected": decomposed, "decomposed": decomposed},
+              "top5": {"pretrained": pretrained[1], "dense": 88.0, "projected": top5, "decomposed": top5},
+              "cost": {"dense": {}, "decomposed": {}}, "speedup": {"conv": speedup, "whole": speedup * 0.9},
+              "ranks": {}, "dense_layers": [], "layers": [],
+              "baseline": {"torchvision": {"top1": published[0], "top5": published[1]} if published else None},
+              "data": {}, "weights": {}, "distributed": {}, "training": {"epochs": 10, "history": []},
+              "provenance": {"commit": "0123456789abcdef", "seed": seed, "device": "cuda-test"}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(m))
+    write_record(path, "imagenet", fields)
     return str(path)
 
 
@@ -168,6 +172,7 @@ def basic_record(path, model, before, finetuned, top5, speedup, target, seed=0):
     m["accuracy"]["finetuned"], m["top5"]["finetuned"] = finetuned, top5
     for key in ("dense", "projected"):
         del m["accuracy"][key], m["top5"][key]
+    m["config"]["method"] = "baseline"  # fine-tuned without a regulariser
     m["basic"] = {"target_speedup": target, "budget_from": None}
     path.write_text(json.dumps(m))
     return str(path)
