@@ -403,6 +403,8 @@ CLI_ERRORS = [
       "--out", "{tmp}/d"], "argument --e: must be finite and in (0, 1), got 1"),
     (TRAIN + ["--target-speedup", "2", "--budget-from", "{run}/metrics.json"],
      "argument --budget-from: not allowed with argument --target-speedup"),
+    (TRAIN + ["--budget-from", "{tmp}/twice.json"], "twice.json: not a run record (metrics.json of trp train / "
+                                                    "decompose / finetune / imagenet) (it names no kind of record)"),
     (TRAIN + ["--target-speedup", "2", "--set", "target_speedup=3"], "--target-speedup and the config key "
                                                                      "target_speedup both set the budget"),
     (["decompose", "--checkpoint", "{run}/model.pt", "--scheme", "channel", "--ranks", "{tmp}/twice.json",

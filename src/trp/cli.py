@@ -12,7 +12,8 @@ import math
 import os
 import sys
 
-from .artifacts import ArtifactError, dumps, read_json, staged_rendering
+from .artifacts import ArtifactError, dumps, staged_rendering
+from .artifacts.records import read_run
 from .cli_parser import Parser
 from .cobla import InfeasibleBudget
 from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
@@ -65,12 +66,8 @@ def label_path(text):
 
 
 def budget_speedup(metrics_json) -> float:
-    """The conv-MAC speedup a run reached (its metrics.json), used as a budget."""
-    doc = read_json(metrics_json, "metrics file")
-    try:
-        value = float(doc["speedup"]["conv"])
-    except (KeyError, TypeError, ValueError):
-        raise ArtifactError(f"{metrics_json}: no conv speedup (speedup.conv) in this metrics file") from None
+    """The conv-MAC speedup a run reached (speedup.conv of its run record), used as a budget."""
+    value = read_run(metrics_json)["speedup"]["conv"]
     if not value > 1:
         raise ArtifactError(f"{metrics_json}: its conv speedup {value} is not > 1, so it cannot set a budget")
     return value
