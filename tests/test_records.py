@@ -49,9 +49,9 @@ def test_every_committed_record_is_valid_under_its_kinds_schema():
             assert_valid(doc, kind)
             assert read_record(ROOT / path).kind == kind
             kinds.setdefault(kind, []).append(path)
-    metrics = [p for p in committed_json() if p.endswith("/metrics.json")]
-    assert metrics and all(p in kinds["training"] + kinds["decomposition"] + kinds["finetuning"] for p in metrics)
-    assert kinds["allocation"] and kinds["latency"]
+    named = {name: sorted(p for p in committed_json() if p.endswith(name)) for name in ("/metrics.json", "/ranks.json")}
+    assert named["/metrics.json"] == sorted(kinds["training"] + kinds["decomposition"] + kinds["finetuning"])
+    assert named["/ranks.json"] == sorted(kinds["allocation"]) and kinds["latency"]
 
 
 TINY = ["method=trp", "e=0.1", "m=2", "train_subset=128", "test_subset=50", "batch_size=64", "device=cpu"]
