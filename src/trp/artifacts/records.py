@@ -25,7 +25,7 @@ from .atomic import ArtifactError, atomic_write_text, dumps, read_json, write_js
 
 # ----------------------------------------------------------------------------- the kinds
 
-NUMBER, INTEGER, STRING, BOOLEAN, OBJECT = ({"type": t} for t in ("number", "integer", "string", "boolean", "object"))
+NUMBER, INTEGER, STRING, OBJECT = ({"type": t} for t in ("number", "integer", "string", "object"))
 STRINGS = {"type": "array", "items": STRING}
 ACCURACY = {"type": "object", "additionalProperties": NUMBER}  # network -> accuracy (%)
 RANKS = {"type": "object", "additionalProperties": INTEGER}  # layer -> rank
