@@ -2,6 +2,8 @@
 matmuls, TF32 runs only when named (and only on a GPU), deterministic algorithms only when asked for,
 and every record states the flags that ran."""
 import json
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -78,3 +80,12 @@ def test_deterministic_is_asked_for_and_recorded(flags, cifar_npz, tmp_path):
     assert main([*run, "--out", str(tmp_path / "b")]) == 0
     n = json.loads((tmp_path / "b" / "metrics.json").read_text())["provenance"]["numerics"]
     assert not n["deterministic_algorithms"] and not n["cudnn_deterministic"]
+
+
+def test_numerics_without_determinism_leave_torch_compile_unimported():
+    """torch.use_deterministic_algorithms imports torch._inductor (seconds at every `trp` start); a run
+    that does not ask for determinism, in a fresh process, leaves the flag as it is and the module unloaded."""
+    code = ("import sys, torch; from trp.stages.inputs import resolve_device; resolve_device('cpu', 'fp32'); "
+            "assert not torch.are_deterministic_algorithms_enabled(); print('torch._inductor' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -35,7 +35,8 @@ def set_numerics(device_type: str, precision: str, deterministic: bool) -> None:
     if deterministic:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
     torch.backends.cudnn.deterministic = deterministic
-    torch.use_deterministic_algorithms(deterministic)
+    if deterministic != torch.are_deterministic_algorithms_enabled():  # setting it imports torch._inductor (seconds)
+        torch.use_deterministic_algorithms(deterministic)
 
 
 def test_loader(arrays: dict, device, test_subset: int | None = None, channels_last: bool = False) -> TensorLoader:
