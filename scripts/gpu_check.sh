@@ -27,14 +27,14 @@
 # benchmark failed, else 75 when a training stopped at its time limit (resumable), else 0; 2 also for
 # bad arguments, data that does not match its manifest, or no GPU.
 #
-# --cpu checks this script on a machine without a GPU: the trainings run on the CPU with a few steps on
-# a data subset, the benchmarks with tiny sizes (torch.compile, minutes on a CPU, left out).
+# --cpu checks this script on a machine without a GPU: the trainings run on the CPU with a few steps of
+# 32 images on a data subset, the benchmarks with tiny sizes (torch.compile, minutes on a CPU, left out).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROWS=5   # Table 1's ResNet-20 rows, seed 0: the baseline, TRP1, TRP2, TRP1+Nu, TRP2+Nu
 CODE=(src benchmarks scripts config workflow Snakefile pyproject.toml)   # the files a record's commit vouches for
 PREPARED=data/prepared/cifar10.npz
-CPU_TRAIN="max_steps=2 train_subset=256 test_subset=100 'device=\"cpu\"'"
+CPU_TRAIN="max_steps=2 train_subset=256 test_subset=100 batch_size=32 'device=\"cpu\"'"
 
 die() { echo "gpu_check: $*" >&2; exit 2; }
 now() { date +%s; }

@@ -96,9 +96,10 @@ def test_bundle_then_run_on_the_cpu_packs_records_that_name_the_commit(tmp_path,
     for r in ROWS:
         assert {f"checkpoints/paper/runs/resnet20/{r}/s0/model.pt", f"results/paper/logs/train/resnet20/{r}/s0.log"} <= names
     assert step["git"] == {"commit": commit, "dirty": False, "commit_file": str(copy / ".carry/COMMIT")}
-    for m in metrics.values():  # the commit without .git, and trained as planned but on the CPU, 2 steps
+    for m in metrics.values():  # the commit without .git, and trained as planned but on the CPU, 2 steps of 32
         assert m["provenance"]["commit"] == commit and m["provenance"]["dirty"] is False
         assert m["config"]["device"] == "cpu" and m["config"]["epochs"] == 164 and m["training"]["steps"] == 2
+        assert m["config"]["batch_size"] == 32
     assert status.splitlines()[-1] == "exit\t\t0" and status.count("train\t") == 5
 
     # a part damaged on its way: refused before anything runs
@@ -156,7 +157,7 @@ def test_run_keeps_trp_exit_statuses(tmp_path, statuses, bench_fails, expected):
     for run in runs:  # each command as planned, with the time limit, the data given and the CPU settings
         log = (repo / f"results/paper/logs/train/resnet20/{run}/s0.log").read_text()
         assert re.fullmatch(r"train --time-limit \d+\.\d\d --no-progress --set device=\"cuda\" max_steps=2 train_subset=256 "
-                            rf"test_subset=100 device=\"cpu\" --data data\.npz --out results/paper/runs/resnet20/{run}/s0\n", log), log
+                            rf"test_subset=100 batch_size=32 device=\"cpu\" --data data\.npz --out results/paper/runs/resnet20/{run}/s0\n", log), log
 
 
 def test_a_copy_without_git_names_the_commit_of_its_commit_file_and_says_dirty_when_a_code_file_changed(tmp_path, monkeypatch):
