@@ -74,6 +74,8 @@ class RankRegularizer:
 
     def _record(self, site: ConvSite, p, prev: tuple | None, norms: list[float] | None, ratios: list[float] | None,
                 max_step: float | None, global_step: int) -> dict:
+        """One site's record, from the values _records read: the rank kept, and from the second
+        projection on Theorem 2's quantities against the previous T^z (and mG, where G was tracked)."""
         rank = p.rank
         rec = {"projection": self.projections, "step": global_step, "layer": site.name, "rank_after": rank,
                "saves_macs": p.saves_macs, "full_rank": site.full_rank}
