@@ -19,12 +19,13 @@ from .cobla import InfeasibleBudget
 from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
 from .config import DEVICES, ConfigError, TrainConfig, load_config, load_values
 from .config_help import config_keys_help
-from .data import DataError
+from .data import SAMPLE, DataError
 from .lowrank import SCHEMES
 from .stages.compress import RANK_RULES
 from .stages.finetune import IGNORES as FINETUNE_IGNORES
 from .stages.imagenet import IMAGENET, NU_LAMBDA
 from .stages.train import EXIT_RESUMABLE
+from .timing import MIN_RUN_TIME, ROUNDS
 from .train import NonFiniteError
 
 USER_ERRORS = (ConfigError, DataError, ArtifactError, InfeasibleBudget)
@@ -273,7 +274,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--method", default="sqp", choices=["sqp", "milp", "energy"],
                    help="sqp: COBLA's relaxation + rounding; milp: exact least-discarded-energy surrogate; "
                         "energy: energy rule tuned to the budget")
-    p.add_argument("--sample", type=POSITIVE_INT, default=2048, help="training images in the COBLA objective")
+    p.add_argument("--sample", type=POSITIVE_INT, default=SAMPLE, help="training images in the COBLA objective")
     p.add_argument("--maxiter", type=POSITIVE_INT, default=60, help="SLSQP iterations (COBLA: 60-80)")
     p.add_argument("--data", help="prepared CIFAR-10 (.npz); needed by --method sqp")
     p.add_argument("--out", required=True, help="JSON with the ranks (read by `trp decompose --ranks`; replaces an "
@@ -299,12 +300,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", nargs="+", required=True, type=label_path, metavar="LABEL=PATH",
                    help="baseline=model.pt and any number of LABEL=decomposed.pt")
     p.add_argument("--batch-sizes", nargs="+", type=POSITIVE_INT, default=[1, 128])
-    p.add_argument("--min-run-time", type=number(0, lo_open=True), default=1.0,
+    p.add_argument("--min-run-time", type=number(0, lo_open=True), default=MIN_RUN_TIME,
                    help="seconds of timing per model and batch size")
     p.add_argument("--runtimes", nargs="+", choices=RUNTIMES, default=["eager"],
                    help="inference runtimes (the first is the one Table 4 reads)")
     p.add_argument("--memory-formats", nargs="+", choices=MEMORY_FORMATS, default=list(MEMORY_FORMATS))
-    p.add_argument("--rounds", type=POSITIVE_INT, default=10, help="interleaved timing rounds")
+    p.add_argument("--rounds", type=POSITIVE_INT, default=ROUNDS, help="interleaved timing rounds")
     p.add_argument("--threads", type=POSITIVE_INT, help="intra-op threads (default: torch's)")
     p.add_argument("--out", required=True, help="the runtime JSON to write (replaces a runtime JSON there)")
     _overwrite(p, "a runtime JSON")

@@ -39,6 +39,8 @@ import torch
 
 from .artifacts.provenance import device_name
 
+ROUNDS = 10  # interleaved timing rounds (the default of trp latency and measure_networks)
+MIN_RUN_TIME = 1.0  # seconds of timing per variant and batch size, over all rounds
 CALIBRATION = 3  # single timed calls whose median sets a variant's block size
 CONFIDENCE = 0.95
 RESAMPLES = 2000
@@ -79,7 +81,7 @@ def pinned_threads(threads: int | None):
         torch.set_num_threads(old)
 
 
-def interleaved(calls: dict[Hashable, Callable[[], object]], rounds: int = 10, min_run_time: float = 1.0,
+def interleaved(calls: dict[Hashable, Callable[[], object]], rounds: int = ROUNDS, min_run_time: float = MIN_RUN_TIME,
                 warmup: int = 3) -> dict[Hashable, Samples]:
     """Time zero-argument `calls` in `rounds` interleaved rounds, with torch's current number of
     threads (see `pinned_threads`). Each call runs `warmup` times first; its block size (calls

@@ -4,9 +4,10 @@ import numpy as np
 from .cifar10 import TensorLoader
 
 SAMPLE_BATCH = 512  # images per forward pass of the sample loss
+SAMPLE = 2048  # training images in the sample (COBLA's objective); a profile sets its own (cobla.sample)
 
 
-def sample_batches(images, labels, sample: int = 2048, seed: int = 0, batch_size: int = SAMPLE_BATCH, device="cpu"):
+def sample_batches(images, labels, sample: int = SAMPLE, seed: int = 0, batch_size: int = SAMPLE_BATCH, device="cpu"):
     """`sample` images drawn without replacement (numpy seed `seed`) from uint8 arrays
     (N, C, H, W), normalised as the test loader does (no augmentation), in batches."""
     n = len(images)

@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from ..lowrank import model_cost
-from ..timing import CONFIDENCE, RESAMPLES, interleaved, paired_speedup, pinned_threads, summary_row
+from ..timing import (CONFIDENCE, MIN_RUN_TIME, RESAMPLES, ROUNDS, interleaved, paired_speedup, pinned_threads,
+                      summary_row)
 from .ort import SETTINGS as ORT_SETTINGS
 from .runtimes import Unavailable, check, formats, prepare, versions
 
@@ -26,8 +27,8 @@ def _calls(networks, runtimes, memory_formats, x, threads, skipped):
 
 
 def measure_networks(networks: dict[str, nn.Module], input_size, batch_sizes=(1, 128), runtimes=("eager",),
-                     memory_formats=("contiguous", "channels_last"), threads: int | None = None, rounds: int = 10,
-                     min_run_time: float = 1.0, warmup: int = 3, device="cpu", baseline: str = "baseline",
+                     memory_formats=("contiguous", "channels_last"), threads: int | None = None, rounds: int = ROUNDS,
+                     min_run_time: float = MIN_RUN_TIME, warmup: int = 3, device="cpu", baseline: str = "baseline",
                      seed: int = 0, progress: Callable[[str], None] | None = None) -> dict:
     """{"variants", "runtimes", "runtime_versions", "timing"} of trp.runtime/2 for `networks`
     ({label: eval-mode network}, one labelled `baseline`) at `input_size` (C, H, W). Each call

@@ -13,7 +13,7 @@ from .. import models
 from ..artifacts import DENSE, ArtifactError, check_outputs, input_size_of, load_network, read_json, record, sha256_file
 from ..artifacts.records import KINDS, write_record
 from ..cobla import allocate
-from ..data import load_prepared, sample_batches
+from ..data import SAMPLE, load_prepared, sample_batches
 from ..deploy.latency_aware import latency_costs, network_latency
 from ..deploy.layer_table import SCHEMA as TABLE_SCHEMA
 from ..lowrank import find_sites
@@ -77,7 +77,7 @@ def table_costs(path, arch: str, scheme: str, sites) -> tuple[dict, dict]:
 
 
 def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = None, max_params: float | None = None,
-                        data_npz=None, out_json="allocation.json", method: str = "sqp", sample: int = 2048,
+                        data_npz=None, out_json="allocation.json", method: str = "sqp", sample: int = SAMPLE,
                         seed: int = 0, maxiter: int = 60, device: str = "cpu", latency_table=None,
                         latency_speedup: float | None = None, overwrite: bool = False) -> dict:
     """Allocate ranks for `checkpoint` (a model.pt of `trp train`) and write `out_json` (replacing

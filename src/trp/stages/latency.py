@@ -7,11 +7,12 @@ from ..artifacts import (DECOMPOSED, DENSE, ArtifactError, check_outputs, input_
 from ..artifacts.records import KINDS, write_record
 from ..deploy import MEMORY_FORMATS, measure_networks
 from ..progress import say
+from ..timing import ROUNDS
 from .inputs import resolve_device
 
 
 def latency_report(checkpoints: dict[str, str], batch_sizes, min_run_time, out, device="auto", runtimes=("eager",),
-                   memory_formats=MEMORY_FORMATS, rounds: int = 10, threads: int | None = None,
+                   memory_formats=MEMORY_FORMATS, rounds: int = ROUNDS, threads: int | None = None,
                    overwrite: bool = False) -> dict:
     check_outputs([out], KINDS["latency"].schema, checkpoints.values(), overwrite)
     if "baseline" not in checkpoints:
