@@ -2,6 +2,8 @@
 before any work where the input allows; untrusted files run no code."""
 import json
 import os
+import subprocess
+import sys
 import tarfile
 
 import pytest
@@ -176,3 +178,11 @@ def test_paper_defaults():
     assert (cfg.e, cfg.m, cfg.epochs, cfg.milestones, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size) == \
         (0.02, 20, 164, [82, 122], 0.1, 0.9, 1e-4, 128)
     assert (cfg.counter, cfg.nuclear_cadence, cfg.rank_rule) == ("global", "every_step", "energy")
+
+
+def test_the_command_line_starts_without_the_allocator():
+    """`trp` starts once per pipeline job: importing the command line loads neither trp.cobla nor scipy
+    (about a second at each start); a command that allocates imports them itself."""
+    code = "import sys, trp.cli; print(sorted(m for m in ('trp.cobla', 'scipy') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -15,7 +15,6 @@ import sys
 from .artifacts import ArtifactError, dumps, staged_rendering
 from .artifacts.records import read_run
 from .cli_parser import Parser
-from .cobla import InfeasibleBudget
 from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
 from .config import DEVICES, ConfigError, TrainConfig, load_config, load_values
 from .config_help import config_keys_help
@@ -28,7 +27,7 @@ from .stages.train import EXIT_RESUMABLE
 from .timing import MIN_RUN_TIME, ROUNDS
 from .train import NonFiniteError
 
-USER_ERRORS = (ConfigError, DataError, ArtifactError, InfeasibleBudget)
+USER_ERRORS = (ConfigError, DataError, ArtifactError)  # trp.cobla's InfeasibleBudget is a ConfigError
 # a full or read-only disk, a quota: the machine's state, not a bug (what was written before is kept)
 DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 EXIT_DIVERGED = 3

@@ -26,13 +26,15 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
+from ..config import ConfigError
 from ..lowrank import ConvSite, conv_macs, conv_params, model_cost, to_matrix
 from ..lowrank.svd import batched_svd
 
 
-class InfeasibleBudget(ValueError):
+class InfeasibleBudget(ConfigError):
     """No allocation meets the budget: even rank 1 in every decomposable layer exceeds it (for a
-    latency budget: even the fastest allocation within the other budgets; `latency_floor`)."""
+    latency budget: even the fastest allocation within the other budgets; `latency_floor`). A user
+    error: the command line reports it in one line."""
 
 
 LATENCY_QUANTUM = 2.0 ** -40  # seconds (~0.9 ps): latencies are multiples of it, so sums are exact

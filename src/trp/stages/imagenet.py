@@ -29,7 +29,6 @@ from .. import models
 from ..artifacts import (PARTIAL_RANKLOG, ArtifactError, RankLog, RunDirectory, load_training_state, record, save_decomposed,
                          save_dense, save_training_state, sha256_file)
 from ..artifacts.records import write_record
-from ..cobla import allocate
 from ..config import ConfigError, TrainConfig, parse_overrides
 from ..data import (BASELINE_NOTE, DataError, image_folders, imagenet_loaders, load_pretrained, loader_throughput,
                     per_image_cost)
@@ -88,6 +87,7 @@ def basic_allocation(model: nn.Module, arch: str, scheme: str, sites, target_spe
     """The basic methods' ranks (Zhang et al. 2016 channel, Jaderberg et al. 2014 spatial): the
     energy rule tuned so that the TSVD network's conv MACs are at most dense / `target_speedup`
     (cobla.allocate, method "energy", as `trp allocate --method energy` for CIFAR), over `sites`."""
+    from ..cobla import allocate  # scipy: imported only where a budget is allocated
     res = allocate(model, arch, scheme, target_speedup=target_speedup, method="energy", sites=sites)
     return {**{k: res[k] for k in ("method", "ranks", "dense_layers", "macs", "budget", "speedup", "dense")},
             "e": res["starts"]["energy"]["e"]}
