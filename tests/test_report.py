@@ -236,7 +236,8 @@ def test_theorem2_overall_counts_a_training_logged_twice_once_spectrum_or_not(tm
 
 
 def theorem2_verdict(records, name="assumption"):
-    rows = theorem2_claims(theorem2_results({"r": [records]})["overall"])
+    rows = theorem2_claims(theorem2_results({"r": [records]})["overall"], [records])
+    assert rows[0]["records"] == [records]  # judged from that rank log
     return rows[list(("assumption", "bound")).index(name)]
 
 
@@ -342,8 +343,8 @@ def test_latency_target_is_met_with_confidence_only_where_the_lower_bound_reache
 
 def curve(*points):
     """A curve of (speedup, top-1 mean, top-1 std, n) points."""
-    return equal_macs.curve([{"label": str(s), "speedup": ms(s, 0.0), "top1": ms(m, sd, n), "epochs": "15"}
-                             for s, m, sd, n in points])
+    return equal_macs.curve([{"label": str(s), "speedup": ms(s, 0.0), "top1": ms(m, sd, n), "epochs": "15",
+                              "records": [f"{s}x/metrics.json"]} for s, m, sd, n in points])
 
 
 def test_curves_interpolate_between_points_and_never_extrapolate():
@@ -368,8 +369,10 @@ def test_equal_macs_row_reads_both_curves_at_the_highest_common_speedup():
     a = 88.0 + (2.5 - 2.0) / (3.0 - 2.0) * (86.0 - 88.0)  # TRP at 2.5x, interpolated
     assert row["verdict"] == "supported" and row["evidence"].startswith("at 2.50x:")
     assert f"a − b = {a - 81.0:+.2f}" in row["evidence"] and row["epochs"] == "15 vs 15"
+    assert row["records"] == ["2.0x/metrics.json", "3.0x/metrics.json", "2.5x/metrics.json"]  # the points read
     apart = equal_macs_row("TRP beats Basic", "TRP", curve((3.0, 86.0, 0.2, 2)), "Basic", basic, sd)
     assert apart["verdict"] == "inconclusive" and "no extrapolation" in apart["evidence"]
+    assert apart["records"] == ["3.0x/metrics.json", "1.5x/metrics.json", "2.5x/metrics.json"]  # both curves
 
 
 def test_latency_verdicts_need_a_spread_small_against_the_difference():
@@ -451,6 +454,17 @@ def test_claims_at_equal_macs_with_seed_spreads(tmp_path):
               "sqrt(e) 0.223)"]["verdict"] == "supported"
     assert by["Table 4: TRP1+Nu runs faster than the baseline (resnet20, CPU test, batch 1)"]["verdict"] == "supported"
     assert by["Table 1 rows of R-56"]["verdict"] == "not tested"
+
+    # each row names the records it was judged from: a side read at a point, that point's seeds
+    assert own["records"] == runs["resnet20/TRP1"]
+    assert vs_base["records"] == runs["resnet20/TRP1"] + runs["resnet20/baseline"]
+    assert vs_ft["records"] == [p for pair in zip(runs["resnet20/TRP1"], runs["resnet20/TRP1+FT"]) for p in pair]
+    assert beats["records"] == runs["resnet20/TRP1"] + runs["resnet20/Zhang2016@TRP1"]
+    assert speed["records"] == runs["resnet20/TRP1+Nu"] + runs["resnet20/TRP1"]
+    assert fig3_row["records"] == runs["resnet20/TRP1"] + points["channel/TRP/trp3"] + points["channel/Basic/z3"]
+    assert by["Table 4: TRP1+Nu runs faster than the baseline (resnet20, CPU test, batch 1)"]["records"] == [timing]
+    assert all(r["records"] == [log] for r in rows if r["claim"].startswith(("Fig. 2", "Theorem 2", "Eq. (12)")))
+    assert by["Table 1 rows of R-56"]["records"] == []
 
 
 def test_a_running_profile_is_judged_on_the_records_it_has(tmp_path):

@@ -16,6 +16,9 @@ Theorem 2 says where its test had no power; latency verdicts need the timing spr
 against the difference. Where the runs follow the paper's schedule (paper.CIFAR_EPOCHS), Table 1's
 absolute accuracies are judged too (ours at most NEGLIGIBLE points below the paper's).
 
+Each row names the records it was judged from (run records, rank logs, runtime JSON): their paths
+are in the .csv (column "records") and the .json.
+
 A profile still running is judged on the records it has: every input but --runs may be left out
 (its claims are then "not tested", with what is missing), and table1's --pending rows are listed
 as still running.
@@ -23,7 +26,7 @@ as still running.
 from pathlib import Path
 
 from ..artifacts import write_json
-from ..artifacts.records import final_top1, read_runtime, top1
+from ..artifacts.records import Record, final_top1, read_runtime, top1
 from . import equal_macs, fig2, fig3, paper, table1, table4, theorem2
 from .common import (fmt, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs, training_epochs,
                      write_table)
@@ -32,6 +35,7 @@ from .verdict import (CONFIDENCE, INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPO
 
 COLUMNS = [("claim", "paper's claim"), ("verdict", "verdict"), ("evidence", "evidence (ours)"),
            ("epochs", "training (epochs): a vs b")]
+RECORDS = ("records", "records")  # the csv's column of the paths of the records a claim was judged from
 NEGLIGIBLE = 1.0  # points of top-1: the margin of "negligible accuracy loss"
 NOT_TESTED_CLAIMS = [("ImageNet Tables 2-3, ResNet-18/50 timings of Table 4", "no ImageNet here")]
 NOT_YET = "no record yet: this profile has not run it"
@@ -62,7 +66,7 @@ def absolute_claims(records: dict[tuple[str, str], list[dict]], p: dict[str, dic
             out.append(row(f"{paper.model_label(model)}: {paper.method_label(key)} reaches the paper's top-1 within "
                            f"{NEGLIGIBLE:g} point (Table 1)", verdict,
                            f"{sides('ours', ours, 'paper', {'mean': theirs['top1'], 'n': 1})}; {why}",
-                           f"{training_epochs(ms[0], scratch)} vs {paper.CIFAR_EPOCHS}"))
+                           f"{training_epochs(ms[0], scratch)} vs {paper.CIFAR_EPOCHS}", paths(ms)))
     return out
 
 
@@ -107,10 +111,11 @@ def equal_macs_row(claim: str, a_name: str, a: list[dict], b_name: str, b: list[
     va, vb = (None, None) if x is None else (equal_macs.at(a, x), equal_macs.at(b, x))
     if va is None or vb is None:
         return row(claim, INCONCLUSIVE, f"no equal conv MACs to compare at: {a_name} spans {equal_macs.span(a)}, "
-                                        f"{b_name} {equal_macs.span(b)} (no extrapolation)", epochs)
+                                        f"{b_name} {equal_macs.span(b)} (no extrapolation)", epochs,
+                   [r for point in a + b for r in point["records"]])
     verdict, why = judge(va, vb, p, margin)
     return row(claim, verdict, f"at {x:.2f}x: {sides(a_name, va, b_name, vb)} (a {va['where']}, b {vb['where']}); {why}",
-               epochs)
+               epochs, va["records"] + vb["records"])
 
 
 def table1_claims(model: str, records: dict[tuple[str, str], list[dict]], trp_curves: dict[str, list[dict]],
@@ -139,7 +144,7 @@ def table1_claims(model: str, records: dict[tuple[str, str], list[dict]], trp_cu
             verdict, why = judge(nu["speedup"], trp["speedup"], p["speedup"])
             out.append(row(f"{model}: nuclear regularization raises {form}'s speedup (Table 1)", verdict,
                            f"{sides(f'{form}+Nu', nu['speedup'], form, trp['speedup'], ' x')}; {why}",
-                           f"{nu['epochs']} vs {trp['epochs']}"))
+                           f"{nu['epochs']} vs {trp['epochs']}", nu["records"] + trp["records"]))
         if nu and trp_curves.get(f["scheme"]):
             out.append(equal_macs_row(f"{model}: {form}+Nu beats {form} at equal conv MACs ('results become even "
                                       "better', Sec. 4.3)", f"{form}+Nu", [nu], f"TRP over e ({f['scheme']})",
@@ -163,12 +168,12 @@ def no_finetuning_claims(model: str, records: dict[tuple[str, str], list[dict]],
         dec, dense = mean_std(decs), mean_std(denses)
         verdict, why = judge_paired(decs, denses, p["decomposed"], NEGLIGIBLE)
         out.append(row(f"{claim} its own dense network (Sec. 1)", verdict, f"{sides('decomposed', dec, 'dense', dense)}; {why}",
-                       f"{scratch} vs {scratch}"))
+                       f"{scratch} vs {scratch}", paths(ms)))
         if base:
             b = mean_std([top1(m, "dense") for m in base])
             verdict, why = judge(dec, b, p["top1"], NEGLIGIBLE)
             out.append(row(f"{claim} the baseline (Sec. 1, 4.3)", verdict, f"{sides(trp, dec, 'baseline', b)}; {why}",
-                           f"{scratch} vs {scratch}"))
+                           f"{scratch} vs {scratch}", paths(ms + base)))
         ft = records.get((model, paper.finetuned_key(trp)))
         if ft:
             pairs = seed_pairs(ms, ft)
@@ -177,7 +182,7 @@ def no_finetuning_claims(model: str, records: dict[tuple[str, str], list[dict]],
                                         p["finetuned"], NEGLIGIBLE)
             out.append(row(f"{claim} itself fine-tuned like the basic methods (Sec. 1)", verdict,
                            f"at {equal_macs.x(a):.2f}x: {sides(trp, a['top1'], f'{trp} + fine-tuning', b['top1'])}; {why}",
-                           f"{a['epochs']} vs {b['epochs']}"))
+                           f"{a['epochs']} vs {b['epochs']}", paths([m for pair in pairs for m in pair])))
     return out
 
 
@@ -191,8 +196,9 @@ def fig3_claims(curves: dict[str, dict[str, list[dict]]], p: Pool | None) -> lis
             for scheme, methods in curves.items() for a, b, claim in pairs if methods[a] and methods[b]]
 
 
-def theorem2_claims(overall: dict) -> list[dict]:
-    """Theorem 2 with its assumption (the paper's mG/||W||) and with Eq. (12)'s measured displacement."""
+def theorem2_claims(overall: dict, ranklogs: list[str]) -> list[dict]:
+    """Theorem 2 with its assumption (the paper's mG/||W||) and with Eq. (12)'s measured displacement,
+    judged from the rank logs at `ranklogs`."""
     claims = [("assumption", "Theorem 2: where mG < sqrt(e) ||W^{t+m}|| (its assumption), the next TSVD does not raise the rank",
                "mG/||W||"),
               ("bound", "Eq. (12): where ||W^{t+m} - T^z|| < sqrt(e) ||W^{t+m}||, the next TSVD does not raise the rank",
@@ -201,7 +207,7 @@ def theorem2_claims(overall: dict) -> list[dict]:
     for name, claim, what in claims:
         c = overall[name]
         if not c["tested"]:
-            out.append(row(claim, NOT_TESTED, f"no rank log records the {what}"))
+            out.append(row(claim, NOT_TESTED, f"no rank log records the {what}", records=ranklogs))
             continue
         counts = (f"{c['tested']} distinct records: {what} < sqrt(e) in {c['held']}, failed in {c['failed']}; "
                   f"the rank rose {overall['rank_rose']} times, {c['failed_rose']} of them where it failed; "
@@ -213,21 +219,23 @@ def theorem2_claims(overall: dict) -> list[dict]:
             verdict, why = INCONCLUSIVE, "the test had no power: no rank rose in any record, so none could contradict it"
         else:
             verdict, why = SUPPORTED, "every rise came where the condition failed"
-        out.append(row(claim, verdict, f"{why}; {counts}"))
+        out.append(row(claim, verdict, f"{why}; {counts}", records=ranklogs))
     return out
 
 
-def fig2_claim(s: dict | None) -> list[dict]:
-    """Sec. 4.5: in the initial training stage, max mG/||W|| stays below sqrt(e) (paper: 0.092 < 0.223)."""
+def fig2_claim(rankvar: dict | None) -> list[dict]:
+    """Sec. 4.5: in the initial training stage, max mG/||W|| stays below sqrt(e) (paper: 0.092 < 0.223);
+    rankvar: fig2's arguments, None where there is no rank-variation log yet."""
     claim = FIG2_CLAIM
-    if s is None:
+    if rankvar is None:
         return [row(claim, NOT_TESTED, NOT_YET)]
+    s, log = fig2.rank_variation(**rankvar), [rankvar["ranklog"]]
     if s["max_step_bound"] is None:
-        return [row(claim, NOT_TESTED, "the rank log records no mG/||W||")]
+        return [row(claim, NOT_TESTED, "the rank log records no mG/||W||", records=log)]
     return [row(claim, SUPPORTED if s["assumption_held_all"] else NOT_SUPPORTED,
                 f"{s['layer']}: max mG/||W|| {s['max_step_bound']:.3f} vs sqrt(e) = {s['sqrt_e']:.3f} over "
                 f"{len(s['projections'])} projections (max displacement {fmt(s['max_displacement'], 3)}); "
-                f"rank {s['ranks'][0]} -> {s['ranks'][-1]}")]
+                f"rank {s['ranks'][0]} -> {s['ranks'][-1]}", records=log)]
 
 
 def faster(base: dict, other: dict) -> tuple[str, str]:
@@ -255,8 +263,13 @@ def table4_claims(runtimes: list[dict]) -> list[dict]:
                 for r in v["rows"]:
                     verdict, why = faster(base[r["batch_size"]], r)
                     out.append(row(f"Table 4: {v['label']} runs faster than the baseline ({rt['model']}, {r['device']}, "
-                                   f"batch {r['batch_size']})", verdict, f"{why}; {v['mac_speedup']:.2f}x in conv MACs"))
+                                   f"batch {r['batch_size']})", verdict, f"{why}; {v['mac_speedup']:.2f}x in conv MACs",
+                                   records=[rt.path]))
     return out
+
+
+def paths(records: list[Record]) -> list[str]:
+    return [m.path for m in records]
 
 
 def fig3_model(records: list[dict]) -> str | None:
@@ -278,8 +291,9 @@ def claims(runs, rankvar: dict | None, points, ranklogs, runtime_paths,
         out += no_finetuning_claims(model, records, used[model]) + table1_claims(model, records, trp_curves, used[model])
     out += fig3_claims(curves, used.get(fig3_model(ablation_records), {}).get("top1")) if ablation_records else \
         [row(FIG3_CLAIM, NOT_TESTED, NOT_YET)]
-    out += theorem2_claims(theorem2.theorem2_results(ranklogs)["overall"])
-    out += fig2_claim(None if rankvar is None else fig2.rank_variation(**rankvar))
+    logs = [p for ps in ranklogs.values() for p in ps]
+    out += theorem2_claims(theorem2.theorem2_results(ranklogs)["overall"], logs)
+    out += fig2_claim(rankvar)
     out += table4_claims([read_runtime(p) for p in runtime_paths]) if runtime_paths else [row(TABLE4_CLAIM, NOT_TESTED, NOT_YET)]
     out += pending_claims(table1.load_pending(pending or {})) + untested_models(records) + absolute_claims(records, used)
     out += [row(c, NOT_TESTED, why) for c, why in NOT_TESTED_CLAIMS]
@@ -301,7 +315,8 @@ def main(argv: list[str] | None = None) -> None:
     footer = provenance_footer(records, a.profile)
     rule = (f"Verdicts: {CONFIDENCE:.0%} t-intervals on a − b with the seed SD pooled over the profile's repeated rows "
             f"({'; '.join(p.describe() for p in used) or 'none: no row has two seeds'})")
-    write_table([{"section": rule}, *rows], COLUMNS, a.out, f"The paper's claims tested by the {a.profile} profile", footer)
+    write_table([{"section": rule}, *rows], COLUMNS, a.out, f"The paper's claims tested by the {a.profile} profile", footer,
+                csv_columns=[RECORDS])
     write_json(f"{a.out}.json", {"claims": rows, "negligible_points": NEGLIGIBLE, "equal_macs": equal_macs.EQUAL_MACS,
                                  "confidence": CONFIDENCE, "pools": [vars(p) for p in used], "provenance": footer})
     print(Path(f"{a.out}.md").read_text())

@@ -93,8 +93,11 @@ def target_verdict(target: dict) -> str:
     return "met (point estimate only)" if target["met"] else "not met"
 
 
-def row(claim: str, verdict: str, evidence: str, epochs: str | None = None) -> dict:
-    return {"claim": claim, "verdict": verdict, "evidence": evidence, "epochs": epochs}
+def row(claim: str, verdict: str, evidence: str, epochs: str | None = None, records=()) -> dict:
+    """A claim's row: its verdict, the evidence, the training of both sides and the paths of the
+    records it was judged from (each once, in order)."""
+    return {"claim": claim, "verdict": verdict, "evidence": evidence, "epochs": epochs,
+            "records": list(dict.fromkeys(records))}
 
 
 def sides(a_name: str, a: dict, b_name: str, b: dict, unit: str = " %") -> str:
