@@ -136,7 +136,7 @@ def test_any_value_the_schema_accepts_plans():
 
 
 def test_unknown_key_is_refused_before_any_job():
-    train = "{epochs: 2, milestones: [1], lr: 0.1, batch_size: 64, precision: fp32, train_subset: 512, test_subset: 500, mommentum: 0.5}"
+    train = "{epochs: 2, milestones: [1], lr: 0.1, batch_size: 64, precision: fp32, train_subset: 512, test_subset: 256, mommentum: 0.5}"
     out = refusal("-n", "--configfile", "config/smoke.yaml", "--config", f"train={train}")
     assert "'mommentum' was unexpected" in out and "['train']" in out
     out = refusal("-n", "--configfile", "config/smoke.yaml", "--config",
