@@ -17,7 +17,9 @@ from trp.report.claims import claims, equal_macs_row, faster, theorem2_claims
 from trp.report.cobla import cobla_table
 from trp.artifacts.provenance import git_commit
 from trp.artifacts.records import write_record
-from trp.report.common import RENDERED_OUTPUTS, fmt, mean_std, provenance_footer
+from trp.report.cells import fmt
+from trp.report.footer import RENDERED_OUTPUTS, provenance_footer
+from trp.report.seeds import mean_std
 from trp.report.fig2 import fig2
 from trp.report.fig3 import fig3
 from trp.report.table1 import table1
@@ -314,7 +316,8 @@ def test_fig3_points_are_runs_with_their_seeds(tmp_path):
 def test_footers_name_the_hashes_file_instead_of_listing_the_hashes(tmp_path):
     """Tables and figures show profile, commit, devices and seeds; the inputs' hashes (one per
     checkpoint: dozens) are in a file beside them, and a long list never eats a figure's height."""
-    from trp.report.common import plt, save_figure, write_table
+    from trp.report.figures import plt, save_figure
+    from trp.report.tables import write_table
     footer = {"profile": "p", "commit": "abc", "checkpoints": ", ".join(f"finetuned={i:016x}" for i in range(120)),
               "config_hash": "c1, c2", "data_fingerprint": "d", "device": "cpu-test", "rendered_by": "def"}
     fig, ax = plt.subplots(figsize=(10, 4.2))

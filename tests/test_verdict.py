@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from trp.report.common import mean_std
+from trp.report.seeds import mean_std
 from trp.report.verdict import INCONCLUSIVE, NOT_SUPPORTED, SUPPORTED, judge, judge_paired, pool
 
 TRIALS = 4000

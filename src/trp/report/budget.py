@@ -16,7 +16,9 @@ from pathlib import Path
 
 from ..artifacts import ArtifactError
 from ..artifacts.records import read_allocation, read_run
-from .common import provenance_footer, renderer_parser, write_table
+from .arguments import renderer_parser
+from .footer import provenance_footer
+from .tables import write_table
 
 COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("median_min", "median min / job"),
            ("max_min", "max min / job"), ("job_hours", "job-hours (wall)"), ("cpu_hours", "CPU-hours"), ("epochs", "epochs"),

@@ -28,8 +28,12 @@ from pathlib import Path
 from ..artifacts import write_json
 from ..artifacts.records import Record, final_top1, read_runtime, top1
 from . import equal_macs, fig2, fig3, paper, table1, table4, theorem2
-from .common import (fmt, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs, training_epochs,
-                     write_table)
+from .arguments import parse_pairs, renderer_parser
+from .cells import fmt
+from .epochs import scratch_epochs, training_epochs
+from .footer import provenance_footer
+from .seeds import mean_std
+from .tables import write_table
 from .verdict import (CONFIDENCE, INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED, Pool, judge, judge_paired, pool,
                       row, sides)
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from ..artifacts import ArtifactError, write_json
 from ..artifacts.records import Record, final_network, final_top1, read_allocation, read_run, read_runtime, top1
 from . import paper
-from .common import label_parts, parse_pairs, provenance_footer, renderer_parser, write_table
+from .arguments import label_parts, parse_pairs, renderer_parser
+from .footer import provenance_footer
+from .tables import write_table
 
 COLUMNS = [("model", "model"), ("budget", "budget"), ("method", "method"),
            ("top1_before", "top-1 before fine-tuning (%)"), ("top1", "top-1 (%)"),

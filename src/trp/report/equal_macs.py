@@ -6,7 +6,8 @@ x, else by linear interpolation between the two points around x (mean and std al
 smaller; the variance of the interpolated mean in units of one seed's variance, variance_units, for
 trp.report.verdict), and never beyond its ends."""
 from ..artifacts.records import final_top1
-from .common import mean_std, training_epochs
+from .epochs import training_epochs
+from .seeds import mean_std
 
 EQUAL_MACS = 0.02  # speedups within 2 % of each other count as equal conv MACs
 

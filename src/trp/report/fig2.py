@@ -18,7 +18,10 @@ from ..artifacts.records import sibling_run
 from ..config import ConfigError
 from ..models import paper_layer_name
 from . import paper
-from .common import load_jsonl, provenance_footer, renderer_parser, save_figure
+from .arguments import renderer_parser
+from .figures import save_figure
+from .footer import provenance_footer
+from .rank_logs import read_rank_log
 
 
 def layer_records(records: list[dict], layer: str) -> list[dict]:
@@ -34,7 +37,7 @@ def rank_variation(ranklog, layer: str, e: float, projections: int = 0) -> dict:
     """The layer's first `projections` records (0: all) of a rank log, and what Fig. 2 reads off them:
     ranks, displacements and mG/||W|| (step_bounds; None before the 2nd projection), each one's
     maximum and whether every one stayed below sqrt(e)."""
-    recs = layer_records(load_jsonl(ranklog), layer)
+    recs = layer_records(read_rank_log(ranklog), layer)
     recs = recs[:projections] if projections else recs
     sqrt_e = math.sqrt(e)
     if any("energy_ratios" not in r for r in recs):

@@ -16,7 +16,10 @@ from ..artifacts import write_json
 from ..artifacts.records import read_run
 from ..config import ConfigError
 from . import equal_macs
-from .common import label_parts, parse_pairs, provenance_footer, renderer_parser, save_figure, scratch_epochs
+from .arguments import label_parts, parse_pairs, renderer_parser
+from .epochs import scratch_epochs
+from .figures import save_figure
+from .footer import provenance_footer
 
 SCHEMES = ("channel", "spatial")
 METHODS = ("Basic", "Basic+Nu", "TRP", "TRP+Nu")

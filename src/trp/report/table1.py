@@ -19,8 +19,12 @@ from pathlib import Path
 from ..artifacts import ArtifactError, write_json
 from ..artifacts.records import Record, final_top1, read_run
 from . import paper
-from .common import (diff, label_parts, mean_std, parse_pairs, provenance_footer, renderer_parser, scratch_epochs,
-                     training_epochs, write_table)
+from .arguments import label_parts, parse_pairs, renderer_parser
+from .cells import diff
+from .epochs import scratch_epochs, training_epochs
+from .footer import provenance_footer
+from .seeds import mean_std
+from .tables import write_table
 
 COLUMNS = [("model", "model"), ("method", "method"), ("epochs", "training (epochs)"),
            ("our_top1", "ours: top-1 (%)"), ("our_speedup", "ours: speedup (conv MACs)"),

@@ -11,7 +11,9 @@ from pathlib import Path
 
 from ..artifacts.records import read_runtime
 from . import paper
-from .common import provenance_footer, renderer_parser, write_table
+from .arguments import renderer_parser
+from .footer import provenance_footer
+from .tables import write_table
 
 COLUMNS = [("model", "model"), ("variant", "variant"), ("device", "device"), ("batch", "batch"),
            ("median_ms", "median ms / image"), ("iqr_ms", "IQR ms / image"),

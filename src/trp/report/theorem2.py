@@ -20,7 +20,10 @@ from pathlib import Path
 
 from ..artifacts import write_json
 from ..artifacts.records import sibling_run
-from .common import load_jsonl, parse_pairs, provenance_footer, renderer_parser, write_table
+from .arguments import parse_pairs, renderer_parser
+from .footer import provenance_footer
+from .rank_logs import read_rank_log
+from .tables import write_table
 
 CONDITIONS = {"assumption": "step_bound", "bound": "displacement"}  # the paper's mG/||W||; the measured displacement
 COLUMNS = [("run", "run"), ("records", "records"), ("rank_rose", "rank rose"),
@@ -93,7 +96,7 @@ def theorem2_results(ranklogs: dict[str, list[str]]) -> dict:
     """ranklogs: label -> rank log paths. Returns the labels of each distinct log -> summarize() of
     its distinct records with their failures(), and "overall": summarize() over the records of all
     logs, each distinct measurement once, with "repeats": how many records repeated one already counted."""
-    logs = {", ".join(labels): tested(load_jsonl(p)) for p, labels in by_log(ranklogs).items()}
+    logs = {", ".join(labels): tested(read_rank_log(p)) for p, labels in by_log(ranklogs).items()}
     every = [r for recs in logs.values() for r in recs]
     distinct = list({measured(r): r for r in every}.values())
     return {**{run: {**summarize(recs), "failures": failures(recs)} for run, recs in logs.items()},

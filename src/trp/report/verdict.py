@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from scipy import stats
 
-from .common import fmt
+from .cells import fmt
 
 SUPPORTED, NOT_SUPPORTED, INCONCLUSIVE, NOT_TESTED = "supported", "not supported", "inconclusive", "not tested"
 CONFIDENCE = 0.95

@@ -1,0 +1,36 @@
+"""The command line of a renderer (`trp render NAME`): its parser, and the LABEL=PATH pairs and
+labels its inputs are given as."""
+import argparse
+
+from ..cli_parser import Parser
+from ..config import ConfigError
+
+
+def renderer_parser(name: str, doc: str) -> argparse.ArgumentParser:
+    """The command line of `trp render NAME`: the renderer's inputs are added to it; --profile, --out here."""
+    ap = Parser(prog=f"trp render {name}", description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", required=True)
+    ap.add_argument("--out", required=True, metavar="PREFIX",
+                    help="where the files go (PREFIX.md, ...); they replace an earlier rendering there")
+    ap.add_argument("--overwrite", action="store_true",
+                    help="replace files at PREFIX that are not a rendering (a file the renderer reads is never replaced)")
+    return ap
+
+
+def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
+    """["a=x", "a=y", "b=z"] -> {"a": ["x", "y"], "b": ["z"]} (repeated labels = seeds)."""
+    out: dict[str, list[str]] = {}
+    for item in items or []:
+        label, _, path = item.partition(sep)
+        if not path:
+            raise ConfigError(f"expected LABEL{sep}PATH, got {item!r}")
+        out.setdefault(label, []).append(path)
+    return out
+
+
+def label_parts(label: str, form: str) -> list[str]:
+    """The parts of a label of `form` ("model/method"); another number of parts is a ConfigError."""
+    parts = label.split("/")
+    if len(parts) != form.count("/") + 1:
+        raise ConfigError(f"label {label!r} is not of the form {form}")
+    return parts
