@@ -13,7 +13,8 @@ def renderer_parser(name: str, doc: str) -> argparse.ArgumentParser:
     ap.add_argument("--out", required=True, metavar="PREFIX",
                     help="where the files go (PREFIX.md, ...); they replace an earlier rendering there")
     ap.add_argument("--overwrite", action="store_true",
-                    help="replace files at PREFIX that are not a rendering (a file the renderer reads is never replaced)")
+                    help="replace files at PREFIX that are not a rendering "
+                         "(a file the renderer reads is never replaced)")
     return ap
 
 
