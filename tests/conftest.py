@@ -5,6 +5,12 @@ import pytest
 import torch
 
 
+def pytest_collection_modifyitems(items):
+    """The tests of the smoke pipeline first: it runs for minutes, and the workers (pytest-xdist, one
+    file each at a time) then share out every other file while it runs."""
+    items.sort(key=lambda item: "smoke_run" not in item.fixturenames)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_thread():
     """Tests use tiny tensors: one intra-op thread is faster, and immune to OpenMP spin-waiting
