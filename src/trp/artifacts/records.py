@@ -37,7 +37,7 @@ TRAINING = {"type": "object", "required": ["epochs", "history"],
             "properties": {"epochs": INTEGER, "history": {"type": "array", "items": OBJECT}}}
 PROVENANCE = {"type": "object", "required": ["commit", "device"],
               "properties": {"commit": {"type": ["string", "null"]}, "device": STRING}}
-MEASURED = {"accuracy": ACCURACY, "cost": COST, "speedup": SPEEDUP}  # trp.stages.compress.measure
+MEASURED = {"accuracy": ACCURACY, "cost": COST, "speedup": SPEEDUP, "top5": ACCURACY}  # trp.stages.compress.measure
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Kind:
     version: int  # its number after the slash, and the record's "schema_version"
     what: str  # what a reader is told the record is
     writer: str  # the module that writes it
-    fields: dict  # key -> the JSON Schema of its value
+    fields: dict  # key -> the JSON Schema of its value (besides "provenance", which every kind has)
     optional: tuple[str, ...] = ()  # the keys of `fields` that a record may lack
 
     @property
@@ -57,38 +57,36 @@ class Kind:
 
 KINDS = {k.name: k for k in (
     Kind("training", "trp.run", 1, "a training record (metrics.json of `trp train`)", "trp.stages.train",
-         {"config": TRAIN_CONFIG, **MEASURED, "top5": ACCURACY, "ranks": RANKS, "dense_layers": STRINGS,
-          "max_output_difference": NUMBER, "training": TRAINING, "provenance": PROVENANCE},
+         {"config": TRAIN_CONFIG, **MEASURED, "ranks": RANKS, "dense_layers": STRINGS,
+          "max_output_difference": NUMBER, "training": TRAINING},
          optional=("top5", "ranks", "dense_layers", "max_output_difference")),
     Kind("decomposition", "trp.decompose", 1, "a decomposition record (metrics.json of `trp decompose`)",
          "trp.stages.decompose",
          {"config": {"type": "object", "required": ["source", "arch", "scheme"],
                      "properties": {"source": STRING, "arch": STRING, "scheme": STRING}},
-          **MEASURED, "top5": ACCURACY, "max_output_difference": NUMBER, "ranks": RANKS, "dense_layers": STRINGS,
-          "provenance": PROVENANCE},
+          **MEASURED, "max_output_difference": NUMBER, "ranks": RANKS, "dense_layers": STRINGS},
          optional=("top5", "max_output_difference")),
-    Kind("finetuning", "trp.finetune", 1, "a fine-tuning record (metrics.json of `trp finetune`)", "trp.stages.finetune",
-         {"config": TRAIN_CONFIG, "source": STRING, **MEASURED, "top5": ACCURACY, "ranks": RANKS, "scheme": STRING,
-          "training": TRAINING, "provenance": PROVENANCE},
+    Kind("finetuning", "trp.finetune", 1, "a fine-tuning record (metrics.json of `trp finetune`)",
+         "trp.stages.finetune",
+         {"config": TRAIN_CONFIG, "source": STRING, **MEASURED, "ranks": RANKS, "scheme": STRING, "training": TRAINING},
          optional=("top5",)),
     Kind("imagenet", "trp.imagenet", 1, "an ImageNet record (metrics.json of `trp imagenet`)", "trp.stages.imagenet",
-         {"config": TRAIN_CONFIG, **MEASURED, "top5": ACCURACY, "max_output_difference": NUMBER,
+         {"config": TRAIN_CONFIG, **MEASURED, "max_output_difference": NUMBER,
           "ranks": {"type": ["object", "null"], "additionalProperties": INTEGER},
           "dense_layers": {"type": ["array", "null"], "items": STRING}, "layers": STRINGS,
           "basic": {"type": "object", "required": ["target_speedup"], "properties": {"target_speedup": NUMBER}},
-          "baseline": OBJECT, "data": OBJECT, "weights": OBJECT, "distributed": OBJECT, "training": TRAINING,
-          "provenance": PROVENANCE},
+          "baseline": OBJECT, "data": OBJECT, "weights": OBJECT, "distributed": OBJECT, "training": TRAINING},
          optional=("top5", "max_output_difference", "basic")),
     Kind("allocation", "trp.allocation", 1, "an allocation (ranks.json of `trp allocate`)", "trp.stages.allocate",
          {"ranks": RANKS, "dense_layers": STRINGS, "macs": INTEGER, "params": INTEGER, "budget": OBJECT,
           "speedup": NUMBER, "param_ratio": NUMBER, "method": STRING, "scheme": STRING, "arch": STRING,
           "convention": STRING, "dense": OBJECT, "objective": OBJECT, "solver": OBJECT, "starts": OBJECT,
           "timings": OBJECT, "milp": OBJECT, "rounding": OBJECT, "latency_s": NUMBER, "latency_speedup": NUMBER,
-          "config": OBJECT, "provenance": PROVENANCE},
+          "config": OBJECT},
          optional=("milp", "rounding", "latency_s", "latency_speedup")),
     Kind("latency", "trp.runtime", 2, "a runtime JSON of `trp latency`", "trp.stages.latency",
          {"model": STRING, "variants": {"type": "array", "items": OBJECT}, "runtimes": OBJECT,
-          "runtime_versions": OBJECT, "timing": OBJECT, "provenance": PROVENANCE},
+          "runtime_versions": OBJECT, "timing": OBJECT},
          optional=("runtimes", "runtime_versions", "timing")),
 )}
 RUNS = ("training", "decomposition", "finetuning", "imagenet")  # the kinds of metrics.json: networks and their accuracy
@@ -104,9 +102,9 @@ def json_schema(kind: str) -> dict:
             "title": f"trp {k.name} record ({k.schema_id})",
             "description": f"{k.what[0].upper()}{k.what[1:]}, written by {k.writer} through trp.artifacts.records.",
             "type": "object",
-            "required": ["schema", *(key for key in k.fields if key not in k.optional)],
+            "required": ["schema", *(key for key in k.fields if key not in k.optional), "provenance"],
             "properties": {"schema": {"const": k.schema_id}, "kind": {"const": k.name},
-                           "schema_version": {"const": k.version}, **k.fields},
+                           "schema_version": {"const": k.version}, **k.fields, "provenance": PROVENANCE},
             "additionalProperties": False}
 
 
@@ -157,6 +155,11 @@ def problem(value, schema: dict, where: str = "the record") -> str | None:
     return None
 
 
+def kind_problem(doc, kind: str) -> str | None:
+    """What makes `doc` fail the schema of `kind` ("the KIND record ..."), or None."""
+    return problem(doc, json_schema(kind), f"the {kind} record")
+
+
 def kind_of(doc) -> str | None:
     """The kind a JSON document declares; for a record written before records named it, the kind
     of its "schema"; None for anything else."""
@@ -194,7 +197,7 @@ def write_record(path, kind: str, fields: dict) -> Record:
     k = KINDS[kind]
     text = dumps({"schema": k.schema_id, "kind": kind, "schema_version": k.version, **fields})
     doc = json.loads(text)
-    found = problem(doc, json_schema(kind), f"the {kind} record")
+    found = kind_problem(doc, kind)
     if found:
         raise ArtifactError(f"{path}: not written: {found}")
     atomic_write_text(path, text + "\n")
@@ -211,7 +214,7 @@ def read_record(path, *kinds: str) -> Record:
     if kind not in kinds:
         found = f"it is {KINDS[kind].what}" if kind else "it names no kind of record"
         raise ArtifactError(f"{path}: not {expected} ({found})")
-    found = problem(doc, json_schema(kind), f"the {kind} record")
+    found = kind_problem(doc, kind)
     if found:
         raise ArtifactError(f"{path}: not {expected} ({found[:200]})")
     return Record(kind, str(path), doc)
