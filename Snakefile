@@ -15,16 +15,15 @@ envvars:
 
 include: "workflow/rules/profile.smk"
 include: "workflow/rules/common.smk"
+include: "workflow/rules/runs.smk"
 
 
 if config["dataset"] == "imagenet":
 
-    include: "workflow/rules/imagenet_runs.smk"
     include: "workflow/rules/imagenet.smk"
 
 else:
 
-    include: "workflow/rules/runs.smk"
     include: "workflow/rules/data.smk"
     include: "workflow/rules/train.smk"
     include: "workflow/rules/compress.smk"

@@ -22,7 +22,7 @@ import pytest
 import torch
 from PIL import Image
 
-from trp import models
+from trp import models, profile, runs
 from trp.artifacts import DECOMPOSED, ArtifactError, load_network, read_json
 from trp.artifacts.records import json_schema
 from trp.cli import main
@@ -31,7 +31,7 @@ from trp.config import ConfigError
 from trp.data import DataError, image_folders, imagenet_loaders, load_pretrained
 from trp.data.imagenet import LAYOUT
 from trp.lowrank import find_sites, project_sites
-from trp.stages.imagenet import IMAGENET, NU_LAMBDA, default_layers, imagenet_config, imagenet_run, loader_benchmark
+from trp.stages.imagenet import check_settings, default_layers, imagenet_config, imagenet_run, loader_benchmark
 from trp.train import evaluate
 from trp.train.loop import out_of_time
 from trp.train.distributed import Process, identical_across, state_digest
@@ -39,6 +39,22 @@ from trp.train.distributed import Process, identical_across, state_digest
 CLASSES = ("n01440764", "n01443537", "n01484850")
 SIZE = 64  # training crop of the runs here (ResNet-18 at 224 costs ~2 GFLOP an image on this CPU)
 SUBSET = "layers=[layer1.0.conv1,layer1.0.conv2,layer2.0.conv1]"  # small SVDs for the multi-process runs
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = runs.RunTable(profile.load(ROOT / "config/imagenet.yaml"))  # the paper's settings: the imagenet profile
+
+
+def overrides(values: dict) -> list[str]:
+    return [f"{k}={json.dumps(v)}" for k, v in values.items()]
+
+
+def settings(model: str, key: str) -> list[str]:
+    """The --set arguments of the imagenet profile's TRP run of a Table 2 / 3 method key, as the workflow
+    passes them (its train: block, then the run's own settings)."""
+    return overrides({**TABLE.config["train"], "model": model, **TABLE.runs[TABLE.tables[model][key]].settings})
+
+
+PAPER = settings("resnet18", "TRP1")  # TRP1 of ResNet-18 at the paper's settings
+BASIC = overrides({**TABLE.config["train"], "model": "resnet18"})  # a basic method's: the schedule alone
 
 
 def write_images(root: Path, classes=CLASSES, per_class: int = 4, seed: int = 0) -> Path:
@@ -205,22 +221,24 @@ def test_default_weights_are_torchvision_cache_files(tmp_path, monkeypatch):
 
 # --- settings ---------------------------------------------------------------------------------
 
-def test_config_defaults_are_the_papers_imagenet_settings():
-    cfg = imagenet_config()
-    assert (cfg.epochs, cfg.lr, cfg.e, cfg.lam, cfg.milestones, cfg.momentum, cfg.weight_decay) == \
-        (10, 1e-4, 0.005, 0.0, [], 0.9, 1e-4)
-    assert imagenet_config(["model=resnet50", "scheme=spatial"], nu=True).lam == NU_LAMBDA == 3e-4
-    assert IMAGENET["batch_size"] == 256
-    for overrides, nu, message in [(["lam=1e-3"], True, "either --nu or lam"), (["model=resnet20"], False, "resnet18 or"),
-                                   (["target_speedup=2"], False, "budgeted TRP")]:
-        with pytest.raises(ConfigError, match=message):
-            imagenet_config(overrides, nu)
+def test_the_imagenet_profiles_runs_have_the_papers_settings():
+    """Sec. 4.2 and 4.4: 10 epochs at lr 1e-4, constant, SGD with momentum 0.9 and weight decay 1e-4, e = 0.005,
+    lambda 3e-4 for +Nu; 256 images a step over all processes."""
+    cfg = imagenet_config(PAPER)
+    assert (cfg.model, cfg.method, cfg.epochs, cfg.lr, cfg.e, cfg.lam, cfg.milestones, cfg.momentum,
+            cfg.weight_decay, cfg.batch_size) == ("resnet18", "trp", 10, 1e-4, 0.005, 0.0, [], 0.9, 1e-4, 256)
+    nu = imagenet_config(settings("resnet50", "TRP1+Nu"))
+    assert (nu.model, nu.scheme, nu.lam, nu.e) == ("resnet50", "channel", 3e-4, 0.005)
     # a basic-method run: the same schedule, no regulariser
-    basic = imagenet_config(["scheme=spatial"], basic=True)
+    basic = imagenet_config(overrides({**TABLE.config["train"], "model": "resnet18", "scheme": "spatial"}), basic=True)
     assert (basic.method, basic.lam, basic.epochs, basic.lr, basic.batch_size) == ("baseline", 0.0, 10, 1e-4, 256)
-    for overrides, nu in [([], True), (["lam=1e-3"], False), (["method=trp"], False)]:
+    for extra in (["lam=1e-3"], ["method=trp"]):
         with pytest.raises(ConfigError, match="without a regulariser"):
-            imagenet_config(overrides, nu, basic=True)
+            imagenet_config(extra, basic=True)
+    for extra, message in [(["model=resnet20"], "resnet18 or resnet50, not 'resnet20'"),
+                           (["target_speedup=2"], "budgeted TRP")]:
+        with pytest.raises(ConfigError, match=message):
+            check_settings(imagenet_config([*PAPER, *extra]), 1, SIZE, basic=False)
 
 
 def test_projected_convs_are_the_papers():
@@ -279,7 +297,7 @@ def test_state_digest_sees_any_change_of_weights_or_ranks():
 # --- runs -------------------------------------------------------------------------------------
 
 def test_one_process_run_end_to_end(image_root, weights, tmp_path):
-    cfg = imagenet_config(["batch_size=2", "max_steps=1", "m=1", "device=cpu"])
+    cfg = imagenet_config([*PAPER, "batch_size=2", "max_steps=1", "m=1", "device=cpu"])
     m = imagenet_run(cfg, image_root, tmp_path / "run", weights=weights, workers=0, image_size=SIZE, progress=False)
     assert set(m["accuracy"]) == set(m["top5"]) == {"pretrained", "dense", "projected", "decomposed"}
     assert m["training"]["steps"] == 1 and m["training"]["projections"] == 1
@@ -299,7 +317,7 @@ def test_one_process_run_end_to_end(image_root, weights, tmp_path):
 def two_process_run(image_root, weights, tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
     args = ["--data", str(image_root), "--weights", str(weights), "--workers", "1", "--image-size", str(SIZE),
-            "--no-progress", "--out", str(out), "--set", "batch_size=4", "max_steps=2", "m=1", "device=cpu", SUBSET]
+            "--no-progress", "--out", str(out), "--set", *PAPER, "batch_size=4", "max_steps=2", "m=1", "device=cpu", SUBSET]
     done = torchrun(*args)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out, args, read_json(out / "metrics.json")
@@ -321,7 +339,7 @@ def test_one_process_resumes_the_two_process_checkpoint(two_process_run, weights
     two-process run and gets its weights, and evaluating the whole split in one process gives the
     two processes' summed counts."""
     out, _, m = two_process_run
-    cfg = imagenet_config(["batch_size=4", "max_steps=2", "m=1", "device=cpu", SUBSET])
+    cfg = imagenet_config([*PAPER, "batch_size=4", "max_steps=2", "m=1", "device=cpu", SUBSET])
     again = imagenet_run(cfg, image_root, out, weights=weights, workers=0, image_size=SIZE, progress=False)
     assert again["distributed"]["state_digests"] == m["distributed"]["state_digests"][:1]
     assert again["training"]["history"] == m["training"]["history"]
@@ -343,14 +361,14 @@ def test_refused_run_directory_stops_every_process(two_process_run):
 
 def cli_args(image_root, weights, out, *extra, sets=("batch_size=4", "epochs=2")):
     return ["imagenet", "--data", str(image_root), "--weights", str(weights), "--workers", "0", "--image-size",
-            str(SIZE), "--no-progress", "--out", str(out), *extra, "--set", *sets, "device=cpu", SUBSET]
+            str(SIZE), "--no-progress", "--out", str(out), *extra, "--set", *BASIC, *sets, "device=cpu", SUBSET]
 
 
 @pytest.fixture(scope="module")
 def trp_run(image_root, weights, tmp_path_factory):
     """A one-process TRP run on SUBSET's layers: its conv MACs are a basic method's budget."""
     out = tmp_path_factory.mktemp("trp")
-    assert main(cli_args(image_root, weights, out, sets=("batch_size=4", "max_steps=1", "m=1"))) == 0
+    assert main(cli_args(image_root, weights, out, sets=(*PAPER, "batch_size=4", "max_steps=1", "m=1"))) == 0
     return out / "metrics.json"
 
 
@@ -424,14 +442,14 @@ def test_two_processes_stop_after_the_same_epoch_and_share_the_basic_ranks(image
 def test_cli_bad_input_is_one_line(image_root, weights, tmp_path, capsys):
     base = ["imagenet", "--out", str(tmp_path / "run"), "--no-progress", "--workers", "0"]
     data, good = ["--data", str(image_root)], ["--weights", str(weights)]
-    for argv, message in [(["--data", str(tmp_path / "none"), *good], "no such directory"),
-                          ([*data, "--weights", str(tmp_path / "x-12345678.pth")], "not found"),
-                          ([*data, "--nu", "--set", "lam=1"], "either --nu or lam"),
-                          ([*data, *good, "--set", "batch_size=64"], "12 training images are fewer than one step"),
-                          ([*data, *good, "--target-speedup", "2", "--nu"], "without a regulariser"),
-                          ([*data, *good, "--budget-from", str(tmp_path / "none.json")], "none.json"),
-                          ([*data, *good, "--target-speedup", "1000"], "budget infeasible")]:
-        assert main(base + argv) == 2
+    for argv, sets, message in [(["--data", str(tmp_path / "none"), *good], [], "no such directory"),
+                                ([*data, "--weights", str(tmp_path / "x-12345678.pth")], [], "not found"),
+                                ([*data, *good], ["model=resnet20"], "fine-tune resnet18 or resnet50"),
+                                ([*data, *good], ["batch_size=64"], "12 training images are fewer than one step"),
+                                ([*data, *good, "--target-speedup", "2"], ["lam=1"], "without a regulariser"),
+                                ([*data, *good, "--budget-from", str(tmp_path / "none.json")], [], "none.json"),
+                                ([*data, *good, "--target-speedup", "1000"], [], "budget infeasible")]:
+        assert main(base + argv + ["--set", *BASIC, *sets]) == 2
         err = capsys.readouterr().err
         assert err.startswith("trp imagenet: error: ") and err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "run").exists()

@@ -45,8 +45,11 @@ def test_imagenet_profile_plans_torchrun_jobs_with_quoted_paths(tmp_path):
     r18 = [j for j in jobs if "model=\"resnet18\"" in j]
     assert len(r18) == 4 and all(f" --weights {shlex.quote(str(weights))} " in j for j in r18)
     r50 = [j for j in jobs if "model=\"resnet50\"" in j]
-    assert len(r50) == 1 and "--weights" not in r50[0] and " --nu " in r50[0] and "scheme=\"channel\"" in r50[0]
-    assert sum(" --nu " in j for j in r18) == 2
+    assert len(r50) == 1 and "--weights" not in r50[0] and " lam=0.0003 " in r50[0] and "scheme=\"channel\"" in r50[0]
+    assert sum(" lam=0.0003 " in j for j in r18) == 2 and sum(" lam=0.0 " in j for j in r18) == 2
+    # the profile's train: and trp: settings (the paper's) in every job
+    assert all(" epochs=10 lr=0.0001 'milestones=[]' batch_size=256 " in j for j in shell_commands(proc.stdout))
+    assert all(" e=0.005 m=20 " in j for j in jobs)
     assert "trp render imagenet --model resnet18" in proc.stdout and "trp render imagenet --model resnet50" in proc.stdout
     assert not marker.exists()
 
@@ -69,7 +72,7 @@ def test_basic_methods_run_at_the_macs_of_the_same_trp_run_and_at_the_papers_spe
     jobs = {option(j, "--out"): j for j in shell_commands(proc.stdout)}
     basic = {out: j for out, j in jobs.items() if "method=\"baseline\"" in j}
     assert len(jobs) == 2 * 13 and len(basic) == 2 * 8
-    assert all(" --nu " not in j and ("--budget-from" in j) != ("--target-speedup" in j) for j in basic.values())
+    assert all(" lam=" not in j and ("--budget-from" in j) != ("--target-speedup" in j) for j in basic.values())
     for model, table, matched, at_paper in [
             ("resnet18", "table2", {"Zhang2016@TRP1": "TRP1", "Zhang2016@TRP1+Nu": "TRP1+Nu",
                                     "Jaderberg2014@TRP2": "TRP2", "Jaderberg2014@TRP2+Nu": "TRP2+Nu"},

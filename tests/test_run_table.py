@@ -17,7 +17,7 @@ def table(name: str, **changes) -> runs.RunTable:
 
 
 def test_every_table1_record_of_the_cpu_profile_is_a_published_record():
-    records = table("cpu").table1_records()["resnet20"]
+    records = table("cpu").table_records()["resnet20"]
     assert records["Zhang2016@TRP1"]["run"] == "basic-channel-energy-TRP1"
     assert records["TRP2+Nu+FT"]["records"]["1"] == "results/cpu/finetune/resnet20/trp-spatial-e0.02-lam0.0003-ft/s1/metrics.json"
     paths = [p for row in records.values() for p in row["records"].values()]
@@ -53,3 +53,27 @@ def test_the_module_prints_table1_as_json_and_refuses_a_missing_profile(tmp_path
     assert out.returncode == 0 and json.loads(out.stdout)["resnet20"]["baseline"]["run"] == "baseline"
     bad = subprocess.run([sys.executable, "-m", "trp.runs", str(tmp_path / "none.yaml")], capture_output=True, text=True)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "trp.runs:" in bad.stderr
+
+
+def test_the_imagenet_table_names_its_runs_as_cifar_does():
+    """Tables 2 and 3 from the same run table: TRP runs named by scheme, e and lambda, the basic methods
+    as the energy rule's TSVD of the pretrained network at a TRP run's conv MACs or at the paper's speedup."""
+    t = table("imagenet")
+    r18, r50 = t.tables["resnet18"], t.tables["resnet50"]
+    assert r18["TRP1+Nu"] == r50["TRP1+Nu"] == "trp-channel-e0.005-lam0.0003" and r18["TRP2"] == "trp-spatial-e0.005-lam0"
+    assert t.runs[r18["TRP2+Nu"]] == runs.Training(runs.trp_settings("spatial", 0.005, 20, 3e-4))
+    assert (r18["Zhang2016"], r18["Jaderberg2014"], r50["Zhang2016"]) == \
+        ("basic-channel-energy-x1.41", "basic-spatial-energy-x2", "basic-channel-energy-x1.5")
+    matched = t.runs[r18["Jaderberg2014@TRP2+Nu"]]
+    assert r18["Jaderberg2014@TRP2+Nu"] == "basic-spatial-energy-TRP2+Nu" and matched.scheme == "spatial"
+    assert matched.source == t.baseline == "pretrained" and isinstance(t.runs[t.baseline], runs.Pretrained)
+    assert runs.budget(matched) == r18["TRP2+Nu"]
+    assert list(r50) == ["TRP1+Nu", "Zhang2016", "Zhang2016@TRP1+Nu"]
+    assert t.record("resnet50", r50["TRP1+Nu"], 0) == \
+        "results/imagenet/imagenet/resnet50/trp-channel-e0.005-lam0.0003/s0/metrics.json"
+    assert t.table_records()["resnet18"]["Zhang2016@TRP1"]["run"] == "basic-channel-energy-TRP1"
+
+
+def test_an_imagenet_basic_method_without_a_paper_row_asks_for_a_matched_key():
+    with pytest.raises(runs.RunTableError, match="no Jaderberg2014 row for resnet50.*Jaderberg2014@TRP2 or "):
+        table("imagenet", models={"resnet50": {"weights": None, "methods": ["Jaderberg2014"]}})

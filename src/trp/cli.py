@@ -22,7 +22,6 @@ from .data import SAMPLE, DataError
 from .lowrank import SCHEMES
 from .stages.compress import RANK_RULES
 from .stages.finetune import IGNORES as FINETUNE_IGNORES
-from .stages.imagenet import IMAGENET, NU_LAMBDA
 from .stages.train import EXIT_RESUMABLE
 from .timing import MIN_RUN_TIME, ROUNDS
 from .train import NonFiniteError
@@ -161,7 +160,7 @@ def cmd_imagenet(a):
 
     basic = a.target_speedup is not None or a.budget_from is not None
     target = a.target_speedup or (budget_speedup(a.budget_from) if a.budget_from else None)
-    m = imagenet_run(imagenet_config(a.set, a.nu, basic=basic), a.data, a.out, a.checkpoints, a.weights, a.workers,
+    m = imagenet_run(imagenet_config(a.set, basic=basic), a.data, a.out, a.checkpoints, a.weights, a.workers,
                      a.image_size, progress=not a.no_progress, overwrite=a.overwrite, target_speedup=target,
                      budget_from=a.budget_from, time_limit_minutes=a.time_limit)
     if not m["finished"]:  # every process stopped after the same epoch
@@ -316,9 +315,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="torchvision weights file named <name>-<sha256 prefix>.pth (default: "
                                      "$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth or resnet50-0676ba61.pth)")
     p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="config keys (TrainConfig fields); defaults: the paper's ImageNet settings, "
-                        + " ".join(f"{k}={v}" for k, v in IMAGENET.items()) + " (batch_size: over all processes)")
-    p.add_argument("--nu", action="store_true", help=f"+Nu: nuclear-norm weight lam = {NU_LAMBDA:g} (paper)")
+                   help="config keys (TrainConfig fields; batch_size: over all processes); the paper's ImageNet "
+                        "settings are the train: and trp: blocks of config/imagenet.yaml (+Nu: its lam); "
+                        "defaults: TrainConfig's")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--target-speedup", type=SPEEDUP,
                         help="the basic method instead of TRP: TSVD of the pretrained network at the energy rule tuned "

@@ -1,16 +1,20 @@
-"""The run table of a CIFAR-10 profile: every run the profile makes, by name, with what it is, and
-which run stands for each row of each table and figure. Built from a profile's settings alone
-(trp.profile.load), so the workflow, the renderers and the publishing scripts read the same table,
-and a test can build one without Snakemake.
+"""The run table of a profile, CIFAR-10 or ImageNet: every run the profile makes, by name, with what
+it is, and which run stands for each row of each table and figure. Built from a profile's settings
+alone (trp.profile.load), so the workflow, the renderers and the publishing scripts read the same
+table, and a test can build one without Snakemake.
 
     from trp import profile, runs
     table = runs.RunTable(profile.load("config/cpu.yaml"))
     table.table1["resnet20"]["Zhang2016@TRP1"]       # 'basic-channel-energy-TRP1'
     table.record("resnet20", "baseline", 0)          # 'results/cpu/runs/resnet20/baseline/s0/metrics.json'
 
+Both datasets name their runs alike: a TRP run `trp-{scheme}-e{e}-lam{lam}`, a basic method
+`basic-{scheme}-energy-{budget}` (a Table-1 TRP key or xN); an ImageNet profile's basic methods take
+the TSVD of the pretrained network (the run `pretrained`), a CIFAR-10 profile's that of `baseline`.
+
 Names are human-readable (built by the formatters below) but never parsed: whatever needs a run's
 settings, source or budget reads it from `runs[name]`. `python -m trp.runs PROFILE.yaml` prints the
-table as JSON (method key -> run -> seed -> record path), the form the workflow writes to
+tables as JSON (model -> method key -> run -> seed -> record path), the form the workflow writes to
 results/<profile>/runs.json. No torch import: Snakemake builds the table while it parses.
 """
 import json
@@ -26,10 +30,17 @@ class RunTableError(ValueError):
 
 @dataclass(frozen=True)
 class Training:
-    """A training from scratch (trp train): TrainConfig overrides on top of the profile's train: block."""
+    """A training (TrainConfig overrides on top of the profile's train: block): from scratch (trp train), or
+    on ImageNet from the pretrained network (trp imagenet)."""
 
     settings: dict
     budget: str | float | None = None  # budgeted TRP: a run's name (the conv MACs it reached) or a speedup
+
+
+@dataclass(frozen=True)
+class Pretrained:
+    """torchvision's pretrained network of an ImageNet profile: the tables' Baseline row, the starting point
+    of its trainings and the network its basic methods decompose; no job of its own."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,12 @@ class Finetuning:
     """Fine-tuning (trp finetune) of a training's own decomposed.pt, with the schedule of the basic methods."""
 
     source: str  # the name of a Training
+
+
+BASIC = {form["basic"]: form["scheme"] for form in paper.FORMS.values()}  # a basic method's key -> its scheme
+# BASIC@TRP (a basic method at the conv MACs a TRP run reached) -> (scheme, the TRP key)
+MATCHED = {paper.matched_key(form["basic"], key): (form["scheme"], key) for name, form in paper.FORMS.items()
+           for key in paper.trp_keys(name)}
 
 
 def num(x) -> str:
@@ -87,28 +104,38 @@ def budget(run) -> str | float | None:
 
 
 class RunTable:
-    """Every run of one CIFAR-10 profile (settings as trp.profile.load returns them)."""
+    """Every run of one profile (settings as trp.profile.load returns them): a CIFAR-10 profile's Table 1,
+    Table 4, Figs. 2 and 3 and COBLA table, or an ImageNet profile's Tables 2 and 3."""
 
     def __init__(self, config: dict):
         self.config, self.profile = config, config["profile"]
-        self.runs: dict[str, Training | Decomposition | Finetuning] = {}
+        self.imagenet = config["dataset"] == "imagenet"
+        self.runs: dict[str, Training | Decomposition | Finetuning | Pretrained] = {}
         self.requests: dict[tuple[str, str], set[int]] = {}  # (model, run) -> the seeds some output reads it at
         self.trp, self.seeds = config["trp"], config["seeds"]
-        self.baseline = self.add("baseline", Training({"method": "baseline"}))
-        # Table 1's TRP rows: method key -> run (the same runs for every model).
+        self.baseline = self.add("pretrained", Pretrained()) if self.imagenet else \
+            self.add("baseline", Training({"method": "baseline"}))
+        # The TRP rows of Tables 1-3: method key -> run (the same runs for every model).
         self.trp_runs = {key: self.trp_run(form["scheme"], self.trp["e"], nuclear) for name, form in paper.FORMS.items()
                          for key, nuclear in zip(paper.trp_keys(name), (False, True))}
         self.key_of = {run: key for key, run in self.trp_runs.items()}
-        self.table1 = {model: {key: self.request(model, run, self.seeds) for key, run in self.table1_methods(model).items()}
+        # model -> method key -> run: each model's table (CIFAR-10: Table 1; ImageNet: Table 2 or 3)
+        methods = self.imagenet_methods if self.imagenet else self.table1_methods
+        self.tables = {model: {key: self.request(model, run, self.seeds) for key, run in methods(model).items()}
                        for model in config["models"]}
+        if not self.imagenet:
+            self.cifar_outputs()
+
+    def cifar_outputs(self):
+        """A CIFAR-10 profile's runs beyond Table 1: Table 4, Figs. 2 and 3, the COBLA table, the run order."""
         self.latency_methods = list(self.trp_runs)  # Table 4: decomposed TRP networks timed beside the baseline
         self.ablation = self.ablation_points()
-        rv = config["rank_variation"]
+        rv = self.config["rank_variation"]
         # Fig. 2: one layer's ranks over successive projections, first seed.
         self.rankvar = self.add("rankvar", Training({**trp_settings(rv["scheme"], rv["e"], rv["m"], 0.0),
                                                      "max_steps": rv["projections"] * rv["m"], "log_spectrum": True}))
         self.request(rv["model"], self.rankvar, self.seeds[:1])
-        self.cobla_model = config["models"][0]
+        self.cobla_model = self.config["models"][0]
         self.cobla_runs, self.budget_runs = self.cobla()
         self.priorities = self.order_priorities()
 
@@ -163,6 +190,28 @@ class RunTable:
                 rows[paper.matched_key(form["basic"], key)] = self.basic_run(form["scheme"], self.trp_runs[key])
                 rows[paper.finetuned_key(key)] = self.finetuned_run(self.trp_runs[key])
         return rows
+
+    def imagenet_methods(self, model: str) -> dict[str, str]:
+        """Table 2 / 3 of one model, method key -> run: the keys its models.<model>.methods lists, then the
+        TRP runs whose conv MACs a listed basic method is matched with."""
+        keys = self.config["models"][model]["methods"]
+        keys = dict.fromkeys([*keys, *(MATCHED[k][1] for k in keys if k in MATCHED)])
+        return {key: self.imagenet_run(model, key) for key in keys}
+
+    def imagenet_run(self, model: str, key: str) -> str:
+        """The ImageNet run of a method key: a TRP run; a basic method at the conv MACs of a TRP run (a matched
+        key); or a basic method at the speedup of the paper's row for `model`."""
+        if key in self.trp_runs:
+            return self.trp_runs[key]
+        if key in MATCHED:
+            scheme, trp = MATCHED[key]
+            return self.basic_run(scheme, self.trp_runs[trp])
+        row = paper.imagenet_row(model, key)
+        if row is None:
+            others = [k for k, (scheme, _) in MATCHED.items() if scheme == BASIC[key]]
+            raise RunTableError(f"models.{model}.methods: the paper has no {key} row for {model} to take a speedup "
+                                f"from; list {' or '.join(others)} (its conv MACs from a TRP run) instead")
+        return self.basic_run(BASIC[key], float(row["speedup"]))
 
     def ablation_points(self) -> list[tuple[str, str, str]]:
         """Fig. 3 on ablation.model, (scheme, method, run): TRP and TRP+Nu over the e sweep; Basic and
@@ -221,23 +270,30 @@ class RunTable:
 
     # ------------------------------------------------------------------------- reading
 
+    @property
+    def table1(self) -> dict[str, dict[str, str]]:
+        """A CIFAR-10 profile's Table 1: model -> method key -> run."""
+        return self.tables
+
     def seeds_of(self, model: str, run: str) -> list[int]:
         return sorted(self.requests[(model, run)])
 
     def record(self, model: str, run: str, seed: int) -> str:
-        """The metrics.json a table reads: a training's own, a decomposition's or fine-tuning's after fine-tuning."""
-        stage = "runs" if isinstance(self.runs[run], Training) else "finetune"
+        """The metrics.json a table reads: a training's own, a decomposition's or fine-tuning's after fine-tuning;
+        on ImageNet the one job's of each run (trp imagenet)."""
+        stage = "imagenet" if self.imagenet else "runs" if isinstance(self.runs[run], Training) else "finetune"
         return run_file(f"results/{self.profile}", stage, "metrics.json", model, run, seed)
 
     def ranklog(self, model: str, run: str, seed: int) -> str:
-        return run_file(f"results/{self.profile}", "runs", "ranklog.jsonl", model, run, seed)
+        return run_file(f"results/{self.profile}", "imagenet" if self.imagenet else "runs", "ranklog.jsonl", model,
+                        run, seed)
 
     # The renderers' inputs, (label, path) as `trp render` takes them (LABEL=PATH; a label repeated
     # over seeds): each table and figure reads exactly these records.
 
     def table1_inputs(self) -> list[tuple[str, str]]:
         """(model/method key, metrics.json) of every Table-1 run and seed."""
-        return [(f"{m}/{key}", self.record(m, run, s)) for m, rows in self.table1.items() for key, run in rows.items()
+        return [(f"{m}/{key}", self.record(m, run, s)) for m, rows in self.tables.items() for key, run in rows.items()
                 for s in self.seeds]
 
     def ablation_inputs(self) -> list[tuple[str, str]]:
@@ -255,11 +311,15 @@ class RunTable:
         return [(f"{m}/{run}/s{s}", self.ranklog(m, run, s)) for (m, run), seeds in sorted(self.requests.items())
                 if projects_by_energy(self.runs[run]) for s in sorted(seeds)]
 
-    def table1_records(self) -> dict[str, dict[str, dict]]:
-        """model -> method key -> {"run": name, "records": {seed: metrics.json path}}: Table 1 as
-        results/<profile>/runs.json lists it."""
+    def table_inputs(self, model: str) -> list[tuple[str, str]]:
+        """(method key, metrics.json) of every run and seed of one model's table (ImageNet: Table 2 or 3)."""
+        return [(key, self.record(model, run, s)) for key, run in self.tables[model].items() for s in self.seeds]
+
+    def table_records(self) -> dict[str, dict[str, dict]]:
+        """model -> method key -> {"run": name, "records": {seed: metrics.json path}}: each model's table
+        (Table 1; on ImageNet Table 2 or 3) as results/<profile>/runs.json lists it."""
         return {model: {key: {"run": run, "records": {str(s): self.record(model, run, s) for s in self.seeds}}
-                        for key, run in rows.items()} for model, rows in self.table1.items()}
+                        for key, run in rows.items()} for model, rows in self.tables.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -272,7 +332,7 @@ def main(argv: list[str] | None = None) -> None:
         table = RunTable(profile.load(args[0]))
     except (OSError, KeyError, profile.ProfileError, RunTableError) as exc:
         sys.exit(f"trp.runs: {exc}")
-    print(json.dumps(table.table1_records(), indent=1))
+    print(json.dumps(table.table_records(), indent=1))
 
 
 if __name__ == "__main__":

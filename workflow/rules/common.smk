@@ -27,8 +27,9 @@ def job_benchmark(stage):
 
 
 def one_of(names):
-    """A wildcard constraint matching exactly these names."""
-    return "|".join(re.escape(name) for name in sorted(names))
+    """A wildcard constraint matching exactly these names; with none, one that matches nothing (an empty
+    constraint would match every name)."""
+    return "|".join(re.escape(name) for name in sorted(names)) or "(?!)"
 
 
 def budget_flags(budget, input):

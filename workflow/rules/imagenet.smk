@@ -1,17 +1,50 @@
-# ImageNet, Tables 2 (ResNet-18) and 3 (ResNet-50): each TRP run fine-tunes torchvision's pretrained
-# network with TRP under torchrun (trp imagenet, the paper's settings), decomposes it and evaluates
-# the pretrained, dense, projected and decomposed networks; the pretrained evaluation is the tables'
-# Baseline row. Each basic-method run (imagenet_basic) takes the TSVD of the pretrained network at
-# the energy rule tuned to its conv-MAC budget (a TRP run's MACs: --budget-from its metrics.json;
-# or the paper's speedup) and fine-tunes it with the same schedule. A job takes `gpus` whole GPUs
-# (resources: gpu); with a runtime resource (SLURM) it gets --time-limit below it, stops after a
-# checkpointed epoch, and resumes from last.pt when resubmitted.
+# ImageNet, Tables 2 (ResNet-18) and 3 (ResNet-50), from the run table (runs.smk): each TRP run
+# (a Training) fine-tunes torchvision's pretrained network with TRP under torchrun (trp imagenet at
+# the profile's train: and trp: settings), decomposes it and evaluates the pretrained, dense,
+# projected and decomposed networks; the pretrained evaluation is the tables' Baseline row. Each
+# basic-method run (a Decomposition of the pretrained network: imagenet_basic) takes the TSVD of the
+# pretrained network at the energy rule tuned to its conv-MAC budget (a TRP run's MACs: --budget-from
+# its metrics.json; or the paper's speedup) and fine-tunes it with the same schedule. A job takes
+# `gpus` whole GPUs (resources: gpu); with a runtime resource (SLURM) it gets --time-limit below it,
+# stops after a checkpointed epoch, and resumes from last.pt when resubmitted.
+MODELS = config["models"]
+TABLE_OF = {"resnet18": "table2", "resnet50": "table3"}  # the paper's table of each model
+MODEL_OF = {TABLE_OF[model]: model for model in MODELS}
 
 IMAGENET_SHELL = (
     "torchrun --standalone --nproc_per_node {resources.gpu} -m trp.cli imagenet --no-progress --data {params.root:q} "
-    "{params.weights:q} --set {params.settings:q} {params.method_args:q} {params.time_limit:q} --workers {params.workers} "
+    "{params.weights:q} --set {params.settings:q} {params.budget:q} {params.time_limit:q} --workers {params.workers} "
     "--out {params.out:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
 )
+
+
+def imagenet_weights(wildcards):
+    """The pretrained weights file of the model, if the profile names one (else trp finds torchvision's cache)."""
+    return MODELS[wildcards.model]["weights"] or []
+
+
+def weights_args(wildcards, input):
+    return ["--weights", input.weights] if input.weights else []
+
+
+def basic_args(wildcards):
+    """A basic method's settings: the profile's schedule without a regulariser (method baseline)."""
+    values = {**config["train"], "model": wildcards.model, "seed": int(wildcards.seed), "method": "baseline",
+              "scheme": RUNS[wildcards.run].scheme, **DEVICE}
+    return set_args(values)
+
+
+def table_runs(wildcards):
+    return paths(RUN_TABLE.table_inputs(MODEL_OF[wildcards.table]))
+
+
+def table_args(wildcards):
+    model = MODEL_OF[wildcards.table]
+    return render_args("imagenet", "--model", model, "--runs", *labelled(RUN_TABLE.table_inputs(model)))
+
+
+def all_outputs():
+    return [f"{T}/{table}.md" for table in MODEL_OF] + [f"{R}/runs.json"]
 
 
 rule imagenet:
@@ -24,12 +57,12 @@ rule imagenet:
         decomposed=run_file(C, "imagenet", "decomposed.pt"),
     wildcard_constraints:
         model=one_of(MODELS),
-        run=names(basic=False),
+        run=names(Training),
     params:
         root=config["data"]["root"],
         weights=weights_args,
-        settings=imagenet_settings,
-        method_args=nu_args,
+        settings=train_args,
+        budget=[],
         time_limit=time_limit,
         workers=config["workers"],
         out=out_dir("metrics"),
@@ -56,12 +89,12 @@ rule imagenet_basic:
         model=run_file(C, "imagenet", "finetuned.pt"),
     wildcard_constraints:
         model=one_of(MODELS),
-        run=names(basic=True),
+        run=names(Decomposition),
     params:
         root=config["data"]["root"],
         weights=weights_args,
-        settings=imagenet_settings,
-        method_args=budget_args,
+        settings=basic_args,
+        budget=budget_args,
         time_limit=time_limit,
         workers=config["workers"],
         out=out_dir("metrics"),

@@ -5,6 +5,25 @@
 RENDER_SHELL = "trp render {params.args:q} --out {params.prefix:q} > {log:q} 2>&1"
 
 
+RV, COBLA_MODEL, COBLA_RUNS = config["rank_variation"], RUN_TABLE.cobla_model, RUN_TABLE.cobla_runs
+
+
+def cobla_runs():
+    runs = COBLA_RUNS | RUN_TABLE.budget_runs
+    return [(f"{COBLA_MODEL}/{b}/{m}", result_metrics(COBLA_MODEL, run, SEEDS[0])) for (b, m), run in runs.items()]
+
+
+def cobla_allocations():
+    return [(f"{COBLA_MODEL}/{b}/{m}", run_file(R, "allocate", "ranks.json", COBLA_MODEL, run, SEEDS[0]))
+            for (b, m), run in COBLA_RUNS.items() if isinstance(RUNS[run], Decomposition)]
+
+
+def all_outputs():
+    outs = [f"{T}/{name}.md" for name in ("table1", "table4", "theorem2", "claims", "cobla")]
+    outs += [f"{T}/{name}.png" for name in ("fig2", "fig3")]
+    return outs + [f"{R}/runs.json", f"{R}/table1_metrics.json"]
+
+
 RUNTIME_TABLES = expand(f"{R}/runtime/{{model}}.json", model=config["models"])
 TABLE1_ARGS = ["--runs", *labelled(RUN_TABLE.table1_inputs())]
 FIG2_ARGS = ["--rankvar", RUN_TABLE.rankvar_input(), "--layer", RV["layer"], "--e", str(RV["e"])]
@@ -144,21 +163,6 @@ rule cobla:
         f"{R}/benchmarks/render/cobla.tsv"
     shell:
         RENDER_SHELL
-
-
-rule run_table:
-    """Table 1's runs: model -> method key -> run name and its metrics.json per seed (trp.runs)."""
-    output:
-        f"{R}/runs.json",
-    params:
-        table=RUN_TABLE.table1_records(),
-    log:
-        f"{R}/logs/render/run_table.log",
-    localrule: True
-    run:
-        with open(output[0], "w") as f:
-            json.dump(params.table, f, indent=1)
-            f.write("\n")
 
 
 rule table1_metrics:

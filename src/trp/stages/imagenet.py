@@ -1,5 +1,6 @@
 """`trp imagenet`: Tables 2 and 3. torchvision's pretrained ResNet-18 / ResNet-50 fine-tuned with
-TRP on ImageNet (the paper's settings are the defaults), in one process or in many under torchrun
+TRP on ImageNet (the paper's settings: the imagenet profile's train: and trp: blocks, config/imagenet.yaml,
+which the workflow passes as --set; TrainConfig's defaults otherwise), in one process or in many under torchrun
 (DistributedDataParallel); then, as for CIFAR, the final ranks, the decomposition without
 fine-tuning, and the top-1 and top-5 accuracy of every network. With a conv-MAC budget
 (`--target-speedup`, `--budget-from`), the tables' basic methods instead: the TSVD of the
@@ -39,12 +40,6 @@ from ..train.distributed import (Process, barrier, broadcast_int, broadcast_ints
 from .compress import compress, final_ranks, measure
 from .inputs import resolve_device, sites_of
 
-# Sec. 4.2 and 4.4: the pretrained baseline fine-tuned for 10 epochs at lr 1e-4 (SGD, momentum 0.9,
-# weight decay 1e-4: TrainConfig's own defaults), e = 0.005. The paper gives no batch size or lr
-# schedule for ImageNet: 256 images a step over all processes (torchvision's reference recipe) and
-# a constant lr.
-IMAGENET = {"model": "resnet18", "epochs": 10, "lr": 1e-4, "milestones": [], "e": 0.005, "batch_size": 256}
-NU_LAMBDA = 3e-4  # "+Nu", both networks (Sec. 4.4)
 # The convs TRP projects (Sec. 4.4): 3x3 in ResNet-18; 3x3 and 1x1 in ResNet-50, the four 1x1
 # shortcut (downsample) convs included, since the paper names all 1x1 layers. Stem and FC stay dense.
 KERNELS = {"resnet18": (3,), "resnet50": (1, 3)}
@@ -54,27 +49,35 @@ BASIC_NOTE = ("the basic method (Zhang et al. 2016 channel / Jaderberg et al. 20
               "the schedule of TRP's ImageNet runs; accuracy 'decomposed' is before fine-tuning, 'finetuned' after")
 
 
-def imagenet_config(overrides=(), nu: bool = False, basic: bool = False) -> TrainConfig:
-    """The paper's ImageNet settings, then `overrides` ("key=value", TrainConfig fields); `nu`
-    ("+Nu") sets lam to NU_LAMBDA. `basic` (a basic-method run: fine-tuning of a TSVD network)
-    sets method "baseline": no projection, no nuclear norm. `batch_size` counts the images of a
-    step over all processes."""
-    values = {**IMAGENET, **parse_overrides(list(overrides))}
+def imagenet_config(overrides=(), basic: bool = False) -> TrainConfig:
+    """TrainConfig's defaults, then `overrides` ("key=value", TrainConfig fields; "+Nu": lam=...).
+    `basic` (a basic-method run: fine-tuning of a TSVD network) sets method "baseline": no
+    projection, no nuclear norm. `batch_size` counts the images of a step over all processes."""
+    values = parse_overrides(list(overrides))
     if basic:
-        if nu or values.get("lam", 0) or values.get("method", "baseline") != "baseline":
+        if values.get("lam", 0) or values.get("method", "baseline") != "baseline":
             raise ConfigError("a basic-method run (--target-speedup / --budget-from) fine-tunes the TSVD network "
-                              "without a regulariser; drop --nu, lam=... and method=...")
+                              "without a regulariser; drop lam=... and method=...")
         values["method"] = "baseline"
-    if nu:
-        if "lam" in values:
-            raise ConfigError(f"--nu sets lam to {NU_LAMBDA:g}; give either --nu or lam=...")
-        values["lam"] = NU_LAMBDA
-    cfg = TrainConfig.from_dict(values)
+    return TrainConfig.from_dict(values)
+
+
+def check_settings(cfg: TrainConfig, world_size: int, image_size: int, basic: bool) -> None:
+    """Refuse settings an ImageNet run cannot take over `world_size` processes, before any data is read."""
+    if basic and cfg.method != "baseline":
+        raise ConfigError("a basic-method run fine-tunes without a regulariser: build its config with "
+                          "imagenet_config(basic=True)")
+    if cfg.batch_size % world_size:
+        raise ConfigError(f"batch_size {cfg.batch_size} (images a step over all processes) must be a multiple of "
+                          f"the {world_size} processes")
+    if cfg.batch_size // world_size * math.ceil(image_size / 32) ** 2 < 2:  # the last stage is image_size / 32 wide
+        raise ConfigError(f"batch_size {cfg.batch_size} over {world_size} process(es) at --image-size {image_size} "
+                          f"leaves batch norm one value per channel in {cfg.model}'s last stage; give at least 2 "
+                          "images a step per process or --image-size 64 or more")
     if cfg.model not in KERNELS:
-        raise ConfigError(f"ImageNet runs fine-tune {' or '.join(KERNELS)}, not {cfg.model!r}")
+        raise ConfigError(f"ImageNet runs fine-tune {' or '.join(KERNELS)}, not {cfg.model!r}; set model=...")
     if cfg.target_speedup is not None:
         raise ConfigError("target_speedup (budgeted TRP) is not available for ImageNet runs")
-    return cfg
 
 
 def default_layers(model: nn.Module, arch: str) -> list[str]:
@@ -157,17 +160,7 @@ def _run(process: Process, cfg: TrainConfig, data_root, out_dir, ckpt_dir, weigh
     # each process's own clock; fit stops every process after the same epoch (loop.out_of_time)
     deadline = time.monotonic() + 60 * time_limit_minutes if time_limit_minutes else None
     basic = target_speedup is not None
-    if basic and cfg.method != "baseline":
-        raise ConfigError("a basic-method run fine-tunes without a regulariser: build its config with "
-                          "imagenet_config(basic=True)")
-    if cfg.batch_size % process.world_size:
-        raise ConfigError(f"batch_size {cfg.batch_size} (images a step over all processes) must be a multiple of "
-                          f"the {process.world_size} processes")
-    per_process, last_stage = cfg.batch_size // process.world_size, math.ceil(image_size / 32)
-    if per_process * last_stage ** 2 < 2:  # the last stage's feature map is image_size / 32 wide
-        raise ConfigError(f"batch_size {cfg.batch_size} over {process.world_size} process(es) at --image-size "
-                          f"{image_size} leaves batch norm one value per channel in {cfg.model}'s last stage; give "
-                          "at least 2 images a step per process or --image-size 64 or more")
+    check_settings(cfg, process.world_size, image_size, basic)
     folders = image_folders(data_root, image_size)
     model, weights_info = load_pretrained(cfg.model, weights)
     if len(folders.classes) > model.fc.out_features:
