@@ -16,6 +16,7 @@ envvars:
 include: "workflow/rules/profile.smk"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/runs.smk"
+include: "workflow/rules/run_table.smk"
 
 
 if config["dataset"] == "imagenet":

@@ -317,7 +317,8 @@ def test_one_process_run_end_to_end(image_root, weights, tmp_path):
 def two_process_run(image_root, weights, tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
     args = ["--data", str(image_root), "--weights", str(weights), "--workers", "1", "--image-size", str(SIZE),
-            "--no-progress", "--out", str(out), "--set", *PAPER, "batch_size=4", "max_steps=2", "m=1", "device=cpu", SUBSET]
+            "--no-progress", "--out", str(out), "--set", *PAPER, "batch_size=4", "max_steps=2", "m=1", "device=cpu",
+            SUBSET]
     done = torchrun(*args)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out, args, read_json(out / "metrics.json")

@@ -60,7 +60,8 @@ def test_the_imagenet_table_names_its_runs_as_cifar_does():
     as the energy rule's TSVD of the pretrained network at a TRP run's conv MACs or at the paper's speedup."""
     t = table("imagenet")
     r18, r50 = t.tables["resnet18"], t.tables["resnet50"]
-    assert r18["TRP1+Nu"] == r50["TRP1+Nu"] == "trp-channel-e0.005-lam0.0003" and r18["TRP2"] == "trp-spatial-e0.005-lam0"
+    assert r18["TRP1+Nu"] == r50["TRP1+Nu"] == "trp-channel-e0.005-lam0.0003"
+    assert r18["TRP2"] == "trp-spatial-e0.005-lam0"
     assert t.runs[r18["TRP2+Nu"]] == runs.Training(runs.trp_settings("spatial", 0.005, 20, 3e-4))
     assert (r18["Zhang2016"], r18["Jaderberg2014"], r50["Zhang2016"]) == \
         ("basic-channel-energy-x1.41", "basic-spatial-energy-x2", "basic-channel-energy-x1.5")

@@ -3,14 +3,6 @@
 # rule tuned to the budget gives the basic methods' ranks; COBLA (Li & Shi, ECCV-18: SQP) and the
 # exact MILP surrogate compete with it in the COBLA table. Budgeted TRP is a Training (train.smk).
 
-COBLA = config["cobla"]
-
-
-def allocate_args(wildcards, input):
-    run = RUNS[wildcards.run]
-    return ["--scheme", run.scheme, "--method", run.allocation.method, *budget_args(wildcards, input),
-            "--sample", str(COBLA["sample"]), "--maxiter", str(COBLA["maxiter"])]
-
 
 rule allocate:
     input:

@@ -5,24 +5,6 @@
 # with the same schedule.
 
 
-def finetune_args(wildcards):
-    return set_args({**config["train"], **config["finetune"], "seed": int(wildcards.seed), **DEVICE})
-
-
-def finetune_source(wildcards):
-    """The decomposed network a fine-tuning starts from: a decomposition's, or a training's own."""
-    run = RUNS[wildcards.run]
-    if isinstance(run, Finetuning):
-        return run_file(C, "runs", "decomposed.pt", wildcards.model, run.source, wildcards.seed)
-    return run_file(C, "tsvd", "decomposed.pt", wildcards.model, wildcards.run, wildcards.seed)
-
-
-def decompose_args(wildcards, input):
-    subset = config["train"]["test_subset"]
-    return ["--scheme", RUNS[wildcards.run].scheme, "--ranks", input.ranks, *(["--test-subset", str(subset)] if subset else []),
-            *(f"--{key}={value}" for key, value in DEVICE.items())]
-
-
 rule decompose:
     input:
         data=DATA,

@@ -7,44 +7,11 @@
 # its metrics.json; or the paper's speedup) and fine-tunes it with the same schedule. A job takes
 # `gpus` whole GPUs (resources: gpu); with a runtime resource (SLURM) it gets --time-limit below it,
 # stops after a checkpointed epoch, and resumes from last.pt when resubmitted.
-MODELS = config["models"]
-TABLE_OF = {"resnet18": "table2", "resnet50": "table3"}  # the paper's table of each model
-MODEL_OF = {TABLE_OF[model]: model for model in MODELS}
-
 IMAGENET_SHELL = (
     "torchrun --standalone --nproc_per_node {resources.gpu} -m trp.cli imagenet --no-progress --data {params.root:q} "
     "{params.weights:q} --set {params.settings:q} {params.budget:q} {params.time_limit:q} --workers {params.workers} "
     "--out {params.out:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
 )
-
-
-def imagenet_weights(wildcards):
-    """The pretrained weights file of the model, if the profile names one (else trp finds torchvision's cache)."""
-    return MODELS[wildcards.model]["weights"] or []
-
-
-def weights_args(wildcards, input):
-    return ["--weights", input.weights] if input.weights else []
-
-
-def basic_args(wildcards):
-    """A basic method's settings: the profile's schedule without a regulariser (method baseline)."""
-    values = {**config["train"], "model": wildcards.model, "seed": int(wildcards.seed), "method": "baseline",
-              "scheme": RUNS[wildcards.run].scheme, **DEVICE}
-    return set_args(values)
-
-
-def table_runs(wildcards):
-    return paths(RUN_TABLE.table_inputs(MODEL_OF[wildcards.table]))
-
-
-def table_args(wildcards):
-    model = MODEL_OF[wildcards.table]
-    return render_args("imagenet", "--model", model, "--runs", *labelled(RUN_TABLE.table_inputs(model)))
-
-
-def all_outputs():
-    return [f"{T}/{table}.md" for table in MODEL_OF] + [f"{R}/runs.json"]
 
 
 rule imagenet:
@@ -56,7 +23,7 @@ rule imagenet:
         model=run_file(C, "imagenet", "model.pt"),
         decomposed=run_file(C, "imagenet", "decomposed.pt"),
     wildcard_constraints:
-        model=one_of(MODELS),
+        model=one_of(config["models"]),
         run=names(Training),
     params:
         root=config["data"]["root"],
@@ -88,7 +55,7 @@ rule imagenet_basic:
         metrics=run_file(R, "imagenet", "metrics.json"),
         model=run_file(C, "imagenet", "finetuned.pt"),
     wildcard_constraints:
-        model=one_of(MODELS),
+        model=one_of(config["models"]),
         run=names(Decomposition),
     params:
         root=config["data"]["root"],
@@ -118,7 +85,7 @@ rule imagenet_table:
     output:
         table_outputs("{table}", "ImageNet", caption_name="imagenet"),
     wildcard_constraints:
-        table=one_of(MODEL_OF),
+        table=one_of(imagenet_tables()),
     params:
         args=table_args,
         prefix=out_prefix,

@@ -1,28 +1,14 @@
 # Measured inference time (Table 4 for CIFAR; the COBLA table's networks): the networks of one
-# LATENCY entry (below), timed one after the other while no other job runs.
-
-
-def network(model, run, seed):
-    """The network a run ends with: the fine-tuned one of a decomposition or fine-tuning, else the trained (decomposed) one."""
-    if not isinstance(RUNS[run], Training):
-        return run_file(C, "finetune", "finetuned.pt", model, run, seed)
-    return run_file(C, "runs", "model.pt" if is_baseline(RUNS[run]) else "decomposed.pt", model, run, seed)
-
-
-# Timed networks: output name -> label -> checkpoint (Table 4 per model; the COBLA table's networks).
-LATENCY = {model: {key: network(model, RUN_TABLE.table1[model][key], SEEDS[0])
-                   for key in ["baseline", *RUN_TABLE.latency_methods]} for model in config["models"]}
-LATENCY[f"{RUN_TABLE.cobla_model}-cobla"] = {"baseline": network(RUN_TABLE.cobla_model, BASELINE, SEEDS[0])} | {
-    f"{b}/{m}": network(RUN_TABLE.cobla_model, run, SEEDS[0]) for (b, m), run in RUN_TABLE.cobla_runs.items()}
+# latency_networks() entry (runs.smk), timed one after the other while no other job runs.
 
 
 rule latency:
     input:
-        unpack(lambda wildcards: LATENCY[wildcards.timing]),
+        unpack(lambda wildcards: latency_networks()[wildcards.timing]),
     output:
         f"{R}/runtime/{{timing}}.json",
     wildcard_constraints:
-        timing=one_of(LATENCY),
+        timing=one_of(latency_networks()),
     params:
         checkpoints=lambda wildcards, input: labelled(input.items()),
         batches=[str(b) for b in config["runtime"]["batch_sizes"]],

@@ -5,25 +5,7 @@
 RENDER_SHELL = "trp render {params.args:q} --out {params.prefix:q} > {log:q} 2>&1"
 
 
-RV, COBLA_MODEL, COBLA_RUNS = config["rank_variation"], RUN_TABLE.cobla_model, RUN_TABLE.cobla_runs
-
-
-def cobla_runs():
-    runs = COBLA_RUNS | RUN_TABLE.budget_runs
-    return [(f"{COBLA_MODEL}/{b}/{m}", result_metrics(COBLA_MODEL, run, SEEDS[0])) for (b, m), run in runs.items()]
-
-
-def cobla_allocations():
-    return [(f"{COBLA_MODEL}/{b}/{m}", run_file(R, "allocate", "ranks.json", COBLA_MODEL, run, SEEDS[0]))
-            for (b, m), run in COBLA_RUNS.items() if isinstance(RUNS[run], Decomposition)]
-
-
-def all_outputs():
-    outs = [f"{T}/{name}.md" for name in ("table1", "table4", "theorem2", "claims", "cobla")]
-    outs += [f"{T}/{name}.png" for name in ("fig2", "fig3")]
-    return outs + [f"{R}/runs.json", f"{R}/table1_metrics.json"]
-
-
+RV, COBLA_MODEL = config["rank_variation"], RUN_TABLE.cobla_model
 RUNTIME_TABLES = expand(f"{R}/runtime/{{model}}.json", model=config["models"])
 TABLE1_ARGS = ["--runs", *labelled(RUN_TABLE.table1_inputs())]
 FIG2_ARGS = ["--rankvar", RUN_TABLE.rankvar_input(), "--layer", RV["layer"], "--e", str(RV["e"])]

@@ -39,10 +39,6 @@ def train_args(wildcards):
     return set_args(values)
 
 
-def source_model(wildcards):
-    return run_file(C, "runs", "model.pt", wildcards.model, RUNS[wildcards.run].source, wildcards.seed)
-
-
 def budget_metrics(wildcards):
     """The metrics.json of the run (same model and seed) whose conv MACs set this run's budget, if one does."""
     b = budget(RUNS[wildcards.run])
@@ -53,17 +49,108 @@ def budget_args(wildcards, input):
     return budget_flags(budget(RUNS[wildcards.run]), input)
 
 
-rule run_table:
-    """Each model's table (Table 1; on ImageNet Table 2 or 3): model -> method key -> run name and its
-    metrics.json per seed (trp.runs)."""
-    output:
-        f"{R}/runs.json",
-    params:
-        table=RUN_TABLE.table_records(),
-    log:
-        f"{R}/logs/render/run_table.log",
-    localrule: True
-    run:
-        with open(output[0], "w") as f:
-            json.dump(params.table, f, indent=1)
-            f.write("\n")
+# ----------------------------------------------------------------------------- CIFAR-10's stages
+
+
+def source_model(wildcards):
+    return run_file(C, "runs", "model.pt", wildcards.model, RUNS[wildcards.run].source, wildcards.seed)
+
+
+def finetune_args(wildcards):
+    return set_args({**config["train"], **config["finetune"], "seed": int(wildcards.seed), **DEVICE})
+
+
+def finetune_source(wildcards):
+    """The decomposed network a fine-tuning starts from: a decomposition's, or a training's own."""
+    run = RUNS[wildcards.run]
+    if isinstance(run, Finetuning):
+        return run_file(C, "runs", "decomposed.pt", wildcards.model, run.source, wildcards.seed)
+    return run_file(C, "tsvd", "decomposed.pt", wildcards.model, wildcards.run, wildcards.seed)
+
+
+def decompose_args(wildcards, input):
+    subset = config["train"]["test_subset"]
+    return ["--scheme", RUNS[wildcards.run].scheme, "--ranks", input.ranks, *(["--test-subset", str(subset)] if subset else []),
+            *(f"--{key}={value}" for key, value in DEVICE.items())]
+
+
+def allocate_args(wildcards, input):
+    run = RUNS[wildcards.run]
+    return ["--scheme", run.scheme, "--method", run.allocation.method, *budget_args(wildcards, input),
+            "--sample", str(config["cobla"]["sample"]), "--maxiter", str(config["cobla"]["maxiter"])]
+
+
+def cobla_runs():
+    runs = RUN_TABLE.cobla_runs | RUN_TABLE.budget_runs
+    model = RUN_TABLE.cobla_model
+    return [(f"{model}/{b}/{m}", result_metrics(model, run, SEEDS[0])) for (b, m), run in runs.items()]
+
+
+def cobla_allocations():
+    model = RUN_TABLE.cobla_model
+    return [(f"{model}/{b}/{m}", run_file(R, "allocate", "ranks.json", model, run, SEEDS[0]))
+            for (b, m), run in RUN_TABLE.cobla_runs.items() if isinstance(RUNS[run], Decomposition)]
+
+
+def network(model, run, seed):
+    """The network a run ends with: the fine-tuned one of a decomposition or fine-tuning, else the trained (decomposed) one."""
+    if not isinstance(RUNS[run], Training):
+        return run_file(C, "finetune", "finetuned.pt", model, run, seed)
+    return run_file(C, "runs", "model.pt" if is_baseline(RUNS[run]) else "decomposed.pt", model, run, seed)
+
+
+def latency_networks():
+    """Timed networks: output name -> label -> checkpoint (Table 4 per model; the COBLA table's networks)."""
+    model, seed = RUN_TABLE.cobla_model, SEEDS[0]
+    timed = {m: {key: network(m, RUN_TABLE.table1[m][key], seed) for key in ["baseline", *RUN_TABLE.latency_methods]}
+             for m in config["models"]}
+    timed[f"{model}-cobla"] = {"baseline": network(model, BASELINE, seed)} | {
+        f"{b}/{m}": network(model, run, seed) for (b, m), run in RUN_TABLE.cobla_runs.items()}
+    return timed
+
+
+# ----------------------------------------------------------------------------- ImageNet's (trp imagenet)
+
+TABLE_OF = {"resnet18": "table2", "resnet50": "table3"}  # the paper's ImageNet table of each model
+
+
+def imagenet_tables():
+    """The paper's table of each model of an ImageNet profile: table -> model."""
+    return {TABLE_OF[model]: model for model in config["models"]}
+
+
+def imagenet_weights(wildcards):
+    """The pretrained weights file of the model, if the profile names one (else trp finds torchvision's cache)."""
+    return config["models"][wildcards.model]["weights"] or []
+
+
+def weights_args(wildcards, input):
+    return ["--weights", input.weights] if input.weights else []
+
+
+def basic_args(wildcards):
+    """An ImageNet basic method's settings: the profile's schedule without a regulariser (method baseline)."""
+    values = {**config["train"], "model": wildcards.model, "seed": int(wildcards.seed), "method": "baseline",
+              "scheme": RUNS[wildcards.run].scheme, **DEVICE}
+    return set_args(values)
+
+
+def table_runs(wildcards):
+    return paths(RUN_TABLE.table_inputs(imagenet_tables()[wildcards.table]))
+
+
+def table_args(wildcards):
+    model = imagenet_tables()[wildcards.table]
+    return render_args("imagenet", "--model", model, "--runs", *labelled(RUN_TABLE.table_inputs(model)))
+
+
+# ----------------------------------------------------------------------------- the outputs of a whole run
+
+
+def all_outputs():
+    """What a whole run makes: Tables 2 and 3 (ImageNet), or every table and figure of a CIFAR-10 profile."""
+    if RUN_TABLE.imagenet:
+        return [f"{T}/{table}.md" for table in imagenet_tables()] + [f"{R}/runs.json"]
+    outs = [f"{T}/{name}.md" for name in ("table1", "table4", "theorem2", "claims", "cobla")]
+    outs += [f"{T}/{name}.png" for name in ("fig2", "fig3")]
+    return outs + [f"{R}/runs.json", f"{R}/table1_metrics.json"]
