@@ -21,8 +21,8 @@ from .footer import provenance_footer
 from .tables import write_table
 
 COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("median_min", "median min / job"),
-           ("max_min", "max min / job"), ("job_hours", "job-hours (wall)"), ("cpu_hours", "CPU-hours"), ("epochs", "epochs"),
-           ("epoch_s", "median s / epoch"), ("images_per_s", "median images/s per job")]
+           ("max_min", "max min / job"), ("job_hours", "job-hours (wall)"), ("cpu_hours", "CPU-hours"),
+           ("epochs", "epochs"), ("epoch_s", "median s / epoch"), ("images_per_s", "median images/s per job")]
 
 
 NO_RECORD = ([], "n/a")  # a job without a metrics.json: no epochs, no machine
@@ -90,7 +90,8 @@ def budget(results: str, profile: str, out_prefix) -> list[dict]:
         if len(parts) >= 4:  # <folder>/<model>/<run>/s<seed>: a job's record
             runs[job_key(parts)] = (epochs, device)
     rows = stage_rows(root / "benchmarks", runs)
-    title = f"What the {profile} profile cost: Snakemake's benchmark files per stage (a resumed job counts its last start only)"
+    title = (f"What the {profile} profile cost: Snakemake's benchmark files per stage "
+             "(a resumed job counts its last start only)")
     write_table(rows, COLUMNS, out_prefix, title, provenance_footer(records, profile))
     return rows
 

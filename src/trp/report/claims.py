@@ -43,14 +43,16 @@ RECORDS = ("records", "records")  # the csv's column of the paths of the records
 NEGLIGIBLE = 1.0  # points of top-1: the margin of "negligible accuracy loss"
 NOT_TESTED_CLAIMS = [("ImageNet Tables 2-3, ResNet-18/50 timings of Table 4", "no ImageNet here")]
 NOT_YET = "no record yet: this profile has not run it"
-FIG2_CLAIM = "Fig. 2: Theorem 2's assumption holds in the initial training stage (paper: max mG/||W|| 0.092 < sqrt(e) 0.223)"
+FIG2_CLAIM = ("Fig. 2: Theorem 2's assumption holds in the initial training stage "
+              "(paper: max mG/||W|| 0.092 < sqrt(e) 0.223)")
 TABLE4_CLAIM = "Table 4: the decomposed +Nu networks run faster than the baseline"
 FIG3_CLAIM = "Fig. 3: TRP keeps more accuracy than the basic methods as the speedup rises"
 
 
 def untested_models(records: dict[tuple[str, str], list[dict]]) -> list[dict]:
     models = dict.fromkeys(r["model"] for r in paper.TABLE1)
-    return [row(f"Table 1 rows of {paper.model_label(m)}", NOT_TESTED, "this profile does not train it (paper profile does)")
+    why = "this profile does not train it (paper profile does)"
+    return [row(f"Table 1 rows of {paper.model_label(m)}", NOT_TESTED, why)
             for m in models if not any(mdl == m for mdl, _ in records)]
 
 
@@ -79,7 +81,8 @@ def pending_claims(pending: dict[tuple[str, str], str]) -> list[dict]:
     if not pending:
         return []
     return [row("Table 1 rows still running (the claims on them are judged when they finish)", NOT_TESTED,
-                "; ".join(f"{paper.model_label(m)} {paper.method_label(k)}: {state}" for (m, k), state in pending.items()))]
+                "; ".join(f"{paper.model_label(m)} {paper.method_label(k)}: {state}"
+                          for (m, k), state in pending.items()))]
 
 
 def seed_pairs(a: list[dict], b: list[dict]) -> list[tuple[dict, dict]]:
@@ -118,7 +121,8 @@ def equal_macs_row(claim: str, a_name: str, a: list[dict], b_name: str, b: list[
                                         f"{b_name} {equal_macs.span(b)} (no extrapolation)", epochs,
                    [r for point in a + b for r in point["records"]])
     verdict, why = judge(va, vb, p, margin)
-    return row(claim, verdict, f"at {x:.2f}x: {sides(a_name, va, b_name, vb)} (a {va['where']}, b {vb['where']}); {why}",
+    return row(claim, verdict,
+               f"at {x:.2f}x: {sides(a_name, va, b_name, vb)} (a {va['where']}, b {vb['where']}); {why}",
                epochs, va["records"] + vb["records"])
 
 
@@ -142,7 +146,8 @@ def table1_claims(model: str, records: dict[tuple[str, str], list[dict]], trp_cu
                                       "(Table 1)", trp, [point], label, curve, p["top1"], equal_macs.x(point)))
             if ft:
                 out.append(equal_macs_row(f"{model}: {trp} + the same fine-tuning beats {label} at equal conv MACs and "
-                                          "epochs", f"{trp} + fine-tuning", [ft], label, curve, p["top1"], equal_macs.x(ft)))
+                                          "epochs", f"{trp} + fine-tuning", [ft], label, curve, p["top1"],
+                                          equal_macs.x(ft)))
         trp, nu = (points.get(k) for k in paper.trp_keys(form))
         if trp and nu:
             verdict, why = judge(nu["speedup"], trp["speedup"], p["speedup"])
@@ -156,7 +161,8 @@ def table1_claims(model: str, records: dict[tuple[str, str], list[dict]], trp_cu
     return out
 
 
-def no_finetuning_claims(model: str, records: dict[tuple[str, str], list[dict]], p: dict[str, Pool | None]) -> list[dict]:
+def no_finetuning_claims(model: str, records: dict[tuple[str, str], list[dict]],
+                         p: dict[str, Pool | None]) -> list[dict]:
     """Sec. 1 / 4.3: a TRP network is decomposed with negligible loss (at most NEGLIGIBLE points),
     so fine-tuning is not needed: its decomposed network against its own dense network, against
     the baseline, and against itself followed by the basic methods' fine-tuning (equal MACs)."""
@@ -167,12 +173,13 @@ def no_finetuning_claims(model: str, records: dict[tuple[str, str], list[dict]],
         ms = records.get((model, trp))
         if not ms:
             continue
-        claim = f"{paper.model_label(model)}: {trp} decomposed without fine-tuning loses at most {NEGLIGIBLE:g} point against"
+        claim = (f"{paper.model_label(model)}: {trp} decomposed without fine-tuning loses at most {NEGLIGIBLE:g} "
+                 "point against")
         decs, denses = [top1(m, "decomposed") for m in ms], [top1(m, "dense") for m in ms]
         dec, dense = mean_std(decs), mean_std(denses)
         verdict, why = judge_paired(decs, denses, p["decomposed"], NEGLIGIBLE)
-        out.append(row(f"{claim} its own dense network (Sec. 1)", verdict, f"{sides('decomposed', dec, 'dense', dense)}; {why}",
-                       f"{scratch} vs {scratch}", paths(ms)))
+        out.append(row(f"{claim} its own dense network (Sec. 1)", verdict,
+                       f"{sides('decomposed', dec, 'dense', dense)}; {why}", f"{scratch} vs {scratch}", paths(ms)))
         if base:
             b = mean_std([top1(m, "dense") for m in base])
             verdict, why = judge(dec, b, p["top1"], NEGLIGIBLE)
@@ -184,8 +191,9 @@ def no_finetuning_claims(model: str, records: dict[tuple[str, str], list[dict]],
             a, b = equal_macs.point(ms, trp, scratch), equal_macs.point(ft, f"{trp} + fine-tuning", scratch)
             verdict, why = judge_paired([final_top1(x) for x, _ in pairs], [final_top1(y) for _, y in pairs],
                                         p["finetuned"], NEGLIGIBLE)
+            evidence = sides(trp, a["top1"], f"{trp} + fine-tuning", b["top1"])
             out.append(row(f"{claim} itself fine-tuned like the basic methods (Sec. 1)", verdict,
-                           f"at {equal_macs.x(a):.2f}x: {sides(trp, a['top1'], f'{trp} + fine-tuning', b['top1'])}; {why}",
+                           f"at {equal_macs.x(a):.2f}x: {evidence}; {why}",
                            f"{a['epochs']} vs {b['epochs']}", paths([m for pair in pairs for m in pair])))
     return out
 
@@ -203,10 +211,10 @@ def fig3_claims(curves: dict[str, dict[str, list[dict]]], p: Pool | None) -> lis
 def theorem2_claims(overall: dict, ranklogs: list[str]) -> list[dict]:
     """Theorem 2 with its assumption (the paper's mG/||W||) and with Eq. (12)'s measured displacement,
     judged from the rank logs at `ranklogs`."""
-    claims = [("assumption", "Theorem 2: where mG < sqrt(e) ||W^{t+m}|| (its assumption), the next TSVD does not raise the rank",
-               "mG/||W||"),
-              ("bound", "Eq. (12): where ||W^{t+m} - T^z|| < sqrt(e) ||W^{t+m}||, the next TSVD does not raise the rank",
-               "displacement")]
+    claims = [("assumption", "Theorem 2: where mG < sqrt(e) ||W^{t+m}|| (its assumption), the next TSVD does not "
+                             "raise the rank", "mG/||W||"),
+              ("bound", "Eq. (12): where ||W^{t+m} - T^z|| < sqrt(e) ||W^{t+m}||, the next TSVD does not raise the "
+                        "rank", "displacement")]
     out = []
     for name, claim, what in claims:
         c = overall[name]
@@ -218,9 +226,11 @@ def theorem2_claims(overall: dict, ranklogs: list[str]) -> list[dict]:
                   f"largest {what} = {c['max_ratio']:.2f} sqrt(e)")
         if c["violations"]:
             v = c["violations"][0]
-            verdict, why = NOT_SUPPORTED, f"{len(c['violations'])} violation(s), the first at {v['layer']}, projection {v['projection']}"
+            verdict, why = NOT_SUPPORTED, (f"{len(c['violations'])} violation(s), the first at {v['layer']}, "
+                                           f"projection {v['projection']}")
         elif not overall["power"]:
-            verdict, why = INCONCLUSIVE, "the test had no power: no rank rose in any record, so none could contradict it"
+            verdict, why = INCONCLUSIVE, ("the test had no power: no rank rose in any record, so none could "
+                                          "contradict it")
         else:
             verdict, why = SUPPORTED, "every rise came where the condition failed"
         out.append(row(claim, verdict, f"{why}; {counts}", records=ranklogs))
@@ -266,9 +276,9 @@ def table4_claims(runtimes: list[dict]) -> list[dict]:
             if v["label"] in ("TRP1+Nu", "TRP2+Nu"):
                 for r in v["rows"]:
                     verdict, why = faster(base[r["batch_size"]], r)
-                    out.append(row(f"Table 4: {v['label']} runs faster than the baseline ({rt['model']}, {r['device']}, "
-                                   f"batch {r['batch_size']})", verdict, f"{why}; {v['mac_speedup']:.2f}x in conv MACs",
-                                   records=[rt.path]))
+                    out.append(row(f"Table 4: {v['label']} runs faster than the baseline ({rt['model']}, "
+                                   f"{r['device']}, batch {r['batch_size']})", verdict,
+                                   f"{why}; {v['mac_speedup']:.2f}x in conv MACs", records=[rt.path]))
     return out
 
 
@@ -291,15 +301,18 @@ def claims(runs, rankvar: dict | None, points, ranklogs, runtime_paths,
     out, used = [], {}
     for model in sorted({model for model, _ in records}):
         used[model] = pools(model, records)
-        trp_curves = {s: methods["TRP"] for s, methods in curves.items()} if fig3_model(ablation_records) == model else {}
-        out += no_finetuning_claims(model, records, used[model]) + table1_claims(model, records, trp_curves, used[model])
+        trp_curves = {s: m["TRP"] for s, m in curves.items()} if fig3_model(ablation_records) == model else {}
+        out += no_finetuning_claims(model, records, used[model])
+        out += table1_claims(model, records, trp_curves, used[model])
     out += fig3_claims(curves, used.get(fig3_model(ablation_records), {}).get("top1")) if ablation_records else \
         [row(FIG3_CLAIM, NOT_TESTED, NOT_YET)]
     logs = [p for ps in ranklogs.values() for p in ps]
     out += theorem2_claims(theorem2.theorem2_results(ranklogs)["overall"], logs)
     out += fig2_claim(rankvar)
-    out += table4_claims([read_runtime(p) for p in runtime_paths]) if runtime_paths else [row(TABLE4_CLAIM, NOT_TESTED, NOT_YET)]
-    out += pending_claims(table1.load_pending(pending or {})) + untested_models(records) + absolute_claims(records, used)
+    out += table4_claims([read_runtime(p) for p in runtime_paths]) if runtime_paths else \
+        [row(TABLE4_CLAIM, NOT_TESTED, NOT_YET)]
+    out += pending_claims(table1.load_pending(pending or {})) + untested_models(records)
+    out += absolute_claims(records, used)
     out += [row(c, NOT_TESTED, why) for c, why in NOT_TESTED_CLAIMS]
     return out, [m for ms in records.values() for m in ms] + ablation_records, \
         [p for ps in used.values() for p in ps.values() if p]
@@ -313,14 +326,15 @@ def main(argv: list[str] | None = None) -> None:
     a = ap.parse_args(argv)
     if (a.rankvar is None) != (a.e is None):
         ap.error("--rankvar and --e go together")
-    rankvar = None if a.rankvar is None else {"ranklog": a.rankvar, "layer": a.layer, "e": a.e, "projections": a.projections}
+    rankvar = None if a.rankvar is None else \
+        {"ranklog": a.rankvar, "layer": a.layer, "e": a.e, "projections": a.projections}
     rows, records, used = claims(parse_pairs(a.runs), rankvar, parse_pairs(a.points), parse_pairs(a.ranklog),
                                  a.runtime or [], parse_pairs(a.pending))
     footer = provenance_footer(records, a.profile)
-    rule = (f"Verdicts: {CONFIDENCE:.0%} t-intervals on a − b with the seed SD pooled over the profile's repeated rows "
-            f"({'; '.join(p.describe() for p in used) or 'none: no row has two seeds'})")
-    write_table([{"section": rule}, *rows], COLUMNS, a.out, f"The paper's claims tested by the {a.profile} profile", footer,
-                csv_columns=[RECORDS])
+    rule = (f"Verdicts: {CONFIDENCE:.0%} t-intervals on a − b with the seed SD pooled over the profile's repeated "
+            f"rows ({'; '.join(p.describe() for p in used) or 'none: no row has two seeds'})")
+    title = f"The paper's claims tested by the {a.profile} profile"
+    write_table([{"section": rule}, *rows], COLUMNS, a.out, title, footer, csv_columns=[RECORDS])
     write_json(f"{a.out}.json", {"claims": rows, "negligible_points": NEGLIGIBLE, "equal_macs": equal_macs.EQUAL_MACS,
                                  "confidence": CONFIDENCE, "pools": [vars(p) for p in used], "provenance": footer})
     print(Path(f"{a.out}.md").read_text())

@@ -43,7 +43,8 @@ def row(model: str, budget: str, method: str, m: Record, ms: tuple, alloc: Recor
     obj = alloc.get("objective", {})
     return {"model": paper.model_label(model), "budget": budget, "method": paper.method_label(method),
             "top1_before": top1(m, "decomposed") if final_network(m) == "finetuned" else None, "top1": final_top1(m),
-            "conv_macs": m["cost"]["decomposed"]["conv_macs"] / 1e6, "params": m["cost"]["decomposed"]["conv_params"] / 1e3,
+            "conv_macs": m["cost"]["decomposed"]["conv_macs"] / 1e6,
+            "params": m["cost"]["decomposed"]["conv_params"] / 1e3,
             "speedup": m["speedup"]["conv"], "ms_b1": ms[0], "ms_bmax": ms[1],
             "ce_start": obj.get("start"), "ce": obj.get("rounded", obj.get("end")),
             "surrogate": alloc.get("milp", {}).get("value")}

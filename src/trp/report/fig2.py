@@ -41,9 +41,11 @@ def rank_variation(ranklog, layer: str, e: float, projections: int = 0) -> dict:
     recs = recs[:projections] if projections else recs
     sqrt_e = math.sqrt(e)
     if any("energy_ratios" not in r for r in recs):
-        raise ArtifactError(f"{ranklog}: the log holds no energy ratios; train with log_spectrum=true (trp train --set)")
+        raise ArtifactError(f"{ranklog}: the log holds no energy ratios; "
+                            "train with log_spectrum=true (trp train --set)")
     if abs(recs[0]["sqrt_e"] - sqrt_e) > 1e-9:
-        raise ConfigError(f"{ranklog}: e = {e} gives sqrt(e) = {sqrt_e:.4f}, the log was written with {recs[0]['sqrt_e']:.4f}")
+        raise ConfigError(f"{ranklog}: e = {e} gives sqrt(e) = {sqrt_e:.4f}, "
+                          f"the log was written with {recs[0]['sqrt_e']:.4f}")
     disp, bounds = [r.get("displacement") for r in recs], [r.get("step_bound") for r in recs]
     measured = [(d, r["projection"]) for d, r in zip(disp, recs) if d is not None]
     max_disp, max_z = max(measured) if measured else (None, None)
@@ -120,5 +122,6 @@ def main(argv: list[str] | None = None) -> None:
     add_inputs(ap)
     args = ap.parse_args(argv)
     s = fig2(args.rankvar, args.layer, args.e, args.profile, args.out, args.projections)
-    print(f"{s['layer']}: max mG/||W|| {s['max_step_bound']}, max displacement {s['max_displacement']} vs sqrt(e) {s['sqrt_e']:.4f} "
-          f"(paper {paper.FIG2['max_bound']} vs {paper.FIG2['sqrt_e']}); ranks {s['ranks']}")
+    print(f"{s['layer']}: max mG/||W|| {s['max_step_bound']}, max displacement {s['max_displacement']} "
+          f"vs sqrt(e) {s['sqrt_e']:.4f} (paper {paper.FIG2['max_bound']} vs {paper.FIG2['sqrt_e']}); "
+          f"ranks {s['ranks']}")

@@ -76,4 +76,5 @@ def main(argv: list[str] | None = None) -> None:
     data = fig3(parse_pairs(args.points), args.profile, args.out)
     for scheme, methods in data.items():
         for method, pts in methods.items():
-            print(scheme, method, [(round(p["speedup"]["mean"], 2), round(p["top1"]["mean"], 2), p["top1"]["n"]) for p in pts])
+            print(scheme, method,
+                  [(round(p["speedup"]["mean"], 2), round(p["top1"]["mean"], 2), p["top1"]["n"]) for p in pts])

@@ -4,13 +4,13 @@
         resnet20/baseline=... --profile paper --out paper_tables/table1
 
 A label is MODEL/METHOD with a method key of trp.report.paper; several PATHs under one label are
-seeds: mean ± std (n). Each row reports the network its run ends with (fine-tuned if it was) and
-the epochs behind it; its records' paths are in the .csv (column "records") and the .json, each
-record naming its kind and so the stage that wrote it (trp.artifacts.records). Every paper row is listed (ours "–" where not run); runs the paper has no
-row for follow it (the basic methods at the MACs each TRP run reached, TRP + fine-tuning). A profile
-still running is rendered from the records it has: `--pending MODEL/METHOD=STATE` names each row with
-seeds still to come and what they are doing (e.g. "seed 1: training, epoch 40/164"), in a column
-"state" that the table has only then.
+seeds: mean ± std (n). Each row reports the network its run ends with (fine-tuned if it was) and the
+epochs behind it; its records' paths are in the .csv (column "records") and the .json, each record
+naming its kind and so the stage that wrote it (trp.artifacts.records). Every paper row is listed
+(ours "–" where not run); runs the paper has no row for follow it (the basic methods at the MACs
+each TRP run reached, TRP + fine-tuning). A profile still running is rendered from the records it
+has: `--pending MODEL/METHOD=STATE` names each row with seeds still to come and what they are doing
+(e.g. "seed 1: training, epoch 40/164"), in a column "state" that the table has only then.
 {PREFIX}.json holds our numbers and records by model and method key (its numbers flattened for
 `dvc metrics` by trp.report.table1_metrics); their provenance is the footer of the .md/.tex/.csv.
 """
@@ -55,7 +55,8 @@ def our_results(records: dict[tuple[str, str], list[Record]]) -> dict[tuple[str,
     for (model, method), ms in records.items():
         scratch = scratch_epochs([m for (mdl, _), rs in records.items() if mdl == model for m in rs])
         out[(model, method)] = {"top1": mean_std([final_top1(m) for m in ms]),
-                                "speedup": 1.0 if method == "baseline" else mean_std([m["speedup"]["conv"] for m in ms]),
+                                "speedup": 1.0 if method == "baseline" else
+                                mean_std([m["speedup"]["conv"] for m in ms]),
                                 "epochs": "/".join(sorted({training_epochs(m, scratch) for m in ms})),
                                 "records": [m.path for m in ms]}
     return out
@@ -72,7 +73,8 @@ def table_rows(ours: dict[tuple[str, str], dict], pending: dict[tuple[str, str],
         rows.append({"model": paper.model_label(model), "method": paper.method_label(method), "epochs": o.get("epochs"),
                      "our_top1": o.get("top1"), "our_speedup": o.get("speedup"),
                      "paper_top1": p.get("top1"), "paper_speedup": p.get("speedup"),
-                     "d_top1": diff(o.get("top1"), p.get("top1")), "d_speedup": diff(o.get("speedup"), p.get("speedup")),
+                     "d_top1": diff(o.get("top1"), p.get("top1")),
+                     "d_speedup": diff(o.get("speedup"), p.get("speedup")),
                      "records": o.get("records")})
         if pending is not None:
             rows[-1]["state"] = pending.get((model, method), "done" if o else None)
@@ -100,7 +102,8 @@ def load_pending(pending: dict[str, list[str]]) -> dict[tuple[str, str], str]:
     return out
 
 
-def table1(runs: dict[str, list[str]], profile: str, out_prefix, pending: dict[str, list[str]] | None = None) -> list[dict]:
+def table1(runs: dict[str, list[str]], profile: str, out_prefix,
+           pending: dict[str, list[str]] | None = None) -> list[dict]:
     """runs: "model/method" -> metrics.json paths (seeds); pending: "model/method" -> the state of
     its seeds still to come (a profile still running). Writes {out_prefix}.md/.tex/.csv/.json;
     returns the rows."""
@@ -108,8 +111,8 @@ def table1(runs: dict[str, list[str]], profile: str, out_prefix, pending: dict[s
     ours = our_results(records)
     rows = table_rows(ours, None if pending is None else load_pending(pending))
     columns = COLUMNS + [("state", "state of this profile's run")] * (pending is not None)
-    write_table(rows, columns, out_prefix, TITLE, provenance_footer([m for ms in records.values() for m in ms], profile),
-                csv_columns=[RECORDS])
+    footer = provenance_footer([m for ms in records.values() for m in ms], profile)
+    write_table(rows, columns, out_prefix, TITLE, footer, csv_columns=[RECORDS])
     write_json(f"{out_prefix}.json", table_json(ours))
     return rows
 

@@ -4,8 +4,9 @@ beside the MAC speedup, then the paper's Table 4 (ResNet-18, other hardware) as 
     trp render table4 --runtime results/runtime/resnet20_cpu.json results/runtime/resnet20_gpu.json \
         --profile paper --out paper_tables/table4
 
-Runtime JSON schema: see trp.timing; variant labels are method keys of trp.report.paper. Measured speedup = baseline median / variant median, for
-the same model, device (name and threads) and batch size.
+Runtime JSON schema: see trp.timing; variant labels are method keys of trp.report.paper. Measured
+speedup = baseline median / variant median, for the same model, device (name and threads) and batch
+size.
 """
 from pathlib import Path
 

@@ -6,13 +6,13 @@ does not raise the rank. Eq. (12)'s middle term, the measured displacement ||W^{
     trp render theorem2 --ranklog r20_trp1=runs/a/ranklog.jsonl r20_trp2=runs/b/ranklog.jsonl \
         --profile paper --out paper_tables/theorem2
 
-Every distinct record with a displacement (2nd projection on) counts once, per rank log and
-overall, however many labels name a log; overall, a record that another log holds too (the same
-training logged twice, e.g. with its spectrum for Fig. 2) counts once. For each condition: how often it held, the violations
-(held, and the rank rose: the theorem says none) and how often the rank rose where it failed; the
-largest value relative to sqrt(e) (below 1: the margin). {PREFIX}-failures.md/.tex/.csv lists
-where (layer) and when (projection) a condition failed or the rank rose. The test has power only
-where some rank rose: with none, no record could contradict the theorem. Ranks set by a rank
+Every distinct record with a displacement (2nd projection on) counts once, per rank log and overall,
+however many labels name a log; overall, a record that another log holds too (the same training
+logged twice, e.g. with its spectrum for Fig. 2) counts once. For each condition: how often it held,
+the violations (held, and the rank rose: the theorem says none) and how often the rank rose where it
+failed; the largest value relative to sqrt(e) (below 1: the margin). {PREFIX}-failures.md/.tex/.csv
+lists where (layer) and when (projection) a condition failed or the rank rose. The test has power
+only where some rank rose: with none, no record could contradict the theorem. Ranks set by a rank
 allocator are outside the theorem.
 """
 import json
@@ -27,10 +27,12 @@ from .tables import write_table
 
 CONDITIONS = {"assumption": "step_bound", "bound": "displacement"}  # the paper's mG/||W||; the measured displacement
 COLUMNS = [("run", "run"), ("records", "records"), ("rank_rose", "rank rose"),
-           ("assumption_held", "mG/||W|| < sqrt(e): held / tested"), ("assumption_failed_rose", "failed: rank rose then"),
+           ("assumption_held", "mG/||W|| < sqrt(e): held / tested"),
+           ("assumption_failed_rose", "failed: rank rose then"),
            ("bound_held", "displacement < sqrt(e): held / tested"), ("bound_failed_rose", "failed: rank rose then"),
            ("violations", "violations (held, rank rose): mG / displacement"),
-           ("assumption_max", "max mG/||W|| / sqrt(e)"), ("bound_max", "max displacement / sqrt(e)"), ("sqrt_e", "sqrt(e)")]
+           ("assumption_max", "max mG/||W|| / sqrt(e)"), ("bound_max", "max displacement / sqrt(e)"),
+           ("sqrt_e", "sqrt(e)")]
 FAILURE_COLUMNS = [("run", "run"), ("layer", "layer"), ("assumption", "mG/||W|| >= sqrt(e) at projections"),
                    ("bound", "displacement >= sqrt(e) at projections"), ("rose", "rank rose at projections")]
 
@@ -49,7 +51,8 @@ def tested(records: list[dict]) -> list[dict]:
 
 
 def condition(recs: list[dict], key: str) -> dict:
-    """How often `key` < sqrt(e) held, the violations (held and rose), the rises where it failed, the largest key / sqrt(e)."""
+    """How often `key` < sqrt(e) held, the violations (held and rose), the rises where it failed, the
+    largest key / sqrt(e)."""
     have = [r for r in recs if key in r]
     held = [r for r in have if r[key] < r["sqrt_e"]]
     return {"tested": len(have), "held": len(held), "failed": len(have) - len(held),
@@ -73,7 +76,8 @@ def summarize(recs: list[dict]) -> dict:
     """Distinct records: how many, how many with a rank rise (power: any), and each condition's summary."""
     rises = sum(rose(r) for r in recs)
     return {"records": len(recs), "rank_rose": rises, "power": rises > 0,
-            **{name: condition(recs, key) for name, key in CONDITIONS.items()}, "sqrt_e": sorted({r["sqrt_e"] for r in recs})}
+            **{name: condition(recs, key) for name, key in CONDITIONS.items()},
+            "sqrt_e": sorted({r["sqrt_e"] for r in recs})}
 
 
 def by_log(ranklogs: dict[str, list[str]]) -> dict[str, list[str]]:
