@@ -22,7 +22,8 @@ def assert_valid(doc: dict, kind: str) -> None:
 
 
 def committed_json() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "results/**.json"], cwd=ROOT, capture_output=True, text=True, check=True)
+    listed = subprocess.run(["git", "ls-files", "results/**.json"], cwd=ROOT, capture_output=True, text=True,
+                            check=True)
     return listed.stdout.split()
 
 
@@ -103,7 +104,8 @@ def without(doc: dict, key: str) -> dict:
 
 
 BAD = [  # (what is wrong, the record, what the refusal says)
-    ("another kind", lambda d: {**d, "schema": "trp.allocation/1"}, "(it is an allocation (ranks.json of `trp allocate`))"),
+    ("another kind", lambda d: {**d, "schema": "trp.allocation/1"},
+     "(it is an allocation (ranks.json of `trp allocate`))"),
     ("a kind that is not one", lambda d: {**d, "kind": "painting"}, "(it names no kind of record)"),
     ("a kind against its schema", lambda d: {**d, "kind": "training", "schema": "trp.finetune/1"},
      "the training record['schema'] is 'trp.finetune/1', not 'trp.run/1'"),
