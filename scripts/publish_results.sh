@@ -37,15 +37,27 @@ for fix in "$@"; do
 done
 git switch -c "results/$profile-$tag"
 for fix in "$@"; do git cherry-pick "$fix" > /dev/null; done
-stages=(data "$profile")   # and the profile's flat Table-1 metrics, where dvc.yaml declares them
-if grep -q "^  ${profile}_metrics:" dvc.yaml; then stages+=("${profile}_metrics"); fi
-"$bin/dvc" commit -f "${stages[@]}"
-"$bin/dvc" push "$profile"
 PYTHONPATH=$own_src "$bin/trp" render budget --results "results/$profile" --profile "$profile" \
   --out "paper_tables/$profile/budget" > /dev/null
 # The rank logs are committed gzipped (byte-identical once unpacked; scripts/pull_results.sh unpacks them).
 while IFS= read -r -d '' log; do gzip -n -9 -c "$log" > "$log.gz"; done \
   < <(find "results/$profile" -name ranklog.jsonl -print0)
+# Every stage of the profile (dvc.yaml): the run's checkpoints, each table's and figure's own stage
+# (<profile>_<name>) and its metrics; not another profile's (paper_cpu's stages beside paper's).
+of_another_profile() {
+  local c n
+  for c in config/*.yaml; do
+    n=$(basename "$c" .yaml)
+    if [[ $n == "${profile}_"* && ($1 == "$n" || $1 == "${n}_"*) ]]; then return 0; fi
+  done
+  return 1
+}
+stages=()
+for stage in $(grep -oE "^  ${profile}(_[a-z0-9_]+)?:" dvc.yaml | tr -d ' :'); do
+  of_another_profile "$stage" || stages+=("$stage")
+done
+"$bin/dvc" commit -f data "${stages[@]}"
+"$bin/dvc" push "$profile"
 git add "results/$profile" "paper_tables/$profile" dvc.lock
 git ls-files -z "results/$profile/*ranklog.jsonl" | xargs -0 -r git rm -q --cached
 # The pushed checkpoints go into a store commit (a root commit holding dvc-store/'s files), which the

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -83,6 +84,8 @@ def test_publish_then_verify_from_a_fresh_clone(tagged_clone):
     assert sh("git", "describe", "--exact-match", "--tags", cwd=repo).stdout.strip() == "results-cpu-run-tag"
     committed = sh("git", "show", "--name-only", "--format=", "HEAD", cwd=repo).stdout.split()
     assert "dvc.lock" in committed and "paper_tables/cpu/budget.md" in committed
+    locked = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert {"data", "cpu", "cpu_table1", "cpu_claims", "cpu_budget", "cpu_metrics"} <= set(locked)  # every stage
     assert not any(f.startswith("dvc-store/") or Path(f).name in (".lock", "ranklog.jsonl") for f in committed)
     log = "results/cpu/runs/resnet20/baseline/s0/ranklog.jsonl"
     assert f"{log}.gz" in committed and gzip.decompress((repo / f"{log}.gz").read_bytes()).decode() == RANKLOG
