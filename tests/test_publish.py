@@ -29,6 +29,22 @@ def store_commits(repo):
     return sh("git", "log", "--max-parents=0", "--format=%H", "--grep=^dvc-store: ", "HEAD", cwd=repo).stdout.split()
 
 
+def stand_in_stage_files(repo, profile):
+    """A stand-in for every record folder and table the profile's DVC stages name that is not there yet
+    (but the cost table, which publish_results.sh renders itself)."""
+    for name, stage in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"].items():
+        if name != profile and not name.startswith(f"{profile}_"):
+            continue
+        for dep in stage.get("deps", []):
+            if dep.startswith(f"results/{profile}/") and not (repo / dep).exists():
+                (repo / dep).mkdir(parents=True)
+                (repo / dep / "stand-in.txt").write_text("no record\n")
+        for out in (stage.get("outs", []) + stage.get("plots", [])) * (name != f"{profile}_budget"):
+            path = repo / (next(iter(out)) if isinstance(out, dict) else out)
+            if path.is_relative_to(repo / "paper_tables") and not path.exists():
+                path.write_bytes(b"stand-in\n")
+
+
 @pytest.fixture
 def tagged_clone(tmp_path, cifar_npz):
     """A clone of this repository at a tag, beside a link to ../shared, holding a 'finished' cpu run."""
@@ -55,8 +71,7 @@ def tagged_clone(tmp_path, cifar_npz):
     (tables / "table1.json").write_text('{"resnet20": {}}\n')
     (repo / "results/cpu").mkdir(parents=True, exist_ok=True)
     (repo / "results/cpu/table1_metrics.json").write_text("{}\n")
-    for fig in ("fig2.png", "fig3.png"):
-        (tables / fig).write_bytes(b"png")
+    stand_in_stage_files(repo, "cpu")
     bench = repo / "results/cpu/benchmarks/train/resnet20/baseline/s0.tsv"
     bench.parent.mkdir(parents=True)
     bench.write_text(BENCHMARK)
