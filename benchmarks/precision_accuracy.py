@@ -20,7 +20,7 @@ import yaml
 
 from trp.artifacts import atomic_write_text, read_json
 from trp.artifacts.provenance import git_commit, versions
-from trp.report.common import mean_std
+from trp.report.seeds import mean_std
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -83,7 +83,7 @@ def throughput_table(path: Path, root: Path = ROOT) -> str:
 
 def precision_table(path: Path, root: Path = ROOT) -> str:
     """A benchmarks/precision_accuracy.py record: a profile's baseline trained in bf16 beside its fp32 records."""
-    from trp.report.common import fmt
+    from trp.report.cells import fmt
     d = json.loads(path.read_text())
     lines = [f"The `{d['profile']}` profile's baseline ({d['profile_train']['epochs']} epochs) trained in bf16 autocast, "
              f"{d['jobs']} ({commit_label(d.get('git'), path, root)}, dirty {(d.get('git') or {}).get('dirty')}; `{d['script']}`), beside the "

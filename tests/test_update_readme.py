@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from trp.report.common import mean_std
+from trp.report.seeds import mean_std
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
