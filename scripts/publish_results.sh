@@ -18,7 +18,8 @@ set -euo pipefail
 profile=${1:?usage: publish_results.sh PROFILE [FIX...]}
 shift
 bin=${TRP_BIN:-$(dirname "$(command -v snakemake)")}
-own_src=$(cd "$(dirname "$0")/.." && pwd)/src
+scripts=$(cd "$(dirname "$0")" && pwd)
+own_src=$(dirname "$scripts")/src
 export PYTHONPATH=$PWD/src
 tag=$(git describe --exact-match --tags HEAD 2>/dev/null) || { echo "publish_results: HEAD is not a tag" >&2; exit 2; }
 if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
@@ -40,8 +41,7 @@ for fix in "$@"; do git cherry-pick "$fix" > /dev/null; done
 PYTHONPATH=$own_src "$bin/trp" render budget --results "results/$profile" --profile "$profile" \
   --out "paper_tables/$profile/budget" > /dev/null
 # The rank logs are committed gzipped (byte-identical once unpacked; scripts/pull_results.sh unpacks them).
-while IFS= read -r -d '' log; do gzip -n -9 -c "$log" > "$log.gz"; done \
-  < <(find "results/$profile" -name ranklog.jsonl -print0)
+find "results/$profile" -name ranklog.jsonl -print0 | xargs -0 -r bash "$scripts/pack_ranklogs.sh"
 # Every stage of the profile (dvc.yaml): the run's checkpoints, each table's and figure's own stage
 # (<profile>_<name>) and its metrics; not another profile's (paper_cpu's stages beside paper's).
 of_another_profile() {
@@ -60,14 +60,10 @@ done
 "$bin/dvc" push "$profile"
 git add "results/$profile" "paper_tables/$profile" dvc.lock
 git ls-files -z "results/$profile/*ranklog.jsonl" | xargs -0 -r git rm -q --cached
-# The pushed checkpoints go into a store commit (a root commit holding dvc-store/'s files), which the
-# results commit takes as its second parent: every clone of the history holds them, the tree does not.
-index=$(mktemp -u)
-GIT_INDEX_FILE=$index git -C dvc-store --git-dir="$(git rev-parse --absolute-git-dir)" --work-tree=. add .
-tree=$(GIT_INDEX_FILE=$index git write-tree)
-rm -f "$index"
-stored=$(git commit-tree "$tree" -m "dvc-store: the $profile profile's checkpoints, run from tag $tag")
-results=$(git commit-tree "$(git write-tree)" -p HEAD -p "$stored" -m "results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables, records, dvc.lock (the checkpoints: store commit $(git rev-parse --short "$stored"))${*:+ (declarations mended by: $*)}")
-git update-ref -m "publish_results: $profile" HEAD "$results"
+# The pushed checkpoints go into a store commit that the results commit takes as its second parent
+# (scripts/store_commit.sh): every clone of the history holds them, the tree does not.
+message="results: the $profile profile, run from tag $tag ($(git rev-parse --short "$tag")) on $(hostname): tables,"
+message+=" records, dvc.lock${*:+ (declarations mended by: $*)}"
+stored=$(bash "$scripts/store_commit.sh" "the $profile profile's checkpoints, run from tag $tag" "$message")
 git tag "results-$profile-$tag"
 echo "published on branch results/$profile-$tag, tag results-$profile-$tag (checkpoints in store commit $(git rev-parse --short "$stored"))"

@@ -4,16 +4,21 @@
 
 Reads the run's state from its worktree ../<tag> (trp.run_state: a seed of a row is done when its
 record and every job behind it are), copies the files each done seed rests on (records, rank logs,
-benchmark files into results/<profile>/; networks into checkpoints/<profile>/, for DVC) into this
-checkout, renders from them, with this checkout's code, Table 1 (a "state" column names each row's
-seeds still to come and what they are doing), the claims (those without a record yet are "not
-tested"), and Theorem 2, Fig. 2, Fig. 3 and the cost table where their inputs exist, into
-paper_tables/<profile>/, and commits the files it copied and rendered, rank logs gzipped as
-scripts/publish_results.sh commits them (--no-commit: leaves them staged); the networks stay in
-checkpoints/<profile>/ (not in git) until the whole run is published to the DVC store. The records name the tag's commit; the renderings name this checkout's. Safe while the run
-goes on: it reads only finished jobs' files. A file already here is never replaced: the same bytes
-are skipped, different bytes stop it (one line, exit 2). When the run has finished, publish it
-whole with scripts/publish_results.sh, which replaces these partial tables.
+benchmark files into results/<profile>/; networks into checkpoints/<profile>/) and the prepared data
+they were trained on into this checkout, renders from them, with this checkout's code, Table 1 (a
+"state" column names each row's seeds still to come and what they are doing), the claims (those
+without a record yet are "not tested"), and Theorem 2, Fig. 2, Fig. 3 and the cost table where their
+inputs exist, into paper_tables/<profile>/. Then it records the networks copied so far in DVC (`dvc
+commit -f <profile>`: dvc.lock names exactly them), pushes them to the DVC remote dvc-store/, and
+commits the files it copied and rendered (rank logs gzipped by scripts/pack_ranklogs.sh) with dvc.lock
+as a results commit whose second parent is a store commit of the pushed networks
+(scripts/store_commit.sh, as scripts/publish_results.sh does): a clone pulls the published rows'
+networks with scripts/pull_results.sh <profile>. --no-commit leaves the files staged and DVC untouched.
+The records name the tag's commit; the renderings and dvc.lock's code dependencies this checkout's.
+Safe while the run goes on: it reads only finished jobs' files. A file already here is never replaced:
+the same bytes are skipped, different bytes stop it (one line, exit 2). When the run has finished,
+publish it whole with scripts/publish_results.sh, which replaces these partial tables and dvc.lock's
+entry.
 """
 import contextlib
 import filecmp
@@ -32,6 +37,9 @@ from trp.run_state import ProfileState
 from trp.runs import RunTable
 
 ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = ROOT / "scripts"
+DVC = Path(sys.executable).parent / "dvc"  # the virtualenv's, beside the Python that runs this
+DATA = "data/prepared/cifar10.npz"  # the prepared data a profile's DVC stage depends on
 
 
 class PublishError(Exception):
@@ -52,18 +60,16 @@ def rows_state(state: ProfileState) -> tuple[set[str], dict[str, list[str]]]:
     return done, pending
 
 
-def copy_files(state: ProfileState, done: set, repo: Path) -> list[str]:
-    """Copies the files the done seeds rest on from the run's folder into `repo`; returns them (relative)."""
-    files = list(dict.fromkeys(f for cell in sorted(done) for f in state.files(*cell)))
+def copy_files(tree: Path, files: list[str], repo: Path) -> None:
+    """Copies `files` (relative) from the run's folder `tree` into `repo`, but those already there."""
     for rel in files:
-        src, dst = state.tree / rel, repo / rel
+        src, dst = tree / rel, repo / rel
         if dst.exists():
             if not filecmp.cmp(src, dst, shallow=False):
                 raise PublishError(f"{dst} exists with other content than {src}; nothing copied over it")
             continue
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, dst)
-    return files
 
 
 def present(pairs: list[tuple[str, str]], have: set[str]) -> list[str]:
@@ -106,25 +112,33 @@ def publish(repo: Path, tree: Path, profile: str, commit: bool) -> str:
     lines = [f"{label}: {'; '.join(states)}" for label, states in pending.items()]
     if not done:
         return "\n".join(["no Table-1 row has a finished seed yet; nothing published", *lines])
-    files = copy_files(state, done, repo)
+    files = list(dict.fromkeys(f for cell in sorted(done) for f in state.files(*cell)))
+    copy_files(tree, files, repo)
     out = f"paper_tables/{profile}"
     rendered = render(table, set(files), pending, out)
-    packed = [gzipped(repo, f) for f in files if f.endswith("/ranklog.jsonl")]
-    git(repo, "add", "--", *[f for f in files + packed if not git_ignored(repo, f)], out)
+    logs = [f for f in files if f.endswith("/ranklog.jsonl")]
+    subprocess.run(["bash", str(SCRIPTS / "pack_ranklogs.sh"), *logs], cwd=repo, check=True)
+    git(repo, "add", "--", *[f for f in files + [f"{log}.gz" for log in logs] if not git_ignored(repo, f)], out)
     cells = len(table.table1_inputs())
     message = (f"results: the {profile} profile's finished rows ({len(done)} of {cells} Table-1 records), "
-               f"from the run at {git(tree, 'rev-parse', '--short', 'HEAD').strip()} in progress; rendered: {', '.join(rendered)}")
+               f"from the run at {git(tree, 'rev-parse', '--short', 'HEAD').strip()} in progress; "
+               f"rendered: {', '.join(rendered)}")
     if commit:
-        git(repo, "commit", "-q", "-m", message)
+        store(repo, tree, profile, message)
     return "\n".join([message, "still to come:", *lines])
 
 
-def gzipped(repo: Path, rel: str) -> str:
-    """Writes repo/rel.gz as publish_results.sh does (gzip -n -9: no name or time, the same bytes each
-    time); returns its path relative to repo."""
-    with open(repo / f"{rel}.gz", "wb") as f:
-        subprocess.run(["gzip", "-n", "-9", "-c", str(repo / rel)], stdout=f, check=True)
-    return f"{rel}.gz"
+def store(repo: Path, tree: Path, profile: str, message: str) -> None:
+    """Records the profile's networks in `repo` in DVC (with the prepared data of the run in `tree`, which
+    its stage depends on), pushes them and commits the index with dvc.lock, taking a store commit of the
+    pushed files as its second parent."""
+    copy_files(tree, [DATA], repo)
+    for args in (["commit", "-q", "-f", profile], ["push", "-q", profile]):
+        subprocess.run([str(DVC), *args], cwd=repo, check=True)
+    git(repo, "add", "dvc.lock")
+    what = f"the {profile} profile's networks of its finished rows"
+    subprocess.run(["bash", str(SCRIPTS / "store_commit.sh"), what, message], cwd=repo, check=True,
+                   stdout=subprocess.DEVNULL)
 
 
 def git_ignored(repo: Path, path: str) -> bool:
@@ -135,7 +149,7 @@ def main() -> None:
     ap = Parser(description=__doc__.split("\n\n")[0])
     ap.add_argument("profile", help="the profile the run follows, e.g. paper_cpu")
     ap.add_argument("tag", help="the tag the run was started from (its worktree is ../<tag>)")
-    ap.add_argument("--no-commit", action="store_true", help="stage the files, do not commit them")
+    ap.add_argument("--no-commit", action="store_true", help="stage the files; no DVC record, push or commit")
     a = ap.parse_args()
     tree = ROOT.parent / a.tag
     try:

@@ -47,7 +47,7 @@ def table_stages(profile: str) -> dict[str, dict]:
 def test_a_profile_stage_depends_on_all_code_but_the_renderers():
     tracked = subprocess.run(["git", "ls-files", "src/trp"], cwd=ROOT, capture_output=True, text=True, check=True)
     parts = {f"src/trp/{p.split('/')[2]}" for p in tracked.stdout.split()} - {"src/trp/report"}
-    for profile in ("cpu", "paper"):
+    for profile in ("cpu", "paper", "paper_cpu"):
         deps = set(STAGES[profile]["deps"])
         assert parts <= deps, f"dvc.yaml: stage {profile} lacks {sorted(parts - deps)}"
         assert report_deps(STAGES[profile]) == {"src/trp/report/paper.py"}  # the run table's method keys
