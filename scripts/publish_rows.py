@@ -86,7 +86,8 @@ def render(table: RunTable, have: set[str], pending: dict[str, list[str]], out: 
     rankvar = table.rankvar_input() if table.rankvar_input() in have else None
     rv = table.config["rank_variation"]
     rankvar_args = ["--rankvar", rankvar, "--layer", rv["layer"], "--e", str(rv["e"])] if rankvar else []
-    waiting = ["--pending", *(f"{label}={state}" for label, states in pending.items() for state in states)] * bool(pending)
+    waiting = [f"{label}={state}" for label, states in pending.items() for state in states]
+    waiting = ["--pending", *waiting] if waiting else []
     jobs = {"table1": ["--runs", *runs, *waiting],
             "claims": ["--runs", *runs, *waiting, *rankvar_args, *(["--points", *points] if points else []),
                        *(["--ranklog", *logs] if logs else [])],
@@ -154,7 +155,8 @@ def main() -> None:
     tree = ROOT.parent / a.tag
     try:
         if not (tree / "config" / f"{a.profile}.yaml").is_file():
-            raise PublishError(f"no {tree}/config/{a.profile}.yaml (start the run with scripts/run_profile.sh {a.profile} {a.tag})")
+            raise PublishError(f"no {tree}/config/{a.profile}.yaml "
+                               f"(start the run with scripts/run_profile.sh {a.profile} {a.tag})")
         if git(tree, "rev-parse", "HEAD").strip() != git(ROOT, "rev-parse", f"{a.tag}^{{commit}}").strip():
             raise PublishError(f"{tree} is not at tag {a.tag}")
         if git(ROOT, "diff", "--cached", "--name-only"):

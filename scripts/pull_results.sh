@@ -6,8 +6,9 @@
 #   bash scripts/pull_results.sh cpu
 #
 # A store commit is a root commit whose message starts "dvc-store: " and whose tree holds DVC remote files
-# (content-addressed, so stores overlap without conflict); each publication makes one and merges it into
-# the history as a second parent, so every full clone holds every published checkpoint while the tree stays
+# (content-addressed, so stores overlap without conflict); each publication (scripts/publish_results.sh, and
+# scripts/publish_rows.py for the rows a run has finished) makes one with scripts/store_commit.sh and merges it
+# into the history as a second parent, so every full clone holds every published checkpoint while the tree stays
 # small. Then `.venv/bin/dvc repro data` rebuilds the prepared data and `snakemake --touch` marks the pulled
 # files as up to date (README, "Pulling the published data and checkpoints").
 set -euo pipefail

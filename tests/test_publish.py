@@ -15,13 +15,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 RANKLOG = '{"projection": 1, "step": 0, "layer": "layer1.0.conv1", "rank_after": 16, "sqrt_e": 0.14}\n'
-BENCHMARK = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n60.0\t0:01:00\t1\t1\t1\t1\t0\t0\t90\t55.0\n"
+BENCHMARK = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n" \
+            "60.0\t0:01:00\t1\t1\t1\t1\t0\t0\t90\t55.0\n"
 
 
 def sh(*cmd, cwd, env=None, check=True):
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if check and proc.returncode:
-        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
 
 
@@ -105,11 +107,16 @@ def test_publish_then_verify_from_a_fresh_clone(tagged_clone):
     log = "results/cpu/runs/resnet20/baseline/s0/ranklog.jsonl"
     assert f"{log}.gz" in committed and gzip.decompress((repo / f"{log}.gz").read_bytes()).decode() == RANKLOG
     assert "| train | n/a | 1 | 1.00 |" in (repo / "paper_tables/cpu/budget.md").read_text()  # no record: no machine
-    pushed = [p.relative_to(repo / "dvc-store").as_posix() for p in (repo / "dvc-store/files").rglob("*") if p.is_file()]
+    pushed = [p.relative_to(repo / "dvc-store").as_posix()
+              for p in (repo / "dvc-store/files").rglob("*") if p.is_file()]
     assert len(pushed) == 2  # model.pt and the folder's manifest; last.pt stays behind
     parents = sh("git", "rev-parse", "HEAD^1", "HEAD^2", cwd=repo).stdout.split()
     assert parents[0] == sh("git", "rev-parse", "run-tag", cwd=repo).stdout.strip()
-    assert sh("git", "log", "-1", "--format=%P%n%s", parents[1], cwd=repo).stdout.startswith("\ndvc-store: the cpu profile")
+    root = sh("git", "log", "-1", "--format=%P%n%s", parents[1], cwd=repo).stdout
+    assert root.startswith("\ndvc-store: the cpu profile")
+    store = sh("git", "rev-parse", "--short", parents[1], cwd=repo).stdout.strip()
+    subject = sh("git", "log", "-1", "--format=%s", cwd=repo).stdout.strip()
+    assert subject.endswith(f"(the networks: store commit {store})")  # scripts/store_commit.sh names it
     stored = sh("git", "ls-tree", "-r", "--name-only", parents[1], cwd=repo).stdout.split()
     assert set(pushed) == set(stored)  # a root commit holding the store's files, merged in as second parent
     out = sh("bash", "scripts/verify_results.sh", "results-cpu-run-tag", cwd=repo,

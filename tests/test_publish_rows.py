@@ -58,7 +58,8 @@ def write(path: Path, text) -> Path:
 def baseline_record(tree: Path, run=BASE, method="baseline", accuracy=None) -> Path:
     record = {"schema": "trp.run/1", "kind": "training", "schema_version": 1,
               "config": {"model": "resnet20", "seed": 0, "epochs": 2, "method": method, "scheme": "channel"},
-              "accuracy": accuracy or {"dense": 40.0}, "cost": {"dense": {"conv_macs": 123}, "decomposed": {"conv_macs": 123}},
+              "accuracy": accuracy or {"dense": 40.0},
+              "cost": {"dense": {"conv_macs": 123}, "decomposed": {"conv_macs": 123}},
               "speedup": {"conv": 1.0, "whole": 1.0},
               "training": {"epochs": 2, "history": [{"epoch": 1, "seconds": 30.0, "images_per_s": 17.0},
                                                     {"epoch": 2, "seconds": 31.0, "images_per_s": 16.5}]},
@@ -135,7 +136,8 @@ def test_nothing_finished_publishes_nothing(run):
     tree, repo = run
     shutil.rmtree(tree / "results/smoke/runs")
     message = publish(repo, tree, "smoke", commit=True)
-    assert message.startswith("no Table-1 row has a finished seed yet") and "resnet20/baseline: seed 0: not started" in message
+    assert message.startswith("no Table-1 row has a finished seed yet")
+    assert "resnet20/baseline: seed 0: not started" in message
     assert not (repo / "paper_tables").exists() and git(repo, "rev-list", "--count", "HEAD") == "1"
 
 
