@@ -19,7 +19,11 @@ from ..artifacts import ArtifactError, write_json
 from ..artifacts.records import final_network, read_record
 from ..config import ConfigError
 from . import paper
-from .common import diff, mean_std, parse_pairs, provenance_footer, renderer_parser, write_table
+from .arguments import parse_pairs, renderer_parser
+from .cells import diff
+from .footer import provenance_footer
+from .seeds import mean_std
+from .tables import write_table
 
 PAPER = paper.IMAGENET_TABLES
 TRP_KEYS = {key for form in paper.FORMS for key in paper.trp_keys(form)}
