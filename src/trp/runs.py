@@ -14,8 +14,10 @@ the TSVD of the pretrained network (the run `pretrained`), a CIFAR-10 profile's 
 
 Names are human-readable (built by the formatters below) but never parsed: whatever needs a run's
 settings, source or budget reads it from `runs[name]`. `python -m trp.runs PROFILE.yaml` prints the
-tables as JSON (model -> method key -> run -> seed -> record path), the form the workflow writes to
-results/<profile>/runs.json. No torch import: Snakemake builds the table while it parses.
+table as JSON (RunTable.document: each model's table, model -> method key -> run -> seed -> record
+path, and the records of every other table and figure), as the workflow writes it to
+results/<profile>/runs.json for the renderers to read. No torch import: Snakemake builds the table
+while it parses.
 """
 import json
 import sys
@@ -321,6 +323,39 @@ class RunTable:
         return {model: {key: {"run": run, "records": {str(s): self.record(model, run, s) for s in self.seeds}}
                         for key, run in rows.items()} for model, rows in self.tables.items()}
 
+    def ablation_records(self) -> dict:
+        """Fig. 3 on ablation.model: each point's scheme, method, run and metrics.json per seed."""
+        m = self.config["ablation"]["model"]
+        return {"model": m, "points": [{"scheme": scheme, "method": method, "run": run,
+                                        "records": {str(s): self.record(m, run, s) for s in self.seeds_of(m, run)}}
+                                       for scheme, method, run in self.ablation]}
+
+    def rank_log_records(self) -> list[dict]:
+        """Theorem 2's rank logs: model, run, seed and ranklog.jsonl of every training made that projects
+        with the energy rule, each once."""
+        return [{"model": m, "run": run, "seed": s, "rank_log": self.ranklog(m, run, s)}
+                for (m, run), seeds in sorted(self.requests.items()) if projects_by_energy(self.runs[run])
+                for s in sorted(seeds)]
+
+    def cobla_records(self) -> dict:
+        """The COBLA table on its model and first seed: per row its budget, method key, run, metrics.json
+        and an allocation's ranks.json (None for a training)."""
+        model, seed = self.cobla_model, self.seeds[0]
+        rows = [{"budget": b, "method": m, "run": run, "record": self.record(model, run, seed),
+                 "allocation": run_file(f"results/{self.profile}", "allocate", "ranks.json", model, run, seed)
+                 if isinstance(self.runs[run], Decomposition) else None}
+                for (b, m), run in (self.cobla_runs | self.budget_runs).items()]
+        return {"model": model, "seed": seed, "rows": rows}
+
+    def document(self) -> dict:
+        """results/<profile>/runs.json, what the renderers read: the profile, each model's table
+        (table_records), and a CIFAR-10 profile's Fig. 3 points, Theorem 2's rank logs and COBLA rows."""
+        doc = {"profile": self.profile, "tables": self.table_records()}
+        if not self.imagenet:
+            doc |= {"ablation": self.ablation_records(), "rank_logs": self.rank_log_records(),
+                    "cobla": self.cobla_records()}
+        return doc
+
 
 def main(argv: list[str] | None = None) -> None:
     from . import profile
@@ -332,7 +367,7 @@ def main(argv: list[str] | None = None) -> None:
         table = RunTable(profile.load(args[0]))
     except (OSError, KeyError, profile.ProfileError, RunTableError) as exc:
         sys.exit(f"trp.runs: {exc}")
-    print(json.dumps(table.table_records(), indent=1))
+    print(json.dumps(table.document(), indent=1))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,14 @@
-# results/<profile>/runs.json: each model's table from the run table (runs.smk), for every profile.
+# results/<profile>/runs.json: the run table (runs.smk) as the renderers read it, for every profile.
 
 
 rule run_table:
     """Each model's table (Table 1; on ImageNet Table 2 or 3): model -> method key -> run name and its
-    metrics.json per seed (trp.runs)."""
+    metrics.json per seed; on CIFAR-10 also the records of Fig. 3, Theorem 2 and the COBLA table
+    (trp.runs.RunTable.document)."""
     output:
         f"{R}/runs.json",
     params:
-        table=RUN_TABLE.table_records(),
+        table=RUN_TABLE.document(),
     log:
         f"{R}/logs/render/run_table.log",
     localrule: True
