@@ -1,25 +1,32 @@
 # One renderer per output (trp.report.<rule name>, run as `trp render NAME ...`), each table as
 # .md/.tex/.csv (+ .json) and each figure as .png/.pdf, with a provenance footer. Every renderer
 # reads run records (metrics JSON, rank logs, runtime JSON), never another renderer's output; only
-# Table 1's flat metrics file (DVC metrics) is Table 1's own JSON flattened.
+# Table 1's flat metrics file (DVC metrics) is Table 1's own JSON flattened. Table 1, Fig. 3,
+# Theorem 2, the claims and the COBLA table read which runs they show, and their records, from the
+# run table (results/<profile>/runs.json, rule run_table); a rule's inputs are the records it lists.
 RENDER_SHELL = "trp render {params.args:q} --out {params.prefix:q} > {log:q} 2>&1"
 
 
 RV, COBLA_MODEL = config["rank_variation"], RUN_TABLE.cobla_model
 RUNTIME_TABLES = expand(f"{R}/runtime/{{model}}.json", model=config["models"])
-TABLE1_ARGS = ["--runs", *labelled(RUN_TABLE.table1_inputs())]
+RUN_TABLE_JSON = f"{R}/runs.json"
+RUN_TABLE_ARGS = ["--run-table", RUN_TABLE_JSON]
+TABLE1_RECORDS = [path for rows in RUN_TABLE.table_records().values() for entry in rows.values()
+                  for path in entry["records"].values()]
+FIG3_RECORDS = [path for point in RUN_TABLE.ablation_records()["points"] for path in point["records"].values()]
+RANK_LOGS = [log["rank_log"] for log in RUN_TABLE.rank_log_records()]
+COBLA_FILES = [path for row in RUN_TABLE.cobla_records()["rows"] for path in (row["record"], row["allocation"]) if path]
 FIG2_ARGS = ["--rankvar", RUN_TABLE.rankvar_input(), "--layer", RV["layer"], "--e", str(RV["e"])]
-FIG3_ARGS = ["--points", *labelled(RUN_TABLE.ablation_inputs())]
-THEOREM2_ARGS = ["--ranklog", *labelled(RUN_TABLE.theorem2_inputs())]
 
 
 rule table1:
     input:
-        paths(RUN_TABLE.table1_inputs()),
+        RUN_TABLE_JSON,
+        TABLE1_RECORDS,
     output:
         table_outputs("table1", "Table 1"),
     params:
-        args=render_args("table1", *TABLE1_ARGS),
+        args=render_args("table1", *RUN_TABLE_ARGS),
         prefix=out_prefix,
     conda:
         ENV
@@ -51,11 +58,12 @@ rule fig2:
 
 rule fig3:
     input:
-        paths(RUN_TABLE.ablation_inputs()),
+        RUN_TABLE_JSON,
+        FIG3_RECORDS,
     output:
         figure_outputs("fig3", "Figure 3"),
     params:
-        args=render_args("fig3", *FIG3_ARGS),
+        args=render_args("fig3", *RUN_TABLE_ARGS),
         prefix=out_prefix,
     conda:
         ENV
@@ -87,12 +95,13 @@ rule table4:
 
 rule theorem2:
     input:
-        paths(RUN_TABLE.theorem2_inputs()),
+        RUN_TABLE_JSON,
+        RANK_LOGS,
     output:
         table_outputs("theorem2", "Theorem 2"),
         table_outputs("theorem2-failures", "Theorem 2", ("tex", "csv")),
     params:
-        args=render_args("theorem2", *THEOREM2_ARGS),
+        args=render_args("theorem2", *RUN_TABLE_ARGS),
         prefix=out_prefix,
     conda:
         ENV
@@ -106,15 +115,16 @@ rule theorem2:
 
 rule claims:
     input:
-        paths(RUN_TABLE.table1_inputs()),
+        RUN_TABLE_JSON,
+        TABLE1_RECORDS,
         RUN_TABLE.rankvar_input(),
-        paths(RUN_TABLE.ablation_inputs()),
-        paths(RUN_TABLE.theorem2_inputs()),
+        FIG3_RECORDS,
+        RANK_LOGS,
         RUNTIME_TABLES,
     output:
         table_outputs("claims", "Claims"),
     params:
-        args=render_args("claims", *TABLE1_ARGS, *FIG2_ARGS, *FIG3_ARGS, *THEOREM2_ARGS, "--runtime", *RUNTIME_TABLES),
+        args=render_args("claims", *RUN_TABLE_ARGS, *FIG2_ARGS, "--runtime", *RUNTIME_TABLES),
         prefix=out_prefix,
     conda:
         ENV
@@ -128,14 +138,13 @@ rule claims:
 
 rule cobla:
     input:
-        paths(cobla_runs()),
-        paths(cobla_allocations()),
+        RUN_TABLE_JSON,
+        COBLA_FILES,
         f"{R}/runtime/{COBLA_MODEL}-cobla.json",
     output:
         table_outputs("cobla", "COBLA"),
     params:
-        args=render_args("cobla", "--runs", *labelled(cobla_runs()), "--allocation", *labelled(cobla_allocations()),
-                         "--runtime", f"{R}/runtime/{COBLA_MODEL}-cobla.json"),
+        args=render_args("cobla", *RUN_TABLE_ARGS, "--runtime", f"{R}/runtime/{COBLA_MODEL}-cobla.json"),
         prefix=out_prefix,
     conda:
         ENV

@@ -80,18 +80,6 @@ def allocate_args(wildcards, input):
             "--sample", str(config["cobla"]["sample"]), "--maxiter", str(config["cobla"]["maxiter"])]
 
 
-def cobla_runs():
-    runs = RUN_TABLE.cobla_runs | RUN_TABLE.budget_runs
-    model = RUN_TABLE.cobla_model
-    return [(f"{model}/{b}/{m}", result_metrics(model, run, SEEDS[0])) for (b, m), run in runs.items()]
-
-
-def cobla_allocations():
-    model = RUN_TABLE.cobla_model
-    return [(f"{model}/{b}/{m}", run_file(R, "allocate", "ranks.json", model, run, SEEDS[0]))
-            for (b, m), run in RUN_TABLE.cobla_runs.items() if isinstance(RUNS[run], Decomposition)]
-
-
 def network(model, run, seed):
     """The network a run ends with: the fine-tuned one of a decomposition or fine-tuning, else the trained (decomposed) one."""
     if not isinstance(RUNS[run], Training):

@@ -1,5 +1,6 @@
-"""The command line of a renderer (`trp render NAME`): its parser, and the LABEL=PATH pairs and
-labels its inputs are given as."""
+"""The command line of a renderer (`trp render NAME`): its parser, the run table it reads its runs
+and records from, and the LABEL=PATH pairs of a renderer given its records one by one (ImageNet's
+tables)."""
 import argparse
 
 from ..cli_parser import Parser
@@ -18,6 +19,12 @@ def renderer_parser(name: str, doc: str) -> argparse.ArgumentParser:
     return ap
 
 
+def add_run_table(ap: argparse.ArgumentParser) -> None:
+    """--run-table: the profile's run table, which runs the renderer reads and where their records are."""
+    ap.add_argument("--run-table", required=True, metavar="RUNS_JSON",
+                    help="the profile's run table (results/PROFILE/runs.json, written by the workflow)")
+
+
 def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
     """["a=x", "a=y", "b=z"] -> {"a": ["x", "y"], "b": ["z"]} (repeated labels = seeds)."""
     out: dict[str, list[str]] = {}
@@ -27,11 +34,3 @@ def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
             raise ConfigError(f"expected LABEL{sep}PATH, got {item!r}")
         out.setdefault(label, []).append(path)
     return out
-
-
-def label_parts(label: str, form: str) -> list[str]:
-    """The parts of a label of `form` ("model/method"); another number of parts is a ConfigError."""
-    parts = label.split("/")
-    if len(parts) != form.count("/") + 1:
-        raise ConfigError(f"label {label!r} is not of the form {form}")
-    return parts

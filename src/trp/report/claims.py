@@ -1,11 +1,11 @@
 """Which of the paper's claims a profile's results support, computed from its run records with the
 same functions the other renderers use (never from their rendered outputs).
 
-    trp render claims --runs MODEL/METHOD=PATH ... --rankvar RANKLOG --layer L --e E \
-        --points SCHEME/METHOD/POINT=PATH ... --ranklog LABEL=PATH ... --runtime R.json ... --profile P --out PREFIX
+    trp render claims --run-table results/cpu/runs.json --rankvar RANKLOG --layer L --e E \
+        --runtime R.json ... --profile P --out PREFIX
 
-The inputs are those of table1 (--runs), fig2 (--rankvar, --layer, --e), fig3 (--points),
-theorem2 (--ranklog) and table4 (--runtime). Accuracy claims are judged at equal conv MACs: a
+The inputs are those of table1, fig3 and theorem2 (the run table's tables, ablation and rank_logs:
+trp.report.run_table), fig2 (--rankvar, --layer, --e) and table4 (--runtime). Accuracy claims are judged at equal conv MACs: a
 single run against a curve read at its speedup, two curves at the highest speedup both reach
 (trp.report.equal_macs: interpolated within a curve, never extrapolated), by trp.report.verdict's
 rule: a 95 % t-interval on the difference, with the seed SD pooled over the profile's repeated
@@ -19,19 +19,20 @@ absolute accuracies are judged too (ours at most NEGLIGIBLE points below the pap
 Each row names the records it was judged from (run records, rank logs, runtime JSON): their paths
 are in the .csv (column "records") and the .json.
 
-A profile still running is judged on the records it has: every input but --runs may be left out
-(its claims are then "not tested", with what is missing), and table1's --pending rows are listed
-as still running.
+A profile still running is judged on the records its run table lists: --rankvar and --runtime may
+be left out, and Fig. 3's points and the rank logs may be none (their claims are then "not tested",
+with what is missing); Table-1 rows with seeds pending are listed as still running.
 """
 from pathlib import Path
 
 from ..artifacts import write_json
 from ..artifacts.records import Record, final_top1, read_runtime, top1
 from . import equal_macs, fig2, fig3, paper, table1, table4, theorem2
-from .arguments import parse_pairs, renderer_parser
+from .arguments import add_run_table, renderer_parser
 from .cells import fmt
 from .epochs import scratch_epochs, training_epochs
 from .footer import provenance_footer
+from .run_table import read_run_table, section
 from .seeds import mean_std
 from .tables import write_table
 from .verdict import (CONFIDENCE, INCONCLUSIVE, NOT_SUPPORTED, NOT_TESTED, SUPPORTED, Pool, judge, judge_paired, pool,
@@ -290,14 +291,14 @@ def fig3_model(records: list[dict]) -> str | None:
     return records[0]["config"]["model"] if records else None
 
 
-def claims(runs, rankvar: dict | None, points, ranklogs, runtime_paths,
-           pending: dict[str, list[str]] | None = None) -> tuple[list[dict], list[dict], list[Pool]]:
-    """runs, points, ranklogs: label -> paths as table1, fig3 and theorem2 take them; rankvar: fig2's
-    arguments (ranklog, layer, e, projections), None where there is no rank-variation log yet;
-    pending: table1's. Returns the claim rows, the run records read and the pooled seed SDs the
-    verdicts used."""
-    records = table1.load_runs(runs)
-    curves, ablation_records = fig3.ablation_points(points)
+def claims(run_table: dict, rankvar: dict | None, runtime_paths) -> tuple[list[dict], list[dict], list[Pool]]:
+    """run_table: a CIFAR-10 profile's run table (its tables, ablation and rank_logs as table1, fig3
+    and theorem2 read them); rankvar: fig2's arguments (ranklog, layer, e, projections), None where
+    there is no rank-variation log yet. Returns the claim rows, the run records read and the pooled
+    seed SDs the verdicts used."""
+    records = table1.load_runs(run_table["tables"])
+    curves, ablation_records = fig3.ablation_points(section(run_table, "ablation"))
+    ranklogs = theorem2.named_logs(section(run_table, "rank_logs"))
     out, used = [], {}
     for model in sorted({model for model, _ in records}):
         used[model] = pools(model, records)
@@ -311,7 +312,7 @@ def claims(runs, rankvar: dict | None, points, ranklogs, runtime_paths,
     out += fig2_claim(rankvar)
     out += table4_claims([read_runtime(p) for p in runtime_paths]) if runtime_paths else \
         [row(TABLE4_CLAIM, NOT_TESTED, NOT_YET)]
-    out += pending_claims(table1.load_pending(pending or {})) + untested_models(records)
+    out += pending_claims(table1.load_pending(run_table["tables"])) + untested_models(records)
     out += absolute_claims(records, used)
     out += [row(c, NOT_TESTED, why) for c, why in NOT_TESTED_CLAIMS]
     return out, [m for ms in records.values() for m in ms] + ablation_records, \
@@ -320,16 +321,15 @@ def claims(runs, rankvar: dict | None, points, ranklogs, runtime_paths,
 
 def main(argv: list[str] | None = None) -> None:
     ap = renderer_parser("claims", __doc__)
-    table1.add_inputs(ap)
-    for renderer in (fig2, fig3, theorem2, table4):
+    add_run_table(ap)
+    for renderer in (fig2, table4):
         renderer.add_inputs(ap, required=False)
     a = ap.parse_args(argv)
     if (a.rankvar is None) != (a.e is None):
         ap.error("--rankvar and --e go together")
     rankvar = None if a.rankvar is None else \
         {"ranklog": a.rankvar, "layer": a.layer, "e": a.e, "projections": a.projections}
-    rows, records, used = claims(parse_pairs(a.runs), rankvar, parse_pairs(a.points), parse_pairs(a.ranklog),
-                                 a.runtime or [], parse_pairs(a.pending))
+    rows, records, used = claims(read_run_table(a.run_table), rankvar, a.runtime or [])
     footer = provenance_footer(records, a.profile)
     rule = (f"Verdicts: {CONFIDENCE:.0%} t-intervals on a − b with the seed SD pooled over the profile's repeated "
             f"rows ({'; '.join(p.describe() for p in used) or 'none: no row has two seeds'})")

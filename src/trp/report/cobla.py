@@ -2,21 +2,22 @@
 each fine-tuned with the same schedule, beside budgeted TRP and the plain TRP run whose MACs
 set a budget; with measured latency.
 
-    trp render cobla --runs MODEL/BUDGET/METHOD=metrics.json ... --allocation MODEL/BUDGET/METHOD=ranks.json ... \
-        --runtime R.json --profile P --out PREFIX
+    trp render cobla --run-table results/cpu/runs.json --runtime R.json --profile P --out PREFIX
 
-METHOD is a method key of trp.report.paper: energy, sqp, milp (allocations, fine-tuned; their
-ranks.json under --allocation), budgeted_trp, or the TRP run itself (TRP1, ...: no fine-tuning).
-Each row reports the network its run ends with, and a fine-tuned one's accuracy before too.
-Runtime variant labels are BUDGET/METHOD.
+The run table's "cobla" (trp.report.run_table) lists the rows: each a budget, a method key of
+trp.report.paper (energy, sqp, milp: allocations, fine-tuned, with their ranks.json; budgeted_trp;
+or the TRP run itself, TRP1, ...: no fine-tuning), its run and record. Each row reports the network
+its run ends with, and a fine-tuned one's accuracy before too. A row's latency is the runtime
+variant named BUDGET/METHOD.
 """
 from pathlib import Path
 
 from ..artifacts import ArtifactError, write_json
 from ..artifacts.records import Record, final_network, final_top1, read_allocation, read_run, read_runtime, top1
 from . import paper
-from .arguments import label_parts, parse_pairs, renderer_parser
+from .arguments import add_run_table, renderer_parser
 from .footer import provenance_footer
+from .run_table import read_run_table, section
 from .tables import write_table
 
 COLUMNS = [("model", "model"), ("budget", "budget"), ("method", "method"),
@@ -50,23 +51,21 @@ def row(model: str, budget: str, method: str, m: Record, ms: tuple, alloc: Recor
             "surrogate": alloc.get("milp", {}).get("value")}
 
 
-def cobla_table(runs: dict[str, list[str]], allocations: dict[str, list[str]], runtime_paths: list[str], profile: str,
-                out_prefix) -> list[dict]:
-    """runs / allocations: "model/budget/method" -> [metrics.json] / [ranks.json] (first seed)."""
-    for label in [*runs, *allocations]:
-        label_parts(label, "model/budget/method")
+def cobla_table(cobla: dict, runtime_paths: list[str], profile: str, out_prefix) -> list[dict]:
+    """cobla: the run table's COBLA rows ({"budget", "method", "run", "record", "allocation"}, on one
+    model and seed), in the order of their budgets."""
     timed = latency([read_runtime(p) for p in runtime_paths])
-    records = {label: read_run(paths[0]) for label, paths in runs.items()}
+    records = [read_run(r["record"]) for r in cobla["rows"]]
     rows = []
-    for label, m in sorted(records.items(), key=lambda item: item[0].split("/", 2)[:2]):
-        model, budget, method = label.split("/", 2)
-        alloc = read_allocation(allocations[label][0]) if label in allocations else {}
+    for r, m in sorted(zip(cobla["rows"], records), key=lambda pair: pair[0]["budget"]):
+        alloc = read_allocation(r["allocation"]) if r["allocation"] else {}
         if final_network(m) == "dense":
-            raise ArtifactError(f"{runs[label][0]}: the record of a dense network (accuracy of "
-                                f"{', '.join(sorted(m['accuracy']))} only), given as {label}; every row of this table "
-                                "is a decomposed network")
-        rows.append(row(model, budget, method, m, timed.get(f"{budget}/{method}", (None, None)), alloc))
-    footer = provenance_footer(list(records.values()), profile)
+            raise ArtifactError(f"{r['record']}: the record of a dense network (accuracy of "
+                                f"{', '.join(sorted(m['accuracy']))} only), the run table's {r['method']} at budget "
+                                f"{r['budget']}; every row of this table is a decomposed network")
+        ms = timed.get(f"{r['budget']}/{r['method']}", (None, None))
+        rows.append(row(cobla["model"], r["budget"], r["method"], m, ms, alloc))
+    footer = provenance_footer(records, profile)
     write_table(rows, COLUMNS, out_prefix, TITLE, footer)
     write_json(f"{out_prefix}.json", {"rows": rows, "provenance": footer})
     return rows
@@ -74,9 +73,8 @@ def cobla_table(runs: dict[str, list[str]], allocations: dict[str, list[str]], r
 
 def main(argv: list[str] | None = None) -> None:
     ap = renderer_parser("cobla", __doc__)
-    ap.add_argument("--runs", action="extend", nargs="+", required=True, metavar="MODEL/BUDGET/METHOD=PATH")
-    ap.add_argument("--allocation", action="extend", nargs="+", default=[], metavar="MODEL/BUDGET/METHOD=PATH")
+    add_run_table(ap)
     ap.add_argument("--runtime", action="extend", nargs="+", default=[], metavar="PATH")
     a = ap.parse_args(argv)
-    cobla_table(parse_pairs(a.runs), parse_pairs(a.allocation), a.runtime, a.profile, a.out)
+    cobla_table(section(read_run_table(a.run_table), "cobla"), a.runtime, a.profile, a.out)
     print(Path(f"{a.out}.md").read_text())

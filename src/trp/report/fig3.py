@@ -2,12 +2,11 @@
 and TRP+Nu, channel-wise (a) and spatial-wise (b), as curves over the same speedups: TRP and TRP+Nu
 over a sweep of e, Basic and Basic+Nu over a sweep of MAC budgets.
 
-    trp render fig3 --points channel/TRP/RUN=runs/a/s0/metrics.json channel/TRP/RUN=runs/a/s1/metrics.json \
-        spatial/Basic/RUN2=runs/b/s0/metrics.json ... --profile paper --out paper_tables/fig3
+    trp render fig3 --run-table results/cpu/runs.json --profile cpu --out paper_tables/cpu/fig3
 
-A label is SCHEME/METHOD/POINT; the paths under one label are the seeds of one point (POINT, a
-run's name, is only an identifier). Each point is mean ± std over its seeds of the network its run
-ends with: the basic methods after fine-tuning, TRP without. Also writes {PREFIX}.json.
+The run table's "ablation" (trp.report.run_table) lists the points: each a scheme, a method, a run
+and its record per seed. Each point is mean ± std over its seeds of the network its run ends with:
+the basic methods after fine-tuning, TRP without. Also writes {PREFIX}.json.
 """
 
 import matplotlib.pyplot as plt
@@ -16,27 +15,28 @@ from ..artifacts import write_json
 from ..artifacts.records import read_run
 from ..config import ConfigError
 from . import equal_macs
-from .arguments import label_parts, parse_pairs, renderer_parser
+from .arguments import add_run_table, renderer_parser
 from .epochs import scratch_epochs
 from .figures import save_figure
 from .footer import provenance_footer
+from .run_table import read_run_table, section
 
 SCHEMES = ("channel", "spatial")
 METHODS = ("Basic", "Basic+Nu", "TRP", "TRP+Nu")
 
 
-def ablation_points(points: dict[str, list[str]]) -> tuple[dict, list[dict]]:
-    """points: "scheme/method/point" -> metrics.json paths (seeds). Returns scheme -> method -> curve
-    (equal_macs points sorted by speedup) and the records read."""
-    runs = {label: [read_run(p) for p in paths] for label, paths in points.items()}
-    records = [m for ms in runs.values() for m in ms]
+def ablation_points(ablation: dict) -> tuple[dict, list[dict]]:
+    """ablation: the run table's Fig. 3 points ({"scheme", "method", "run", "records": {seed: path}}).
+    Returns scheme -> method -> curve (equal_macs points sorted by speedup) and the records read."""
+    runs = [(point, [read_run(p) for p in point["records"].values()]) for point in ablation["points"]]
+    records = [m for _, ms in runs for m in ms]
     scratch = scratch_epochs(records)
     data = {s: {m: [] for m in METHODS} for s in SCHEMES}
-    for label, ms in runs.items():
-        scheme, method, name = label_parts(label, "scheme/method/point")
-        if scheme not in SCHEMES or method not in METHODS:
-            raise ConfigError(f"bad point label {label!r}; schemes {SCHEMES}, methods {METHODS}")
-        data[scheme][method].append(equal_macs.point(ms, name, scratch))
+    for point, ms in runs:
+        if point["scheme"] not in SCHEMES or point["method"] not in METHODS:
+            raise ConfigError(f"bad point {point['scheme']}/{point['method']} of run {point['run']!r}; "
+                              f"schemes {SCHEMES}, methods {METHODS}")
+        data[point["scheme"]][point["method"]].append(equal_macs.point(ms, point["run"], scratch))
     return {s: {m: equal_macs.curve(c) for m, c in methods.items()} for s, methods in data.items()}, records
 
 
@@ -56,24 +56,21 @@ def draw(data: dict):
     return fig
 
 
-def fig3(points: dict[str, list[str]], profile: str, out_prefix) -> dict:
-    """Draws {out_prefix}.png/.pdf and writes {out_prefix}.json; returns the plotted data."""
-    data, records = ablation_points(points)
+def fig3(ablation: dict, profile: str, out_prefix) -> dict:
+    """ablation: the run table's Fig. 3 points. Draws {out_prefix}.png/.pdf and writes
+    {out_prefix}.json; returns the plotted data."""
+    data, records = ablation_points(ablation)
     footer = provenance_footer(records, profile)
     save_figure(draw(data), out_prefix, footer)
     write_json(f"{out_prefix}.json", {"points": data, "provenance": footer})
     return data
 
 
-def add_inputs(ap, required: bool = True) -> None:
-    ap.add_argument("--points", action="extend", nargs="+", required=required, metavar="SCHEME/METHOD/POINT=PATH")
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = renderer_parser("fig3", __doc__)
-    add_inputs(ap)
+    add_run_table(ap)
     args = ap.parse_args(argv)
-    data = fig3(parse_pairs(args.points), args.profile, args.out)
+    data = fig3(section(read_run_table(args.run_table), "ablation"), args.profile, args.out)
     for scheme, methods in data.items():
         for method, pts in methods.items():
             print(scheme, method,

@@ -1,16 +1,16 @@
 """Table 1 (CIFAR-10): our top-1 and speedup beside the paper's, and ours − paper.
 
-    trp render table1 --runs resnet20/TRP1=runs/a/metrics.json resnet20/TRP1=runs/b/metrics.json \
-        resnet20/baseline=... --profile paper --out paper_tables/table1
+    trp render table1 --run-table results/cpu/runs.json --profile cpu --out paper_tables/cpu/table1
 
-A label is MODEL/METHOD with a method key of trp.report.paper; several PATHs under one label are
-seeds: mean ± std (n). Each row reports the network its run ends with (fine-tuned if it was) and the
-epochs behind it; its records' paths are in the .csv (column "records") and the .json, each record
-naming its kind and so the stage that wrote it (trp.artifacts.records). Every paper row is listed
-(ours "–" where not run); runs the paper has no row for follow it (the basic methods at the MACs
-each TRP run reached, TRP + fine-tuning). A profile still running is rendered from the records it
-has: `--pending MODEL/METHOD=STATE` names each row with seeds still to come and what they are doing
-(e.g. "seed 1: training, epoch 40/164"), in a column "state" that the table has only then.
+The run table (trp.report.run_table) lists each model's rows by method key of trp.report.paper, with
+the record of each seed: a row is mean ± std (n) over its seeds. Each row reports the network its
+run ends with (fine-tuned if it was) and the epochs behind it; its records' paths are in the .csv
+(column "records") and the .json, each record naming its kind and so the stage that wrote it
+(trp.artifacts.records). Every paper row is listed (ours "–" where not run); runs the paper has no
+row for follow it (the basic methods at the MACs each TRP run reached, TRP + fine-tuning). A profile
+still running is rendered from the records it has: a row of its run table may list the seeds still
+to come and what they are doing under "pending" (e.g. "seed 1: training, epoch 40/164"), shown in a
+column "state" that the table has only then.
 {PREFIX}.json holds our numbers and records by model and method key (its numbers flattened for
 `dvc metrics` by trp.report.table1_metrics); their provenance is the footer of the .md/.tex/.csv.
 """
@@ -19,10 +19,11 @@ from pathlib import Path
 from ..artifacts import ArtifactError, write_json
 from ..artifacts.records import Record, final_top1, read_run
 from . import paper
-from .arguments import label_parts, parse_pairs, renderer_parser
+from .arguments import add_run_table, renderer_parser
 from .cells import diff
 from .epochs import scratch_epochs, training_epochs
 from .footer import provenance_footer
+from .run_table import read_run_table
 from .seeds import mean_std
 from .tables import write_table
 
@@ -35,16 +36,19 @@ TITLE = ("Table 1: CIFAR-10, ours vs the paper (ours: TRP rows without fine-tuni
          "'+ fine-tuning' rows fine-tuned; speedup = dense / decomposed conv MACs; mean ± std over n seeds)")
 
 
-def load_runs(runs: dict[str, list[str]]) -> dict[tuple[str, str], list[Record]]:
-    """"model/method" -> metrics.json paths (seeds)  =>  (model, method) -> records, each checked
-    to be of the model its label names."""
+def load_runs(tables: dict[str, dict[str, dict]]) -> dict[tuple[str, str], list[Record]]:
+    """Each model's table of the run table (model -> method key -> {"run", "records": {seed: path}})
+    =>  (model, method) -> the records of the seeds it has, each checked to be of its model."""
     out = {}
-    for label, paths in runs.items():
-        model, method = label_parts(label, "model/method")
-        out[(model, method)] = [read_run(p) for p in paths]
-        for p, m in zip(paths, out[(model, method)]):
-            if m["config"].get("model") != model:
-                raise ArtifactError(f"{p}: model {m['config'].get('model')!r} does not match label {label!r}")
+    for model, rows in tables.items():
+        for method, entry in rows.items():
+            if not entry["records"]:
+                continue
+            out[(model, method)] = [read_run(p) for p in entry["records"].values()]
+            for p, m in zip(entry["records"].values(), out[(model, method)]):
+                if m["config"].get("model") != model:
+                    raise ArtifactError(f"{p}: model {m['config'].get('model')!r}, but the run table lists it as a "
+                                        f"record of {model}/{method}")
     return out
 
 
@@ -93,39 +97,30 @@ def table_json(ours: dict[tuple[str, str], dict]) -> dict:
     return out
 
 
-def load_pending(pending: dict[str, list[str]]) -> dict[tuple[str, str], str]:
-    """"model/method" -> [state]  =>  (model, method) -> state."""
-    out = {}
-    for label, states in pending.items():
-        model, method = label_parts(label, "model/method")
-        out[(model, method)] = "; ".join(states)
-    return out
+def load_pending(tables: dict[str, dict[str, dict]]) -> dict[tuple[str, str], str]:
+    """(model, method) -> the states of its seeds still to come, of each row of the run table that
+    lists some under "pending"."""
+    return {(model, method): "; ".join(entry["pending"]) for model, rows in tables.items()
+            for method, entry in rows.items() if entry.get("pending")}
 
 
-def table1(runs: dict[str, list[str]], profile: str, out_prefix,
-           pending: dict[str, list[str]] | None = None) -> list[dict]:
-    """runs: "model/method" -> metrics.json paths (seeds); pending: "model/method" -> the state of
-    its seeds still to come (a profile still running). Writes {out_prefix}.md/.tex/.csv/.json;
-    returns the rows."""
-    records = load_runs(runs)
+def table1(tables: dict[str, dict[str, dict]], profile: str, out_prefix) -> list[dict]:
+    """tables: each model's table of the run table. Writes {out_prefix}.md/.tex/.csv/.json (a column
+    "state" where a row has seeds pending); returns the rows."""
+    records = load_runs(tables)
     ours = our_results(records)
-    rows = table_rows(ours, None if pending is None else load_pending(pending))
-    columns = COLUMNS + [("state", "state of this profile's run")] * (pending is not None)
+    pending = load_pending(tables)
+    rows = table_rows(ours, pending or None)
+    columns = COLUMNS + [("state", "state of this profile's run")] * bool(pending)
     footer = provenance_footer([m for ms in records.values() for m in ms], profile)
     write_table(rows, columns, out_prefix, TITLE, footer, csv_columns=[RECORDS])
     write_json(f"{out_prefix}.json", table_json(ours))
     return rows
 
 
-def add_inputs(ap) -> None:
-    ap.add_argument("--runs", action="extend", nargs="+", required=True, metavar="MODEL/METHOD=PATH")
-    ap.add_argument("--pending", action="extend", nargs="+", metavar="MODEL/METHOD=STATE",
-                    help="a row with seeds still to come, and what they are doing (a profile still running)")
-
-
 def main(argv: list[str] | None = None) -> None:
     ap = renderer_parser("table1", __doc__)
-    add_inputs(ap)
+    add_run_table(ap)
     args = ap.parse_args(argv)
-    table1(parse_pairs(args.runs), args.profile, args.out, None if args.pending is None else parse_pairs(args.pending))
+    table1(read_run_table(args.run_table)["tables"], args.profile, args.out)
     print(Path(f"{args.out}.md").read_text())

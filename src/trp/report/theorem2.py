@@ -3,11 +3,11 @@ largest ||alpha grad f||_F over the m steps; the log's step_bound = mG/||W^{t+m}
 does not raise the rank. Eq. (12)'s middle term, the measured displacement ||W^{t+m} - T^z||_F /
 ||W^{t+m}||_F (at most step_bound), below sqrt(e) is enough for the same conclusion.
 
-    trp render theorem2 --ranklog r20_trp1=runs/a/ranklog.jsonl r20_trp2=runs/b/ranklog.jsonl \
-        --profile paper --out paper_tables/theorem2
+    trp render theorem2 --run-table results/cpu/runs.json --profile cpu --out paper_tables/cpu/theorem2
 
-Every distinct record with a displacement (2nd projection on) counts once, per rank log and overall,
-however many labels name a log; overall, a record that another log holds too (the same training
+The run table's "rank_logs" (trp.report.run_table) names each rank log with its model, run and seed;
+a log's row is named MODEL/RUN/sSEED. Every distinct record with a displacement (2nd projection on) counts once, per rank log and overall,
+however many entries name a log; overall, a record that another log holds too (the same training
 logged twice, e.g. with its spectrum for Fig. 2) counts once. For each condition: how often it held,
 the violations (held, and the rank rose: the theorem says none) and how often the rank rose where it
 failed; the largest value relative to sqrt(e) (below 1: the margin). {PREFIX}-failures.md/.tex/.csv
@@ -20,9 +20,10 @@ from pathlib import Path
 
 from ..artifacts import write_json
 from ..artifacts.records import sibling_run
-from .arguments import parse_pairs, renderer_parser
+from .arguments import add_run_table, renderer_parser
 from .footer import provenance_footer
 from .rank_logs import read_rank_log
+from .run_table import read_run_table, section
 from .tables import write_table
 
 CONDITIONS = {"assumption": "step_bound", "bound": "displacement"}  # the paper's mG/||W||; the measured displacement
@@ -81,12 +82,12 @@ def summarize(recs: list[dict]) -> dict:
 
 
 def by_log(ranklogs: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Each distinct rank log (resolved path) -> the labels that name it."""
+    """Each distinct rank log (resolved path) -> the names it is given."""
     out = {}
-    for label, paths in ranklogs.items():
+    for name, paths in ranklogs.items():
         for p in paths:
-            labels = out.setdefault(str(Path(p).resolve()), [])
-            labels += [label] if label not in labels else []
+            names = out.setdefault(str(Path(p).resolve()), [])
+            names += [name] if name not in names else []
     return out
 
 
@@ -97,10 +98,10 @@ def measured(r: dict) -> tuple:
 
 
 def theorem2_results(ranklogs: dict[str, list[str]]) -> dict:
-    """ranklogs: label -> rank log paths. Returns the labels of each distinct log -> summarize() of
+    """ranklogs: name -> rank log paths. Returns the names of each distinct log -> summarize() of
     its distinct records with their failures(), and "overall": summarize() over the records of all
     logs, each distinct measurement once, with "repeats": how many records repeated one already counted."""
-    logs = {", ".join(labels): tested(read_rank_log(p)) for p, labels in by_log(ranklogs).items()}
+    logs = {", ".join(names): tested(read_rank_log(p)) for p, names in by_log(ranklogs).items()}
     every = [r for recs in logs.values() for r in recs]
     distinct = list({measured(r): r for r in every}.values())
     return {**{run: {**summarize(recs), "failures": failures(recs)} for run, recs in logs.items()},
@@ -145,15 +146,20 @@ def theorem2(ranklogs: dict[str, list[str]], profile: str, out_prefix) -> dict:
     return results
 
 
-def add_inputs(ap, required: bool = True) -> None:
-    ap.add_argument("--ranklog", action="extend", nargs="+", required=required, metavar="LABEL=PATH")
+def named_logs(rank_logs: list[dict]) -> dict[str, list[str]]:
+    """The run table's rank logs ({"model", "run", "seed", "rank_log"}) as name -> paths, each named
+    MODEL/RUN/sSEED."""
+    out = {}
+    for log in rank_logs:
+        out.setdefault(f"{log['model']}/{log['run']}/s{log['seed']}", []).append(log["rank_log"])
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = renderer_parser("theorem2", __doc__)
-    add_inputs(ap)
+    add_run_table(ap)
     args = ap.parse_args(argv)
-    results = theorem2(parse_pairs(args.ranklog), args.profile, args.out)
+    results = theorem2(named_logs(section(read_run_table(args.run_table), "rank_logs")), args.profile, args.out)
     for run, res in results.items():
         print(f"{run}: {json.dumps(summary_row(run, res))}")
     for name in CONDITIONS:
