@@ -88,6 +88,27 @@ def write_log(path, records):
     return str(path)
 
 
+def row_of(paths, pending=()):
+    """A row of a run table's table: its run, its records by seed and the states of its seeds pending."""
+    return {"run": "r", "records": {str(seed): p for seed, p in enumerate(paths)}} | (
+        {"pending": list(pending)} if pending else {})
+
+
+def point_of(scheme, method, run, paths):
+    """A Fig. 3 point of a run table."""
+    return {"scheme": scheme, "method": method, "run": run, "records": {str(seed): p for seed, p in enumerate(paths)}}
+
+
+def run_table_of(rows, points=(), rank_logs=(), pending=None):
+    """A run table of resnet20: rows (method key -> record paths), Fig. 3's points, Theorem 2's logs
+    ({"model", "run", "seed", "rank_log"}) and the states of rows with seeds pending."""
+    pending = pending or {}
+    table = {key: row_of(paths) for key, paths in rows.items()}
+    table |= {key: row_of(rows.get(key, []), states) for key, states in pending.items()}
+    return {"profile": "smoke", "tables": {"resnet20": table}, "ablation": {"model": "resnet20", "points": list(points)},
+            "rank_logs": list(rank_logs)}
+
+
 def runtime_doc(path, model, ms_by_label, mac_speedups, batch_sizes=(1,), iqr=0.1):
     """A runtime JSON (trp.runtime/2, primary rows only) with the given ms/image per variant label and
     IQR = iqr x median."""
@@ -144,11 +165,12 @@ def test_rendered_by_is_dirty_only_for_changes_outside_the_rendered_outputs(tmp_
 def table1_inputs(tmp_path):
     """Two TRP1 seeds, a baseline, a fine-tuned Zhang2016 run and a run the paper has no row for."""
     trp1 = [(90.0, 2.0), (91.0, 2.2)]  # (decomposed top-1, conv speedup) per seed
-    return {"resnet20/TRP1": [trp_metrics(tmp_path / f"trp1/s{s}/metrics.json", 92.0, d + 0.1, d, sp, seed=s)
-                              for s, (d, sp) in enumerate(trp1)],
-            "resnet20/baseline": [write_metrics(tmp_path / "base/metrics.json", {"dense": 92.0})],
-            "resnet20/Zhang2016": [finetuned_metrics(tmp_path / "zhang/metrics.json", 70.0, 88.5, 1.5)],
-            "resnet20/budgeted_trp": [trp_metrics(tmp_path / "x/metrics.json", 92.0, 89.0, 89.0, 3.0)]}
+    return run_table_of({
+        "TRP1": [trp_metrics(tmp_path / f"trp1/s{s}/metrics.json", 92.0, d + 0.1, d, sp, seed=s)
+                 for s, (d, sp) in enumerate(trp1)],
+        "baseline": [write_metrics(tmp_path / "base/metrics.json", {"dense": 92.0})],
+        "Zhang2016": [finetuned_metrics(tmp_path / "zhang/metrics.json", 70.0, 88.5, 1.5)],
+        "budgeted_trp": [trp_metrics(tmp_path / "x/metrics.json", 92.0, 89.0, 89.0, 3.0)]})["tables"]
 
 
 def test_table1(tmp_path):
@@ -194,9 +216,9 @@ def test_table1_json_holds_the_numbers_and_the_records_of_each_row(tmp_path):
 
 
 def test_table1_refuses_a_record_of_another_model(tmp_path):
-    runs = {"resnet56/TRP1": [trp_metrics(tmp_path / "a/metrics.json", 92.0, 90.0, 90.0, 2.0, model="resnet20")]}
-    with pytest.raises(ValueError, match="does not match label"):
-        table1(runs, "smoke", tmp_path / "t")
+    tables = {"resnet56": {"TRP1": row_of([trp_metrics(tmp_path / "a/metrics.json", 92.0, 90.0, 90.0, 2.0)])}}
+    with pytest.raises(ValueError, match="model 'resnet20', but the run table lists it as a record of resnet56/TRP1"):
+        table1(tables, "smoke", tmp_path / "t")
 
 
 def test_theorem2_counts_distinct_records_and_where_a_condition_failed(tmp_path):
@@ -311,11 +333,11 @@ def test_fig2_panels_share_their_width(tmp_path):
 
 
 def test_fig3_points_are_runs_with_their_seeds(tmp_path):
-    points = {"channel/TRP/e1": [trp_metrics(tmp_path / f"c{s}/metrics.json", 92.0, acc, acc, sp, seed=s)
-                                 for s, (acc, sp) in enumerate(((89.0, 3.0), (90.0, 3.1)))],
-              "channel/TRP/e2": [trp_metrics(tmp_path / "d/metrics.json", 92.0, 91.0, 91.0, 2.0)],
-              "spatial/Basic/b": [finetuned_metrics(tmp_path / "s/metrics.json", 60.0, 85.0, 2.5)]}
-    data = fig3(points, "smoke", tmp_path / "fig3")
+    points = [point_of("channel", "TRP", "e1", [trp_metrics(tmp_path / f"c{s}/metrics.json", 92.0, acc, acc, sp, seed=s)
+                                                for s, (acc, sp) in enumerate(((89.0, 3.0), (90.0, 3.1)))]),
+              point_of("channel", "TRP", "e2", [trp_metrics(tmp_path / "d/metrics.json", 92.0, 91.0, 91.0, 2.0)]),
+              point_of("spatial", "Basic", "b", [finetuned_metrics(tmp_path / "s/metrics.json", 60.0, 85.0, 2.5)])]
+    data = fig3({"model": "resnet20", "points": points}, "smoke", tmp_path / "fig3")
     trp = data["channel"]["TRP"]
     assert [p["label"] for p in trp] == ["e2", "e1"]  # by speedup
     assert trp[1]["speedup"]["mean"] == pytest.approx(3.05) and trp[1]["top1"] == mean_std([89.0, 90.0])
@@ -407,20 +429,20 @@ def claims_inputs(tmp_path):
     def seeds(name, make):
         return [make(tmp_path / f"{name}/s{s}/metrics.json", s) for s in (0, 1)]
 
-    runs = {"resnet20/baseline": seeds("base", lambda p, s: write_metrics(p, {"dense": 91.0 + 0.4 * s}, 1.0, seed=s)),
-            "resnet20/TRP1": seeds("trp1", lambda p, s: trp_metrics(p, 90.4 + 0.4 * s, 90.2 + 0.4 * s, 90.2 + 0.4 * s,
-                                                                    2.0 + 0.04 * s, seed=s)),
-            "resnet20/TRP1+FT": seeds("trp1ft", lambda p, s: finetuned_metrics(p, 90.2 + 0.4 * s, 90.5 + 0.4 * s,
-                                                                               2.0 + 0.04 * s, seed=s)),
-            "resnet20/Zhang2016": seeds("z", lambda p, s: finetuned_metrics(p, 70.0, 89.0 + 0.4 * s, 1.41, seed=s)),
-            "resnet20/Zhang2016@TRP1": seeds("zt", lambda p, s: finetuned_metrics(p, 60.0, 86.0 + 0.4 * s,
-                                                                                   2.02 + 0.04 * s, seed=s)),
-            "resnet20/TRP1+Nu": [trp_metrics(tmp_path / "nu/metrics.json", 89.5, 89.2, 89.0, 2.5)]}
-    points = {"channel/TRP/trp1": runs["resnet20/TRP1"],
-              "channel/TRP/trp3": [trp_metrics(tmp_path / "t3/metrics.json", 88.0, 87.5, 87.5, 3.0)],
-              "channel/Basic/z": runs["resnet20/Zhang2016"], "channel/Basic/zt": runs["resnet20/Zhang2016@TRP1"],
-              "channel/Basic/z3": seeds("z3", lambda p, s: finetuned_metrics(p, 50.0, 83.0 + 0.4 * s, 2.61, seed=s))}
-    return runs, points
+    runs = {"baseline": seeds("base", lambda p, s: write_metrics(p, {"dense": 91.0 + 0.4 * s}, 1.0, seed=s)),
+            "TRP1": seeds("trp1", lambda p, s: trp_metrics(p, 90.4 + 0.4 * s, 90.2 + 0.4 * s, 90.2 + 0.4 * s,
+                                                           2.0 + 0.04 * s, seed=s)),
+            "TRP1+FT": seeds("trp1ft", lambda p, s: finetuned_metrics(p, 90.2 + 0.4 * s, 90.5 + 0.4 * s,
+                                                                      2.0 + 0.04 * s, seed=s)),
+            "Zhang2016": seeds("z", lambda p, s: finetuned_metrics(p, 70.0, 89.0 + 0.4 * s, 1.41, seed=s)),
+            "Zhang2016@TRP1": seeds("zt", lambda p, s: finetuned_metrics(p, 60.0, 86.0 + 0.4 * s, 2.02 + 0.04 * s,
+                                                                          seed=s)),
+            "TRP1+Nu": [trp_metrics(tmp_path / "nu/metrics.json", 89.5, 89.2, 89.0, 2.5)]}
+    points = {"trp1": ("TRP", runs["TRP1"]),
+              "trp3": ("TRP", [trp_metrics(tmp_path / "t3/metrics.json", 88.0, 87.5, 87.5, 3.0)]),
+              "z": ("Basic", runs["Zhang2016"]), "zt": ("Basic", runs["Zhang2016@TRP1"]),
+              "z3": ("Basic", seeds("z3", lambda p, s: finetuned_metrics(p, 50.0, 83.0 + 0.4 * s, 2.61, seed=s)))}
+    return runs, [point_of("channel", method, run, paths) for run, (method, paths) in points.items()]
 
 
 def test_claims_at_equal_macs_with_seed_spreads(tmp_path):
@@ -429,8 +451,9 @@ def test_claims_at_equal_macs_with_seed_spreads(tmp_path):
     log, _ = fig2_log(tmp_path)
     timing = runtime_doc(tmp_path / "runtime.json", "resnet20", {"baseline": 2.0, "TRP1+Nu": 1.0},
                          {"baseline": 1.0, "TRP1+Nu": 2.5})
-    rows, records, pools = claims(runs, {"ranklog": log, "layer": "res3-1-2", "e": 0.05, "projections": 0}, points,
-                           {"resnet20/rankvar/s0": [log]}, [timing])
+    rank_logs = [{"model": "resnet20", "run": "rankvar", "seed": 0, "rank_log": log}]
+    rows, records, pools = claims(run_table_of(runs, points, rank_logs),
+                                  {"ranklog": log, "layer": "res3-1-2", "e": 0.05, "projections": 0}, [timing])
     by = {r["claim"]: r for r in rows}
     assert len(records) == 11 + 9  # Table 1's, then Fig. 3's (TRP1 and Zhang2016 read again as points)
     sd = mean_std([0.0, 0.4])["std"]  # every two-seed row here has std(0, 0.4): the pooled top-1 SD
@@ -470,12 +493,13 @@ def test_claims_at_equal_macs_with_seed_spreads(tmp_path):
     assert by["Table 1 rows of R-56"]["verdict"] == "not tested"
 
     # each row names the records it was judged from: a side read at a point, that point's seeds
-    assert own["records"] == runs["resnet20/TRP1"]
-    assert vs_base["records"] == runs["resnet20/TRP1"] + runs["resnet20/baseline"]
-    assert vs_ft["records"] == [p for pair in zip(runs["resnet20/TRP1"], runs["resnet20/TRP1+FT"]) for p in pair]
-    assert beats["records"] == runs["resnet20/TRP1"] + runs["resnet20/Zhang2016@TRP1"]
-    assert speed["records"] == runs["resnet20/TRP1+Nu"] + runs["resnet20/TRP1"]
-    assert fig3_row["records"] == runs["resnet20/TRP1"] + points["channel/TRP/trp3"] + points["channel/Basic/z3"]
+    assert own["records"] == runs["TRP1"]
+    assert vs_base["records"] == runs["TRP1"] + runs["baseline"]
+    assert vs_ft["records"] == [p for pair in zip(runs["TRP1"], runs["TRP1+FT"]) for p in pair]
+    assert beats["records"] == runs["TRP1"] + runs["Zhang2016@TRP1"]
+    assert speed["records"] == runs["TRP1+Nu"] + runs["TRP1"]
+    point_records = {p["run"]: list(p["records"].values()) for p in points}
+    assert fig3_row["records"] == runs["TRP1"] + point_records["trp3"] + point_records["z3"]
     assert by["Table 4: TRP1+Nu runs faster than the baseline (resnet20, CPU test, batch 1)"]["records"] == [timing]
     assert all(r["records"] == [log] for r in rows if r["claim"].startswith(("Fig. 2", "Theorem 2", "Eq. (12)")))
     assert by["Table 1 rows of R-56"]["records"] == []
@@ -485,9 +509,9 @@ def test_a_running_profile_is_judged_on_the_records_it_has(tmp_path):
     """Claims and Table 1 of a profile still running: the inputs it lacks are "not tested", each
     pending row is listed with its state, and nothing is judged on a row that has no record."""
     runs, _ = claims_inputs(tmp_path)
-    del runs["resnet20/Zhang2016@TRP1"]
-    pending = {"resnet20/Zhang2016@TRP1": ["seed 0: waiting for TRP1", "seed 1: waiting for TRP1"]}
-    rows, _, _ = claims(runs, None, {}, {}, [], pending)
+    del runs["Zhang2016@TRP1"]
+    pending = {"Zhang2016@TRP1": ["seed 0: waiting for TRP1", "seed 1: waiting for TRP1"]}
+    rows, _, _ = claims(run_table_of(runs, pending=pending), None, [])
     by = {r["claim"]: r for r in rows}
     for claim in ("Fig. 2: Theorem 2's assumption holds in the initial training stage (paper: max mG/||W|| 0.092 < "
                   "sqrt(e) 0.223)", "Table 4: the decomposed +Nu networks run faster than the baseline",
@@ -501,12 +525,13 @@ def test_a_running_profile_is_judged_on_the_records_it_has(tmp_path):
     assert fair["verdict"] == "inconclusive"
     assert by["Absolute accuracies of Table 1 (e.g. R-20 baseline 91.74 %)"]["verdict"] == "not tested"
 
-    out = table1(runs, "smoke", tmp_path / "out/table1", pending)
+    out = table1(run_table_of(runs, pending=pending)["tables"], "smoke", tmp_path / "out/table1")
     state = {(r["model"], r["method"]): r["state"] for r in out}
     assert state[("R-20", "TRP1")] == "done" and state[("R-56", "TRP1")] is None
     assert state[("R-20", "[Zhang et al., 2016] at TRP1's MACs")] == waiting
     assert "state of this profile's run" in (tmp_path / "out/table1.md").read_text()
-    assert "state" not in table1(runs, "smoke", tmp_path / "done/table1")[0]  # a finished profile: no such column
+    done = run_table_of(runs)["tables"]
+    assert "state" not in table1(done, "smoke", tmp_path / "done/table1")[0]  # a finished profile: no such column
 
 
 def test_absolute_accuracies_are_judged_at_the_papers_schedule(tmp_path):
@@ -516,8 +541,8 @@ def test_absolute_accuracies_are_judged_at_the_papers_schedule(tmp_path):
                               {"dense": top1 + 0.2 * s, "decomposed": top1 + 0.2 * s}, speedup, seed=s,
                               epochs=paper.CIFAR_EPOCHS) for s in (0, 1)]
 
-    runs = {"resnet20/baseline": seeds("base", 91.5, 1.0), "resnet20/TRP1": seeds("trp1", 87.0, 2.0)}
-    rows, _, _ = claims(runs, None, {}, {}, [])
+    runs = {"baseline": seeds("base", 91.5, 1.0), "TRP1": seeds("trp1", 87.0, 2.0)}
+    rows, _, _ = claims(run_table_of(runs), None, [])
     by = {r["claim"]: r for r in rows}
     base = by["R-20: baseline reaches the paper's top-1 within 1 point (Table 1)"]
     assert base["verdict"] == "supported" and base["epochs"] == "164 vs 164"  # 91.6 vs 91.74 - 1, SD 0.14, 2 df
@@ -527,13 +552,16 @@ def test_absolute_accuracies_are_judged_at_the_papers_schedule(tmp_path):
 
 
 def test_cobla_table_reads_finetuned_accuracy_of_allocations(tmp_path):
-    runs = {"resnet20/x2/sqp": [finetuned_metrics(tmp_path / "sqp/metrics.json", 40.0, 88.0, 2.0)],
-            "resnet20/x2/budgeted_trp": [trp_metrics(tmp_path / "b/metrics.json", 91.0, 90.0, 89.5, 2.0)]}
     allocation = write_allocation(tmp_path / "sqp/ranks.json", objective={"start": 1.5, "end": 1.2, "rounded": 1.25})
+    cobla = {"model": "resnet20", "seed": 0, "rows": [
+        {"budget": "x2", "method": "sqp", "run": "basic-channel-sqp-x2", "allocation": str(allocation),
+         "record": finetuned_metrics(tmp_path / "sqp/metrics.json", 40.0, 88.0, 2.0)},
+        {"budget": "x2", "method": "budgeted_trp", "run": "trpbudget-channel-x2", "allocation": None,
+         "record": trp_metrics(tmp_path / "b/metrics.json", 91.0, 90.0, 89.5, 2.0)}]}
     timing = runtime_doc(tmp_path / "runtime.json", "resnet20",
                          {"baseline": 2.0, "x2/sqp": 1.2, "x2/budgeted_trp": 1.1},
                          {"baseline": 1.0, "x2/sqp": 2.0, "x2/budgeted_trp": 2.0})
-    rows = cobla_table(runs, {"resnet20/x2/sqp": [str(allocation)]}, [timing], "smoke", tmp_path / "cobla")
+    rows = cobla_table(cobla, [timing], "smoke", tmp_path / "cobla")
     by = {r["method"]: r for r in rows}
     assert (by["COBLA (SQP)"]["top1_before"], by["COBLA (SQP)"]["top1"]) == (40.0, 88.0)
     assert by["COBLA (SQP)"]["ce"] == 1.25 and by["COBLA (SQP)"]["ms_b1"] == 1.2
