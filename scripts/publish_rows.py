@@ -24,9 +24,11 @@ import contextlib
 import filecmp
 import io
 import os
+import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from trp import cli
@@ -46,17 +48,18 @@ class PublishError(Exception):
     pass
 
 
-def rows_state(state: ProfileState) -> tuple[set[str], dict[str, list[str]]]:
-    """The records of every done seed of a Table-1 row; "model/key" -> the states of its seeds still to come."""
+def rows_state(state: ProfileState) -> tuple[set[tuple], dict[tuple[str, str], list[str]]]:
+    """The (model, run, seed) of every done seed of a Table-1 row; (model, method key) -> the states of
+    its seeds still to come."""
     table, done, pending = state.table, set(), {}
-    for model, rows in table.table1.items():
+    for model, rows in table.tables.items():
         for key, run in rows.items():
             for seed in table.seeds:
                 s = state.state(model, run, seed)
                 if s == "done":
                     done.add((model, run, seed))
                 else:
-                    pending.setdefault(f"{model}/{key}", []).append(f"seed {seed}: {s}")
+                    pending.setdefault((model, key), []).append(f"seed {seed}: {s}")
     return done, pending
 
 
@@ -72,36 +75,45 @@ def copy_files(tree: Path, files: list[str], repo: Path) -> None:
         shutil.copy2(src, dst)
 
 
-def present(pairs: list[tuple[str, str]], have: set[str]) -> list[str]:
-    return [f"{label}={path}" for label, path in pairs if path in have]
+def present_run_table(table: RunTable, have: set[str], pending: dict[tuple[str, str], list[str]]) -> dict:
+    """The run table (RunTable.document) of what the copied records allow: each Table-1 row with the
+    records here and the states of its seeds still to come, Fig. 3's points with a record here (those
+    records), the rank logs here."""
+    doc = table.document()
+    for model, rows in doc["tables"].items():
+        for key, entry in rows.items():
+            entry["records"] = {seed: path for seed, path in entry["records"].items() if path in have}
+            entry |= {"pending": pending[(model, key)]} if (model, key) in pending else {}
+    points = [p | {"records": {seed: path for seed, path in p["records"].items() if path in have}}
+              for p in doc["ablation"]["points"]]
+    doc["ablation"]["points"] = [p for p in points if p["records"]]
+    doc["rank_logs"] = [log for log in doc["rank_logs"] if log["rank_log"] in have]
+    return doc
 
 
-def render(table: RunTable, have: set[str], pending: dict[str, list[str]], out: str) -> list[str]:
+def render(table: RunTable, have: set[str], pending: dict[tuple[str, str], list[str]], out: str) -> list[str]:
     """Renders what the copied records allow into `out`/ with `trp render`; returns the renderers run.
     Paths are relative to the checkout's root, the working directory."""
-    profile, done = ["--profile", table.profile], []
-    runs = present(table.table1_inputs(), have)
-    logs = present(table.theorem2_inputs(), have)
-    points = present(table.ablation_inputs(), have)
+    doc, done = present_run_table(table, have, pending), []
     rankvar = table.rankvar_input() if table.rankvar_input() in have else None
     rv = table.config["rank_variation"]
     rankvar_args = ["--rankvar", rankvar, "--layer", rv["layer"], "--e", str(rv["e"])] if rankvar else []
-    waiting = [f"{label}={state}" for label, states in pending.items() for state in states]
-    waiting = ["--pending", *waiting] if waiting else []
-    jobs = {"table1": ["--runs", *runs, *waiting],
-            "claims": ["--runs", *runs, *waiting, *rankvar_args, *(["--points", *points] if points else []),
-                       *(["--ranklog", *logs] if logs else [])],
-            "theorem2": ["--ranklog", *logs] if logs else None,
-            "fig2": rankvar_args or None,
-            "fig3": ["--points", *points] if points else None,
-            "budget": ["--results", f"results/{table.profile}"]}
-    for name, args in jobs.items():
-        if args is not None:
-            with contextlib.redirect_stdout(io.StringIO()):
-                status = cli.main(["render", name, *args, *profile, "--out", f"{out}/{name}"])
-            if status:
-                raise PublishError(f"trp render {name} failed (exit {status}; its message is above)")
-            done.append(name)
+    with tempfile.TemporaryDirectory(prefix="publish-rows-") as scratch:
+        run_table = Path(scratch) / "runs.json"
+        run_table.write_text(json.dumps(doc, indent=1) + "\n")
+        common = ["--run-table", str(run_table), "--profile", table.profile]
+        jobs = {"table1": common, "claims": [*common, *rankvar_args],
+                "theorem2": common if doc["rank_logs"] else None,
+                "fig2": [*rankvar_args, "--profile", table.profile] if rankvar else None,
+                "fig3": common if doc["ablation"]["points"] else None,
+                "budget": ["--results", f"results/{table.profile}", "--profile", table.profile]}
+        for name, args in jobs.items():
+            if args is not None:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    status = cli.main(["render", name, *args, "--out", f"{out}/{name}"])
+                if status:
+                    raise PublishError(f"trp render {name} failed (exit {status}; its message is above)")
+                done.append(name)
     return done
 
 
@@ -110,7 +122,7 @@ def publish(repo: Path, tree: Path, profile: str, commit: bool) -> str:
     table = RunTable(profiles.load(tree / "config" / f"{profile}.yaml"))
     state = ProfileState(tree, table)
     done, pending = rows_state(state)
-    lines = [f"{label}: {'; '.join(states)}" for label, states in pending.items()]
+    lines = [f"{model}/{key}: {'; '.join(states)}" for (model, key), states in pending.items()]
     if not done:
         return "\n".join(["no Table-1 row has a finished seed yet; nothing published", *lines])
     files = list(dict.fromkeys(f for cell in sorted(done) for f in state.files(*cell)))
@@ -120,7 +132,7 @@ def publish(repo: Path, tree: Path, profile: str, commit: bool) -> str:
     logs = [f for f in files if f.endswith("/ranklog.jsonl")]
     subprocess.run(["bash", str(SCRIPTS / "pack_ranklogs.sh"), *logs], cwd=repo, check=True)
     git(repo, "add", "--", *[f for f in files + [f"{log}.gz" for log in logs] if not git_ignored(repo, f)], out)
-    cells = len(table.table1_inputs())
+    cells = sum(len(rows) for rows in table.tables.values()) * len(table.seeds)
     message = (f"results: the {profile} profile's finished rows ({len(done)} of {cells} Table-1 records), "
                f"from the run at {git(tree, 'rev-parse', '--short', 'HEAD').strip()} in progress; "
                f"rendered: {', '.join(rendered)}")
