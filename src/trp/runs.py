@@ -347,9 +347,10 @@ class RunTable:
 
     def document(self) -> dict:
         """results/<profile>/runs.json, what the renderers read: the profile, its settings (RunTable(config)
-        builds this table again), each model's table (table_records), and a CIFAR-10 profile's Fig. 3
-        points, Theorem 2's rank logs and COBLA rows."""
-        doc = {"profile": self.profile, "config": self.config, "tables": self.table_records()}
+        builds this table again; where the data lies is left out: it changes no run), each model's table
+        (table_records), and a CIFAR-10 profile's Fig. 3 points, Theorem 2's rank logs and COBLA rows."""
+        config = {key: value for key, value in self.config.items() if key != "data"}
+        doc = {"profile": self.profile, "config": config, "tables": self.table_records()}
         if not self.imagenet:
             doc |= {"ablation": self.ablation_records(), "rank_logs": self.rank_log_records(),
                     "cobla": self.cobla_records()}
