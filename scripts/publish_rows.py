@@ -106,7 +106,7 @@ def render(table: RunTable, have: set[str], pending: dict[tuple[str, str], list[
                 "theorem2": common if doc["rank_logs"] else None,
                 "fig2": [*rankvar_args, "--profile", table.profile] if rankvar else None,
                 "fig3": common if doc["ablation"]["points"] else None,
-                "budget": ["--results", f"results/{table.profile}", "--profile", table.profile]}
+                "budget": common}
         for name, args in jobs.items():
             if args is not None:
                 with contextlib.redirect_stdout(io.StringIO()):

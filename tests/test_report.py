@@ -587,38 +587,52 @@ def test_latency_schema_and_table4(tmp_path):
     assert "paper, Table 4" in (tmp_path / "table4.md").read_text()
 
 
-def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from_the_same_jobs(tmp_path):
+def smoke_run_table():
+    from trp import profile
+    from trp.runs import RunTable
+    return RunTable(profile.load(ROOT / "config" / "smoke.yaml"))
+
+
+def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from_the_same_jobs(tmp_path,
+                                                                                               monkeypatch):
+    """The smoke profile's jobs, by the run table: TRP1 and TRP2 trained, TRP1+Nu's training without a
+    record yet, the basic channel method's allocation, decomposition and fine-tuning, a rendering."""
     from trp.report.budget import budget
+    monkeypatch.chdir(tmp_path)
+    table = smoke_run_table()
+    base, trp1, trp2, nu, basic = (table.tables["resnet20"][key] for key in
+                                   ("baseline", "TRP1", "TRP2", "TRP1+Nu", "Zhang2016"))
     header = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
-    jobs = {"train/resnet20/baseline/s0": (3600.0, 3000.0), "train/resnet20/trp-x/s0": (7200.0, 6000.0),
-            "train/resnet20/trp-y/s0": (5400.0, 4500.0), "train/resnet20/trp-x/s1": (1800.0, 1500.0),
-            "finetune/resnet20/basic-y/s0": (600.0, "NA"), "tsvd/resnet20/basic-y/s0": (30.0, 20.0),
-            "allocate/resnet20/basic-y/s0": (4.0, 3.0),
+    jobs = {f"train/resnet20/{base}/s0": (3600.0, 3000.0), f"train/resnet20/{trp1}/s0": (7200.0, 6000.0),
+            f"train/resnet20/{trp2}/s0": (5400.0, 4500.0), f"train/resnet20/{nu}/s0": (1800.0, 1500.0),
+            f"finetune/resnet20/{basic}/s0": (600.0, "NA"), f"tsvd/resnet20/{basic}/s0": (30.0, 20.0),
+            f"allocate/resnet20/{basic}/s0": (4.0, 3.0),
             "render/table1": (6.0, 5.0)}
     for job, (wall, cpu) in jobs.items():
-        tsv = tmp_path / "benchmarks" / f"{job}.tsv"
+        tsv = tmp_path / "results/smoke/benchmarks" / f"{job}.tsv"
         tsv.parent.mkdir(parents=True, exist_ok=True)
         tsv.write_text(header + f"{wall}\t0:00:00\t1\t1\t1\t1\t0\t0\t50\t{cpu}\n")
-    epochs = {"runs/resnet20/baseline/s0": [200.0, 260.0], "runs/resnet20/trp-x/s0": [250.0, 300.0, 1000.0],
-              "runs/resnet20/trp-y/s0": [100.0], "finetune/resnet20/basic-y/s0": [50.0],
-              "tsvd/resnet20/basic-y/s0": []}  # the same job name as the fine-tuning, another stage
+    epochs = {f"runs/resnet20/{base}/s0": [200.0, 260.0], f"runs/resnet20/{trp1}/s0": [250.0, 300.0, 1000.0],
+              f"runs/resnet20/{trp2}/s0": [100.0], f"finetune/resnet20/{basic}/s0": [50.0],
+              f"tsvd/resnet20/{basic}/s0": []}  # the same job name as the fine-tuning, another stage
     for run, seconds in epochs.items():
-        write_metrics(tmp_path / run / "metrics.json", {"dense": 90.0})
-        m = json.loads((tmp_path / run / "metrics.json").read_text())
+        record = tmp_path / "results/smoke" / run / "metrics.json"
+        write_metrics(record, {"dense": 90.0})
+        m = json.loads(record.read_text())
         m["training"]["history"] = [{"epoch": i + 1, "seconds": s, "images_per_s": 50000 / s}
                                     for i, s in enumerate(seconds)]
-        if run.endswith("trp-y/s0") or run.startswith("tsvd/"):
+        if run.startswith((f"runs/resnet20/{trp2}", "tsvd/")):
             m["provenance"]["device"] = "CPU: another, 1 threads"  # a run moved to another machine
-        (tmp_path / run / "metrics.json").write_text(json.dumps(m))
-    write_allocation(tmp_path / "allocate/resnet20/basic-y/s0/ranks.json", provenance=provenance())
-    rows = {(r["stage"], r["device"]): r for r in budget(str(tmp_path), "cpu", tmp_path / "out" / "budget")}
+        record.write_text(json.dumps(m))
+    write_allocation(tmp_path / f"results/smoke/allocate/resnet20/{basic}/s0/ranks.json", provenance=provenance())
+    rows = {(r["stage"], r["device"]): r for r in budget(table, "cpu", tmp_path / "out" / "budget")}
     train, other, ft, total = (rows["train", "cpu-test"], rows["train", "CPU: another, 1 threads"],
                                rows["finetune", "cpu-test"], rows["total", "all"])
     assert (train["jobs"], train["job_hours"], train["cpu_hours"]) == (2, 3.0, 9000 / 3600)
     assert train["median_min"] == 90.0 and train["max_min"] == 120.0
     assert (train["epochs"], train["epoch_s"], train["images_per_s"]) == (5, 260.0, 50000 / 260.0)
     assert (other["jobs"], other["job_hours"], other["epoch_s"]) == (1, 1.5, 100.0)
-    assert rows["train", "n/a"]["jobs"] == 1 and rows["train", "n/a"]["epochs"] is None  # trp-x s1: no record
+    assert rows["train", "n/a"]["jobs"] == 1 and rows["train", "n/a"]["epochs"] is None  # TRP1+Nu: no record
     assert ft["cpu_hours"] is None and ft["epoch_s"] == 50.0  # a job without CPU time leaves the stage's sum unknown
     assert ft["epochs"] == 1 and rows["tsvd", "CPU: another, 1 threads"]["jobs"] == 1  # each stage its own record
     assert rows["render", "n/a"]["epochs"] is None
@@ -628,8 +642,22 @@ def test_budget_sums_benchmark_files_per_stage_and_machine_and_takes_epochs_from
     assert "| train | cpu-test | 2 | 90.00 | 120.00 | 3.00 | 2.50 | 5 | 260.00 |" in md and "Provenance" in md
 
 
-def test_budget_refuses_a_folder_without_benchmark_files(tmp_path):
+def test_budget_reads_no_record_of_a_job_the_run_table_has_not(tmp_path, monkeypatch):
+    """A benchmark file and a record in the folders of a run the profile does not make are no job of it:
+    counted in their stage, without the record's machine or epochs."""
     from trp.report.budget import budget
-    (tmp_path / "benchmarks").mkdir()
+    monkeypatch.chdir(tmp_path)
+    tsv = tmp_path / "results/smoke/benchmarks/train/resnet20/not-a-run/s0.tsv"
+    tsv.parent.mkdir(parents=True)
+    tsv.write_text("s\tcpu_time\n60.0\t50.0\n")
+    write_metrics(tmp_path / "results/smoke/runs/resnet20/not-a-run/s0/metrics.json", {"dense": 90.0})
+    rows = budget(smoke_run_table(), "smoke", tmp_path / "budget")
+    assert (rows[0]["stage"], rows[0]["device"], rows[0]["jobs"], rows[0]["epochs"]) == ("train", "n/a", 1, None)
+
+
+def test_budget_refuses_a_folder_without_benchmark_files(tmp_path, monkeypatch):
+    from trp.report.budget import budget
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results/smoke/benchmarks").mkdir(parents=True)
     with pytest.raises(ValueError, match="no benchmark files"):
-        budget(str(tmp_path), "cpu", tmp_path / "budget")
+        budget(smoke_run_table(), "smoke", tmp_path / "budget")

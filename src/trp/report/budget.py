@@ -1,7 +1,12 @@
 """What a profile run cost, measured: wall and CPU time per stage from Snakemake's benchmark files
-(<results>/benchmarks/<stage>/.../*.tsv), and the training rate from the run records' epochs.
+(each folder under results/<profile>/benchmarks/ a stage), and the training rate from the run
+records' epochs.
 
-    trp render budget --results results/cpu --profile cpu --out paper_tables/cpu/budget
+    trp render budget --run-table results/cpu/runs.json --profile cpu --out paper_tables/cpu/budget
+
+The run table names every job behind the profile's records (trp.run_state.jobs: each run's
+training, allocation, decomposition and fine-tuning, its sources' too), each with its benchmark file
+and the record it wrote; a benchmark file of no such job (a rendering, a timing) has no record.
 
 Snakemake times a job from its last start, so a job resumed after an interruption counts only its
 last process (its metrics.json history still holds every epoch once). Wall times include whatever
@@ -16,8 +21,11 @@ from pathlib import Path
 
 from ..artifacts import ArtifactError
 from ..artifacts.records import read_allocation, read_run
-from .arguments import renderer_parser
+from ..run_state import FOLDERS, ProfileState, jobs
+from ..runs import RunTable, run_file
+from .arguments import add_run_table, renderer_parser
 from .footer import provenance_footer
+from .run_table import read_run_table
 from .tables import write_table
 
 COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("median_min", "median min / job"),
@@ -25,8 +33,7 @@ COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("me
            ("epochs", "epochs"), ("epoch_s", "median s / epoch"), ("images_per_s", "median images/s per job")]
 
 
-NO_RECORD = ([], "n/a")  # a job without a metrics.json: no epochs, no machine
-RECORD_FOLDER = {"train": "runs"}  # benchmark stage -> the results folder of its records (others: the same name)
+NO_RECORD = ([], "n/a")  # a job without a record: no epochs, no machine
 
 
 def job_times(tsv: Path) -> tuple[float, float | None]:
@@ -42,11 +49,17 @@ def job_times(tsv: Path) -> tuple[float, float | None]:
     return float(rows[0]["s"]), cpu
 
 
-def job_key(parts: tuple[str, ...]) -> tuple[str, ...]:
-    """(results folder, model, run, seed folder) of a job: benchmarks/<stage>/<model>/<run>/s<seed>.tsv
-    and <results>/<folder>/<model>/<run>/s<seed>/metrics.json name the same job. The folder is part of
-    the key: a basic point's decomposition (tsvd/) and fine-tuning (finetune/) share model, run and seed."""
-    return (RECORD_FOLDER.get(parts[-4], parts[-4]), *parts[-3:])
+def job_records(table: RunTable) -> dict[Path, Path]:
+    """The benchmark file of every job behind the profile's records -> the record that job wrote (an
+    allocation's ranks.json, else its metrics.json). Paths relative to the working directory."""
+    state, out = ProfileState(Path("."), table), {}
+    for (model, run), seeds in table.requests.items():
+        for seed in seeds:
+            for stage, r in jobs(table, run):
+                name = "ranks.json" if stage == "allocate" else "metrics.json"
+                out[Path(state.benchmark(stage, model, r, seed))] = \
+                    Path(run_file(state.results, FOLDERS[stage], name, model, r, seed))
+    return out
 
 
 def row(stage: str, device: str, jobs: list[tuple[float, float | None, list[dict]]]) -> dict:
@@ -61,14 +74,14 @@ def row(stage: str, device: str, jobs: list[tuple[float, float | None, list[dict
             "images_per_s": statistics.median(e["images_per_s"] for e in epochs) if epochs else None}
 
 
-def stage_rows(benchmarks: Path, runs: dict[tuple[str, ...], tuple[list[dict], str]]) -> list[dict]:
-    """One row per stage (the first folder under benchmarks/) and machine, then the total; `runs`:
-    the training epochs and the device of each job by job_key."""
+def stage_rows(benchmarks: Path, jobs_done: dict[Path, tuple[list[dict], str]]) -> list[dict]:
+    """One row per stage (a folder under `benchmarks`) and machine, then the total; `jobs_done`: the
+    training epochs and the device of each job with a record, by its benchmark file."""
     stages: dict[tuple[str, str], list] = {}
-    for tsv in sorted(benchmarks.rglob("*.tsv")):
-        parts = tsv.relative_to(benchmarks).with_suffix("").parts
-        history, device = runs.get(job_key(parts), NO_RECORD) if len(parts) == 4 else NO_RECORD
-        stages.setdefault((parts[0], device), []).append((*job_times(tsv), history))
+    for folder in (sorted(p for p in benchmarks.iterdir() if p.is_dir()) if benchmarks.is_dir() else []):
+        for tsv in sorted(folder.rglob("*.tsv")):
+            history, device = jobs_done.get(tsv, NO_RECORD)
+            stages.setdefault((folder.name, device), []).append((*job_times(tsv), history))
     if not stages:
         raise ArtifactError(f"no benchmark files under {benchmarks}")
     total = row("total", "all", [job for jobs in stages.values() for job in jobs])
@@ -76,32 +89,25 @@ def stage_rows(benchmarks: Path, runs: dict[tuple[str, ...], tuple[list[dict], s
         {**total, "median_min": None, "max_min": None}]
 
 
-def budget(results: str, profile: str, out_prefix) -> list[dict]:
-    """Writes {out_prefix}.md/.tex/.csv; returns the rows."""
-    root = Path(results)
-    paths = sorted(root.rglob("metrics.json"))
-    records = [read_run(p) for p in paths]
-    allocations = sorted(root.rglob("ranks.json"))  # an allocation job's record: its machine, no epochs
-    runs: dict[tuple[str, ...], tuple[list[dict], str]] = {}
-    for path, m in [*zip(paths, records), *((p, read_allocation(p)) for p in allocations)]:
+def budget(table: RunTable, profile: str, out_prefix) -> list[dict]:
+    """Writes {out_prefix}.md/.tex/.csv of the runs of `table`; returns the rows."""
+    written = {tsv: record for tsv, record in job_records(table).items() if record.is_file()}
+    runs = {record: read_run(record) for record in sorted(set(written.values())) if record.name == "metrics.json"}
+    jobs_done = {}
+    for tsv, record in written.items():
+        m = runs[record] if record in runs else read_allocation(record)
         epochs = [e for e in m.get("training", {}).get("history", []) if "seconds" in e and "images_per_s" in e]
-        device = m.get("provenance", {}).get("device") or NO_RECORD[1]
-        parts = path.parent.relative_to(root).parts
-        if len(parts) >= 4:  # <folder>/<model>/<run>/s<seed>: a job's record
-            runs[job_key(parts)] = (epochs, device)
-    rows = stage_rows(root / "benchmarks", runs)
+        jobs_done[tsv] = (epochs, m.get("provenance", {}).get("device") or NO_RECORD[1])
+    rows = stage_rows(Path(f"results/{table.profile}/benchmarks"), jobs_done)
     title = (f"What the {profile} profile cost: Snakemake's benchmark files per stage "
              "(a resumed job counts its last start only)")
-    write_table(rows, COLUMNS, out_prefix, title, provenance_footer(records, profile))
+    write_table(rows, COLUMNS, out_prefix, title, provenance_footer(list(runs.values()), profile))
     return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = renderer_parser("budget", __doc__)
-    ap.add_argument("--results", required=True, metavar="DIR", help="a profile's results folder (results/PROFILE)")
+    add_run_table(ap)
     args = ap.parse_args(argv)
-    try:
-        budget(args.results, args.profile, args.out)
-    except ValueError as e:
-        ap.error(str(e))
+    budget(RunTable(read_run_table(args.run_table)["config"]), args.profile, args.out)
     print(Path(f"{args.out}.md").read_text())
