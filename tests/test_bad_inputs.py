@@ -10,6 +10,7 @@ import shutil
 import sys
 import tarfile
 import time
+import zipfile
 from copy import deepcopy
 from pathlib import Path
 
@@ -242,6 +243,24 @@ def test_members_declaring_too_much_in_all_are_refused(tmp_path, monkeypatch, ca
     monkeypatch.setattr(cifar10, "_MAX_ARCHIVE_BYTES", 100_000)
     code = main(["prepare-data", "--archive", str(tmp_path / "c.tar.gz"), "--out", str(tmp_path / "c.npz")])
     assert "its members declare over 100000 bytes" in refusal(capsys, code)
+
+
+def npy_header(shape) -> bytes:
+    out = io.BytesIO()
+    np.lib.format.write_array_header_1_0(out, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    return out.getvalue()
+
+
+def test_a_prepared_file_declaring_huge_arrays_is_refused_before_reading(tmp_path, capsys):
+    """Array headers alone (under 1 kB) declaring 3 TB of images: numpy allocates what a header
+    declares before reading what follows (a MemoryError traceback, or the machine's memory)."""
+    shapes = {"train_x": (10**9, 3, 32, 32), "train_y": (10**9,), "test_x": (10, 3, 32, 32), "test_y": (10,)}
+    with zipfile.ZipFile(tmp_path / "c.npz", "w") as z:
+        for name, shape in shapes.items():
+            z.writestr(f"{name}.npy", npy_header(shape))
+    code = main(["train", "--no-progress", "--set", *TINY, "--data", str(tmp_path / "c.npz"), "--out",
+                 str(tmp_path / "run")])
+    assert "c.npz: its arrays declare 3073000030730 bytes, over the 1073741824" in refusal(capsys, code)
 
 
 # trp render: every user error is one line, and nothing is written.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import pickle
 import tarfile
@@ -40,7 +41,7 @@ OFFICIAL_SHA256 = {
 _FP_KEYS = KEYS + ("data_fingerprint",)
 _REDO = "re-run `trp prepare-data`"
 _MAX_MEMBER_BYTES = 200 * 2**20  # a tar member declaring more is refused; the real batches are 30.7 MB
-_MAX_ARCHIVE_BYTES = 2**30  # the whole tar stream, unpacked, and the sum of declared sizes; the real one is 184 MB
+_MAX_ARCHIVE_BYTES = 2**30  # the tar stream unpacked, its declared sizes, a prepared file's arrays; the real: 184 MB
 _MAX_ENTRIES = 1000  # tar entries; the real archive has 9
 _KINDS = {tarfile.SYMTYPE: "symbolic link", tarfile.LNKTYPE: "hard link", tarfile.CHRTYPE: "character device",
           tarfile.BLKTYPE: "block device", tarfile.DIRTYPE: "directory", tarfile.FIFOTYPE: "fifo"}
@@ -294,11 +295,29 @@ def _differ(keys: list[str]) -> str:
     return f"{', '.join(keys)} {'differs' if len(keys) == 1 else 'differ'}"
 
 
+def _declared_bytes(f: np.lib.npyio.NpzFile, name: str) -> int:
+    """The bytes the header of array `name` in `f` declares (read before the array: numpy allocates
+    that much at once, however short the data that follows)."""
+    with f.zip.open(f"{name}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = header(member)
+    return math.prod(shape) * dtype.itemsize
+
+
 def _read_prepared(npz) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
-    """The four arrays of a prepared file and its `fingerprint` entry (None in files written before it)."""
+    """The four arrays of a prepared file and its `fingerprint` entry (None in files written before it),
+    once the sizes their headers declare are within bounds."""
     try:
         with np.load(npz, allow_pickle=False) as f:
+            names = [*KEYS, *(["fingerprint"] if "fingerprint" in f.files else [])]
+            declared = sum(_declared_bytes(f, k) for k in names)
+            if declared > _MAX_ARCHIVE_BYTES:
+                raise DataError(f"{npz}: its arrays declare {declared} bytes, over the {_MAX_ARCHIVE_BYTES} a prepared "
+                                f"CIFAR-10 may hold (the real one holds 184 MB); {_REDO}")
             return {k: f[k] for k in KEYS}, (f["fingerprint"] if "fingerprint" in f.files else None)
+    except DataError:
+        raise
     except (OSError, KeyError, ValueError, EOFError, zlib.error, zipfile.BadZipFile, AttributeError) as e:
         raise DataError(f"{npz}: cannot read prepared CIFAR-10 arrays ({type(e).__name__}: {e}); {_REDO}") from e
 
