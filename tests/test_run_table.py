@@ -26,7 +26,7 @@ def test_every_table1_record_of_the_cpu_profile_is_a_published_record():
 
 def test_runs_are_typed_and_budgets_name_runs():
     t = table("cpu")
-    basic = t.runs[t.table1["resnet20"]["Jaderberg2014@TRP2+Nu"]]
+    basic = t.runs[t.tables["resnet20"]["Jaderberg2014@TRP2+Nu"]]
     assert isinstance(basic, runs.Decomposition) and basic.source == t.baseline
     assert runs.budget(basic) == t.trp_runs["TRP2+Nu"] and isinstance(t.runs[runs.budget(basic)], runs.Training)
     assert runs.projects_by_energy(t.runs[t.trp_runs["TRP1"]]) and runs.projects_by_energy(t.runs[t.rankvar])

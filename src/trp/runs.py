@@ -5,7 +5,7 @@ table, and a test can build one without Snakemake.
 
     from trp import profile, runs
     table = runs.RunTable(profile.load("config/cpu.yaml"))
-    table.table1["resnet20"]["Zhang2016@TRP1"]       # 'basic-channel-energy-TRP1'
+    table.tables["resnet20"]["Zhang2016@TRP1"]       # 'basic-channel-energy-TRP1'
     table.record("resnet20", "baseline", 0)          # 'results/cpu/runs/resnet20/baseline/s0/metrics.json'
 
 Both datasets name their runs alike: a TRP run `trp-{scheme}-e{e}-lam{lam}`, a basic method
@@ -228,8 +228,8 @@ class RunTable:
             points += [(scheme, "Basic", self.basic_run(scheme, b)) for b in budgets]
             points += [(scheme, "Basic+Nu", self.basicnu_run(scheme, b)) for b in budgets]
         points = [(scheme, method, self.request(ab["model"], run, ab["seeds"])) for scheme, method, run in points]
-        if ab["model"] in self.table1:
-            points += [(form["scheme"], "Basic", self.table1[ab["model"]][key]) for name, form in paper.FORMS.items()
+        if ab["model"] in self.tables:
+            points += [(form["scheme"], "Basic", self.tables[ab["model"]][key]) for name, form in paper.FORMS.items()
                        for key in paper.basic_keys(name)]
         return list(dict.fromkeys(points))
 
@@ -262,7 +262,7 @@ class RunTable:
         start before those of a later one, and jobs no step names start last (priority 0)."""
         steps, priorities = self.config["order"], {}
         for i, step in enumerate(steps):
-            for model, rows in self.table1.items():
+            for model, rows in self.tables.items():
                 for key in step["rows"]:
                     if key not in rows:
                         raise RunTableError(f"order: no Table-1 row {key!r} (rows: {', '.join(rows)})")
@@ -271,11 +271,6 @@ class RunTable:
         return priorities
 
     # ------------------------------------------------------------------------- reading
-
-    @property
-    def table1(self) -> dict[str, dict[str, str]]:
-        """A CIFAR-10 profile's Table 1: model -> method key -> run."""
-        return self.tables
 
     def seeds_of(self, model: str, run: str) -> list[int]:
         return sorted(self.requests[(model, run)])
