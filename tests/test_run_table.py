@@ -48,9 +48,9 @@ def test_order_sets_priorities_by_step():
         table("smoke", order=[{"seeds": [0], "rows": ["TRP3"]}])
 
 
-def test_the_module_prints_table1_as_json_and_refuses_a_missing_profile(tmp_path):
+def test_the_module_prints_the_run_table_as_json_and_refuses_a_missing_profile(tmp_path):
     out = subprocess.run([sys.executable, "-m", "trp.runs", "config/smoke.yaml"], cwd=ROOT, capture_output=True, text=True)
-    assert out.returncode == 0 and json.loads(out.stdout)["resnet20"]["baseline"]["run"] == "baseline"
+    assert out.returncode == 0 and json.loads(out.stdout)["tables"]["resnet20"]["baseline"]["run"] == "baseline"
     bad = subprocess.run([sys.executable, "-m", "trp.runs", str(tmp_path / "none.yaml")], capture_output=True, text=True)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1 and "trp.runs:" in bad.stderr
 
