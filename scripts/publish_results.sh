@@ -38,7 +38,11 @@ for fix in "$@"; do
 done
 git switch -c "results/$profile-$tag"
 for fix in "$@"; do git cherry-pick "$fix" > /dev/null; done
-PYTHONPATH=$own_src "$bin/trp" render budget --results "results/$profile" --profile "$profile" \
+# The run table of the profile, by this checkout's code and the Python of its trp (the budget table reads the jobs
+# behind its records).
+python=$(dirname "$(readlink -f "$bin/trp")")/python
+PYTHONPATH=$own_src "$python" -m trp.runs "config/$profile.yaml" > "results/$profile/runs.json"
+PYTHONPATH=$own_src "$bin/trp" render budget --run-table "results/$profile/runs.json" --profile "$profile" \
   --out "paper_tables/$profile/budget" > /dev/null
 # The rank logs are committed gzipped (byte-identical once unpacked; scripts/pull_results.sh unpacks them).
 find "results/$profile" -name ranklog.jsonl -print0 | xargs -0 -r bash "$scripts/pack_ranklogs.sh"

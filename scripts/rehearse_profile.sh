@@ -28,7 +28,8 @@ if ! PYTHONPATH=$dir/src snakemake --cores all --configfile rehearsal.yaml --kee
   exit 1
 fi
 # what publish_results.sh and update_readme.py add, with this checkout's code (as publishing uses it)
-PYTHONPATH=$repo/src trp render budget --results "results/$profile" --profile "$profile" --out "paper_tables/$profile/budget" > /dev/null
+PYTHONPATH=$repo/src trp render budget --run-table "results/$profile/runs.json" --profile "$profile" \
+  --out "paper_tables/$profile/budget" > /dev/null
 PYTHONPATH=$repo/src python "$repo/scripts/update_readme.py" --profile "$profile" --root "$dir"
 python -c "import collections, json, sys; print('rehearse_profile: verdicts', dict(collections.Counter(
     c['verdict'] for c in json.load(open(sys.argv[1]))['claims'])))" "paper_tables/$profile/claims.json"
