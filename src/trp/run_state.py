@@ -53,6 +53,14 @@ class ProfileState:
     def benchmark(self, stage: str, model: str, run: str, seed: int) -> str:
         return f"{self.results}/benchmarks/{stage}/{model}/{run}/s{seed}.tsv"
 
+    def log(self, stage: str, model: str, run: str, seed: int) -> str:
+        return f"{self.results}/logs/{stage}/{model}/{run}/s{seed}.log"
+
+    def every_job(self) -> list[tuple[str, str, str, int]]:
+        """(stage, model, run, seed) of every job behind the profile's records, each once, sources first."""
+        return list(dict.fromkeys((stage, model, r, seed) for (model, run), seeds in self.table.requests.items()
+                                  for seed in sorted(seeds) for stage, r in jobs(self.table, run)))
+
     def done(self, model: str, run: str, seed: int) -> bool:
         """Whether a run's record and every job behind it are done."""
         return (self.tree / self.table.record(model, run, seed)).is_file() and all(
@@ -64,7 +72,7 @@ class ProfileState:
             return "done"
         settings = self.table.config
         for stage, r in reversed(jobs(self.table, run)):
-            logged = logged_epochs(self.tree / f"{self.results}/logs/{stage}/{model}/{r}/s{seed}.log")
+            logged = logged_epochs(self.tree / self.log(stage, model, r, seed))
             if logged and stage in ("train", "finetune"):
                 verb, total = ("training", settings["train"]["epochs"]) if stage == "train" else \
                     ("fine-tuning", settings["finetune"]["epochs"])

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..artifacts import ArtifactError
 from ..artifacts.records import read_allocation, read_run
-from ..run_state import FOLDERS, ProfileState, jobs
+from ..run_state import FOLDERS, ProfileState
 from ..runs import RunTable, run_file
 from .arguments import add_run_table, renderer_parser
 from .footer import provenance_footer
@@ -34,6 +34,7 @@ COLUMNS = [("stage", "stage"), ("device", "finished on"), ("jobs", "jobs"), ("me
 
 
 NO_RECORD = ([], "n/a")  # a job without a record: no epochs, no machine
+RECORD = {"allocate": "ranks.json"}  # a job's stage -> the name of its record (others: metrics.json)
 
 
 def job_times(tsv: Path) -> tuple[float, float | None]:
@@ -53,12 +54,9 @@ def job_records(table: RunTable) -> dict[Path, Path]:
     """The benchmark file of every job behind the profile's records -> the record that job wrote (an
     allocation's ranks.json, else its metrics.json). Paths relative to the working directory."""
     state, out = ProfileState(Path("."), table), {}
-    for (model, run), seeds in table.requests.items():
-        for seed in seeds:
-            for stage, r in jobs(table, run):
-                name = "ranks.json" if stage == "allocate" else "metrics.json"
-                out[Path(state.benchmark(stage, model, r, seed))] = \
-                    Path(run_file(state.results, FOLDERS[stage], name, model, r, seed))
+    for stage, model, run, seed in state.every_job():
+        record = run_file(state.results, FOLDERS[stage], RECORD.get(stage, "metrics.json"), model, run, seed)
+        out[Path(state.benchmark(stage, model, run, seed))] = Path(record)
     return out
 
 
