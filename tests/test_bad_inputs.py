@@ -345,6 +345,17 @@ def test_macs_are_counted_at_the_datasets_input_size(cifar_npz, tmp_path):
     assert read_record(out / "model.pt")["input_size"] == [3, 32, 32]
 
 
+@pytest.mark.parametrize("size", [[1, 32, 32], [3, 32, 16], [3, 8, 8]])
+def test_a_checkpoint_declaring_images_its_network_cannot_take_is_refused(finished, tmp_path, capsys, size):
+    """Counted at such a size, MACs are a traceback (one channel) or a wrong budget (a crop no run uses)."""
+    rec = torch.load(finished / "model.pt", weights_only=True)
+    rec["input_size"] = size
+    torch.save(rec, tmp_path / "model.pt")
+    code = run_cli(fill(ALLOCATE, run=tmp_path) + ["--out", str(tmp_path / "ranks.json")])
+    assert f"model.pt: malformed input_size {size} (expected [3, S, S], S from 32 to 2048" in refusal(capsys, code)
+    assert not (tmp_path / "ranks.json").exists()
+
+
 # A diverged network (NaN weights) is refused before any evaluation, decomposition or timing.
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,9 @@ from .atomic import ArtifactError, atomic_save
 
 DENSE, DECOMPOSED = "trp.dense/1", "trp.decomposed/1"
 TRAINING_KEYS = {"model", "optimizer", "scheduler", "generator", "state", "regularizer"}
+# The image sides a checkpoint may declare: CIFAR-10's, up to the largest a network's MACs are counted at
+# in bounded memory (each layer runs once at that size; at 20000 the first conv's output alone is 25 GB).
+MIN_SIDE, MAX_SIDE = 32, 2048
 WRITTEN_BY = {DENSE: "`trp train` (model.pt)", DECOMPOSED: "`trp train` or `trp decompose` (decomposed.pt)"}
 
 
@@ -64,9 +67,11 @@ def read_record(path, map_location="cpu") -> dict:
     rec.setdefault("format", DECOMPOSED if "ranks" in rec else DENSE)
     if rec["format"] not in WRITTEN_BY:
         raise ArtifactError(f"{path}: unknown checkpoint format {rec['format']!r}")
-    size = rec.get("input_size", [3, 1, 1])
-    if not (isinstance(size, (list, tuple)) and len(size) == 3 and all(type(v) is int and v > 0 for v in size)):
-        raise ArtifactError(f"{path}: malformed input_size {size!r} (expected [C, H, W])")
+    size = rec.get("input_size", [3, MIN_SIDE, MIN_SIDE])
+    if not (isinstance(size, (list, tuple)) and len(size) == 3 and all(type(v) is int for v in size)
+            and size[0] == 3 and size[1] == size[2] and MIN_SIDE <= size[1] <= MAX_SIDE):
+        raise ArtifactError(f"{path}: malformed input_size {size!r} (expected [3, S, S], S from {MIN_SIDE} to "
+                            f"{MAX_SIDE}: RGB images of the square size the network was trained at)")
     bad = [k for k, v in rec["state_dict"].items()
            if isinstance(v, torch.Tensor) and v.is_floating_point() and not bool(v.isfinite().all())]
     if bad:
