@@ -285,28 +285,12 @@ class RunTable:
         return run_file(f"results/{self.profile}", "imagenet" if self.imagenet else "runs", "ranklog.jsonl", model,
                         run, seed)
 
-    # The renderers' inputs, (label, path) as `trp render` takes them (LABEL=PATH; a label repeated
-    # over seeds): each table and figure reads exactly these records.
-
-    def table1_inputs(self) -> list[tuple[str, str]]:
-        """(model/method key, metrics.json) of every Table-1 run and seed."""
-        return [(f"{m}/{key}", self.record(m, run, s)) for m, rows in self.tables.items() for key, run in rows.items()
-                for s in self.seeds]
-
-    def ablation_inputs(self) -> list[tuple[str, str]]:
-        """(scheme/method/run, metrics.json) of every Fig. 3 point, at every seed the profile makes it at."""
-        m = self.config["ablation"]["model"]
-        return [(f"{scheme}/{method}/{run}", self.record(m, run, s)) for scheme, method, run in self.ablation
-                for s in self.seeds_of(m, run)]
+    # What the renderers read: Fig. 2's rank log; the records of each table and figure (runs.json, below);
+    # ImageNet's tables as (label, path) pairs (LABEL=PATH, a label repeated over seeds).
 
     def rankvar_input(self) -> str:
         """Fig. 2's rank log: the rank-variation run's, first seed."""
         return self.ranklog(self.config["rank_variation"]["model"], self.rankvar, self.seeds[0])
-
-    def theorem2_inputs(self) -> list[tuple[str, str]]:
-        """(model/run/seed, ranklog.jsonl) of every training made that projects with the energy rule, each once."""
-        return [(f"{m}/{run}/s{s}", self.ranklog(m, run, s)) for (m, run), seeds in sorted(self.requests.items())
-                if projects_by_energy(self.runs[run]) for s in sorted(seeds)]
 
     def table_inputs(self, model: str) -> list[tuple[str, str]]:
         """(method key, metrics.json) of every run and seed of one model's table (ImageNet: Table 2 or 3)."""
