@@ -22,12 +22,15 @@ def polar_factor(A: torch.Tensor) -> torch.Tensor:
     return (P if wide else P.mT).to(A.dtype)
 
 
-def nuclear_directions(weights: list[torch.Tensor], scheme: str) -> list[torch.Tensor]:
-    """U_r V_r^T of each weight's matrix (Eq. 6), shaped as the weight, batched over equal matrix shapes.
-    Reads the weights only, so it may run beside the step that uses them (trp.train.regularizer)."""
+def add_nuclear_subgradient(weights: list[torch.Tensor], lam: float, scheme: str) -> None:
+    """grad += lam * U_r V_r^T for each weight (Eq. 6), batched over equal matrix shapes."""
+    if lam == 0 or not weights:
+        return
     with torch.no_grad():
-        return batched(lambda W: from_matrix(polar_factor(to_matrix(float32_or_better(W), scheme)), W.shape, scheme),
-                       weights)
+        directions = batched(lambda W: from_matrix(polar_factor(to_matrix(float32_or_better(W), scheme)), W.shape, scheme),
+                             weights)
+        for w, g in zip(weights, directions):
+            add_to_grad(w, g, lam)
 
 
 def add_to_grad(weight: torch.Tensor, direction: torch.Tensor, lam: float) -> None:

@@ -1,15 +1,13 @@
 """TRP (Eq. 2) and the nuclear-norm sub-gradient (Eq. 6) as hooks around a plain SGD step,
 with the Theorem-2 quantities logged at every projection."""
-from concurrent.futures import Future, ThreadPoolExecutor
-from functools import cache
 from typing import Callable
 
 import torch
 
-from ..lowrank import ConvSite, energy_ratios, project_sites
+from ..lowrank import ConvSite, add_nuclear_subgradient, energy_ratios, project_sites
 from ..lowrank.host import read_at_once
 from ..lowrank.matricize import from_matrix
-from ..lowrank.nuclear import add_to_grad, nuclear_directions
+from ..lowrank.nuclear import add_to_grad
 from ..lowrank.theorem2 import theorem2_from_norms, theorem2_norms
 
 
@@ -21,11 +19,7 @@ class RankRegularizer:
     otherwise ranks come from the energy rule at `e`. `log` receives one record per site per
     projection (the Theorem-2 quantities); with `spectrum`, also the energy ratios ER(i) of T^z
     (Eq. 13, Fig. 2), which make a record several times larger (a 512-channel layer's: kilobytes).
-    `svd_device` (e.g. "cpu"): where the projections' SVDs run, if not on the weights' device.
-
-    Every step's U_r V_r^T depends only on the weights the step starts from, so before_forward hands
-    it to a worker thread that computes it while the forward and backward pass run (the same
-    computation on the same weights: the results do not change), and after_backward adds it."""
+    `svd_device` (e.g. "cpu"): where the projections' SVDs run, if not on the weights' device."""
 
     def __init__(self, sites: list[ConvSite], scheme: str, project: bool, e: float, m: int, lam: float,
                  nuclear_cadence: str = "every_step", allocate: Callable | None = None,
@@ -36,7 +30,6 @@ class RankRegularizer:
         self.previous: dict[str, tuple[torch.Tensor, int]] = {}  # T^z and its rank, per site
         self.projections = 0
         self._last = None
-        self._directions: Future | None = None  # this step's U_r V_r^T, being computed beside the step
         self._max_step, self._steps = None, 0  # G = max ||lr grad||_F per site since the last projection, and m
 
     @classmethod
@@ -51,16 +44,10 @@ class RankRegularizer:
         return self.do_project and step % self.m == 0
 
     def before_forward(self, step: int, global_step: int) -> None:
-        """Eq. (2): on steps with step % m == 0 the weights are replaced by T^z = D(W^t). Then
-        this step's nuclear sub-gradient (Eq. 6, every step) starts beside the step."""
+        """Eq. (2): on steps with step % m == 0 the weights are replaced by T^z = D(W^t)."""
         self._last = None
-        if self.projects_at(step):
-            self._project(global_step)
-        if self.lam and self.cadence == "every_step":
-            self._directions = _beside_the_step().submit(nuclear_directions, [s.conv.weight for s in self.sites],
-                                                         self.scheme)
-
-    def _project(self, global_step: int) -> None:
+        if not self.projects_at(step):
+            return
         weights = [s.conv.weight.detach().clone() for s in self.sites]
         ranks = (lambda S: self.allocate(self.sites, S)) if self.allocate else None
         self._last = project_sites(self.sites, self.e, self.scheme, ranks=ranks, svd_device=self.svd_device)
@@ -122,11 +109,7 @@ class RankRegularizer:
         if self.lam == 0:
             return
         if self.cadence == "every_step":
-            weights = [s.conv.weight for s in self.sites]
-            directions = self._directions.result() if self._directions else nuclear_directions(weights, self.scheme)
-            self._directions = None
-            for w, g in zip(weights, directions):
-                add_to_grad(w, g, self.lam)
+            add_nuclear_subgradient([s.conv.weight for s in self.sites], self.lam, self.scheme)
         elif self._last is not None:
             for site, p in zip(self.sites, self._last):
                 g = from_matrix(p.U[:, :p.rank] @ p.Vh[:p.rank], site.conv.weight.shape, self.scheme)
@@ -140,9 +123,3 @@ class RankRegularizer:
         self.projections = state["projections"]
         self._max_step, self._steps = state.get("max_step"), state.get("steps", 0)
         self.previous = {n: (v["weight"], v["rank"]) for n, v in state["previous"].items()}
-
-
-@cache
-def _beside_the_step() -> ThreadPoolExecutor:
-    """The one worker thread that computes a step's nuclear sub-gradient while the step runs."""
-    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="trp-nuclear")
