@@ -12,7 +12,8 @@ commit on `main` travels with the outputs.
 checkout, with a manifest (the tag's commit, the profile, each file's sha256 and modification time), and
 commits that folder alone (other staged or unstaged work is left as it is). The outputs are the files
 Git does not track in results/, checkpoints/ (an unfinished run's last.pt and partial rank log with them,
-not a finished one's), paper_tables/ and Snakemake's metadata and incomplete-job markers, and the run's log ../<tag>.log; not the prepared data
+not a finished one's; rank logs kept gzip-compressed), paper_tables/ and Snakemake's metadata and
+incomplete-job markers, and the run's log ../<tag>.log; not the prepared data
 (never committed; `restore` prepares it again), not run locks. A running Snakemake in the
 worktree is paused (SIGSTOP) while the files are copied, so that no file is caught half-written; a run
 already stopped (paused by hand with `kill -STOP -<pgid>`, e.g. while other work takes the cores) stays stopped.
@@ -26,6 +27,7 @@ A snapshot is a run in progress, not a result: results are published from the fi
 scripts/publish_results.sh, after which the snapshot folder is deleted from main (the history keeps it).
 """
 import argparse
+import gzip
 import json
 import os
 import shutil
@@ -45,6 +47,7 @@ MANIFEST = "manifest.json"
 LOG = "profile.log"  # ../<tag>.log, kept beside the outputs
 KEPT = ("results/", "checkpoints/", "paper_tables/", ".snakemake/metadata/", ".snakemake/incomplete/")
 RESUME_STATE = ("last.pt", "ranklog.partial.jsonl")
+PACKED = ".jsonl"  # rank logs (22 MB for a 164-epoch spatial TRP+Nu run) are kept gzip-compressed: `<file>.gz`
 
 
 class SnapshotError(Exception):
@@ -139,10 +142,16 @@ def save(repo: Path, tag: str, commit: bool = True) -> Path:
         if log.is_file():
             sources.append((LOG, log))
         for rel, src in sources:
-            target = staging / "files" / rel
+            packed = rel.endswith(PACKED)
+            target = staging / "files" / (rel + ".gz" if packed else rel)
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-            files[rel] = {"sha256": sha256(target), "mtime_ns": src.stat().st_mtime_ns}
+            if packed:
+                pack(src, target)
+            else:
+                shutil.copy2(src, target)
+            files[rel] = {"sha256": sha256(src), "mtime_ns": src.stat().st_mtime_ns}
+            if packed:
+                files[rel]["gzip"] = True
     profile = profile_of(tree, [rel for rel, _ in sources])
     manifest = {"schema": "trp.profile_snapshot/1", "tag": tag, "commit": head, "profile": profile,
                 "data_mtime_ns": data_files, "files": files}
@@ -188,11 +197,22 @@ def restore(repo: Path, tag: str) -> Path:
     for rel, info in manifest["files"].items():
         target = tree.with_name(tree.name + ".log") if rel == LOG else tree / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(src / "files" / rel, target)
+        if info.get("gzip"):
+            with gzip.open(src / "files" / (rel + ".gz")) as packed, open(target, "wb") as out:
+                shutil.copyfileobj(packed, out)
+        else:
+            shutil.copyfile(src / "files" / rel, target)
         if sha256(target) != info["sha256"]:
             raise SnapshotError(f"{rel}: sha256 differs from the manifest's")
         os.utime(target, ns=(info["mtime_ns"], info["mtime_ns"]))
     return tree
+
+
+def pack(src: Path, target: Path) -> None:
+    """src gzip-compressed into target, the same bytes for the same content (no name, no time in the header)."""
+    with open(src, "rb") as f, open(target, "wb") as raw, \
+            gzip.GzipFile(fileobj=raw, mode="wb", filename="", mtime=0) as out:
+        shutil.copyfileobj(f, out)
 
 
 def prepare_data(repo: Path, tree: Path, profile: str) -> None:

@@ -18,6 +18,7 @@ from profile_snapshot import SNAPSHOTS, SnapshotError, main, restore, save, save
 OUTPUTS = {
     "results/cpu/runs/resnet20/baseline/s0/metrics.json": b'{"accuracy": 1}\n',
     "checkpoints/cpu/runs/resnet20/trp/s0/last.pt": os.urandom(3000),
+    "checkpoints/cpu/runs/resnet20/trp/s0/ranklog.partial.jsonl": b'{"projection": 1, "layer": "conv"}\n' * 500,
     "paper_tables/cpu/table1.md": b"| row |\n",
     ".snakemake/metadata/cmVzdWx0cy9jcHU=": b"{}",
     ".snakemake/incomplete/Y2hlY2twb2ludHM=": b"",
@@ -76,7 +77,9 @@ def test_save_commits_the_outputs_alone_and_restore_rebuilds_the_run(run, monkey
     assert "work.py" not in committed and all(c.startswith(f"{SNAPSHOTS}/run-tag/") for c in committed)
     assert git(repo, "diff", "--cached", "--name-only").split() == ["work.py"]  # still staged, not committed
     saved = {c.split("/files/", 1)[1] for c in committed if "/files/" in c}
-    assert saved == {*OUTPUTS, "profile.log"}
+    log = "checkpoints/cpu/runs/resnet20/trp/s0/ranklog.partial.jsonl"
+    assert saved == {*OUTPUTS, "profile.log", f"{log}.gz"} - {log}  # a rank log is kept compressed
+    assert (repo / SNAPSHOTS / "run-tag/files" / f"{log}.gz").stat().st_size < len(OUTPUTS[log]) / 10
 
     git(repo, "worktree", "remove", "--force", str(tree))
     git(repo, "tag", "-d", "run-tag")
