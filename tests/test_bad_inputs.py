@@ -485,6 +485,8 @@ PROFILE_VALUES = [
     (("train", "batch_size"), 64.0, "train.batch_size: 64.0 is not an integer"),
     (("trp", "m"), 2.0, "trp.m: 2.0 is not an integer"),
     (("rank_variation", "layer"), "nosuchlayer", "rank_variation.layer: 'nosuchlayer' is not a conv of resnet20"),
+    (("train", "milestones"), [2, 1], "train.milestones: [2, 1] is not increasing"),  # TrainConfig refuses it in a job
+    (("finetune", "milestones"), [1, 1], "finetune.milestones: [1, 1] is not increasing"),
 ]
 
 

@@ -3,8 +3,9 @@ with `extends: <name>` and states only what differs from it: mappings are merged
 other value (a list, a number, a string) replaces the base's. So the paper's schedule is written
 once, in config/paper.yaml, and a profile that runs it elsewhere (config/paper_cpu.yaml) inherits it.
 A key given twice in one mapping is refused. `check` holds a profile to its schema more strictly
-than JSON Schema does: every number finite, an integer not written as a float (2.0), and the Fig. 2
-layer a conv of its model. No torch import: Snakemake reads profiles while it parses the workflow."""
+than JSON Schema does: every number finite, an integer not written as a float (2.0), milestones
+increasing, and the Fig. 2 layer a conv of its model. No torch import: Snakemake reads profiles
+while it parses the workflow."""
 import math
 import re
 from pathlib import Path
@@ -62,7 +63,8 @@ def _conv_names(model: str) -> set[str]:
 
 def check(config: dict, schema: dict) -> None:
     """Refuse what the schema's JSON Schema validation lets through: a non-finite number (.nan,
-    .inf), an integer written as a float (2.0), a Fig. 2 layer that is not a conv of its model."""
+    .inf), an integer written as a float (2.0), milestones out of order, a Fig. 2 layer that is not
+    a conv of its model."""
     import jsonschema
 
     base = jsonschema.validators.validator_for(schema)
@@ -78,6 +80,10 @@ def check(config: dict, schema: dict) -> None:
         what = " or ".join({"integer": "an integer (2, not 2.0)", "number": "a finite number"}.get(t, t) for t in wanted)
         raise ProfileError(f"{where}: {error.instance!r} is not {what}" if what else
                            f"{where}: {error.message.splitlines()[0][:200]}")
+    for block in ("train", "finetune"):
+        ms = config.get(block, {}).get("milestones")
+        if isinstance(ms, list) and any(a >= b for a, b in zip(ms, ms[1:])):
+            raise ProfileError(f"{block}.milestones: {ms!r} is not increasing; give each epoch once, in order")
     rv = config.get("rank_variation")
     if isinstance(rv, dict) and rv.get("model") in ("resnet20", "resnet56"):
         layer = str(rv.get("layer"))
