@@ -162,8 +162,9 @@ def test_rendered_by_is_dirty_only_for_changes_outside_the_rendered_outputs(tmp_
     assert state(RENDERED_OUTPUTS) is True
 
 
-def table1_inputs(tmp_path):
-    """Two TRP1 seeds, a baseline, a fine-tuned Zhang2016 run and a run the paper has no row for."""
+def table1_tables(tmp_path):
+    """Table 1 of resnet20 as a run table lists it: two TRP1 seeds, a baseline, a fine-tuned Zhang2016 run and a
+    run the paper has no row for."""
     trp1 = [(90.0, 2.0), (91.0, 2.2)]  # (decomposed top-1, conv speedup) per seed
     return run_table_of({
         "TRP1": [trp_metrics(tmp_path / f"trp1/s{s}/metrics.json", 92.0, d + 0.1, d, sp, seed=s)
@@ -174,7 +175,7 @@ def table1_inputs(tmp_path):
 
 
 def test_table1(tmp_path):
-    rows = table1(table1_inputs(tmp_path), "smoke", tmp_path / "out/table1")
+    rows = table1(table1_tables(tmp_path), "smoke", tmp_path / "out/table1")
     by = {(r["model"], r["method"]): r for r in rows}
     trp1 = by[("R-20", "TRP1")]
     std = math.sqrt(((90.0 - 90.5) ** 2 + (91.0 - 90.5) ** 2) / (2 - 1))
@@ -198,7 +199,7 @@ def test_table1(tmp_path):
 def test_table1_json_holds_the_numbers_and_the_records_of_each_row(tmp_path):
     """table1.json: model -> method key -> numbers (what `dvc metrics show` prints per row, flattened)
     and the paths of the row's records; the csv has them too, the tables shown to readers do not."""
-    table1(table1_inputs(tmp_path), "smoke", tmp_path / "table1")
+    table1(table1_tables(tmp_path), "smoke", tmp_path / "table1")
     metrics = json.loads((tmp_path / "table1.json").read_text())
     assert set(metrics) == {"resnet20"}
     assert set(metrics["resnet20"]) == {"TRP1", "baseline", "Zhang2016", "budgeted_trp"}
