@@ -531,6 +531,29 @@ def test_gpu_slots_bad_uses_are_one_line(tmp_path, capsys, monkeypatch):
     assert code == 0 and len(list((tmp_path / "locks").iterdir())) == 1
 
 
+def test_gpu_slots_passes_a_stop_signal_on_to_its_command(tmp_path, monkeypatch):
+    """A job manager that stops the job (SIGTERM to this process) stops the command, which ran on,
+    on a GPU whose slot the stopped process had freed."""
+    import signal
+
+    from trp import gpu_slots
+
+    received = []
+
+    def record(signum, _):  # the signal as this process gets it if it is not passed on
+        received.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, record)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    stop_the_job = "import os, signal, time; os.kill(os.getppid(), signal.SIGTERM); time.sleep(60)"
+    try:
+        code = gpu_slots.main(["--lock-dir", str(tmp_path), "--", sys.executable, "-c", stop_the_job])
+        after = signal.getsignal(signal.SIGTERM)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 128 + signal.SIGTERM and not received and after is record
+
+
 def run_cli_of(entry, argv) -> int:
     try:
         return entry(argv)

@@ -1,7 +1,8 @@
 """Several small jobs per GPU, each pinned to one device: `python -m trp.gpu_slots --per-gpu K -- CMD`
 waits for a free slot (one of K per visible GPU, held by a file lock for as long as CMD runs), sets
-CUDA_VISIBLE_DEVICES to that slot's GPU and runs CMD, returning its exit status. The GPUs are the
-ones the job may use: those in an inherited CUDA_VISIBLE_DEVICES (as SLURM sets it), else all.
+CUDA_VISIBLE_DEVICES to that slot's GPU and runs CMD, passing SIGTERM, SIGINT and SIGHUP on to it and
+returning its exit status (128 + N where signal N ended it). The GPUs are the ones the job may use:
+those in an inherited CUDA_VISIBLE_DEVICES (as SLURM sets it), else all.
 
 Snakemake's local executor counts GPU jobs (resources: gpu_jobs) but does not say which device a
 job gets; the locks do: with G GPUs and K slots each, at most G*K jobs run and no GPU gets more
@@ -15,6 +16,7 @@ line, `python -m trp.gpu_slots: error: ...`, exit status 2."""
 import argparse
 import fcntl
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -65,10 +67,35 @@ def acquire(devices: list[str], per_gpu: int, lock_dir, poll_s: float = 1.0, tim
         time.sleep(poll_s)
 
 
+def run(command, env=None) -> int:
+    """Run `command` and return its exit status (128 + N where signal N ended it, as a shell gives).
+    SIGTERM, SIGINT and SIGHUP sent to this process are passed on to it: a job manager that stops
+    the job stops the command, instead of leaving it running on a GPU whose slot is freed."""
+    child, early = None, []  # a signal that comes before the command has started is passed on once it has
+
+    def pass_on(signum, _):
+        if child is None:
+            early.append(signum)
+        else:
+            child.send_signal(signum)
+
+    previous = {s: signal.signal(s, pass_on) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
+    try:
+        child = subprocess.Popen(command, env=env)
+        for signum in early:
+            child.send_signal(signum)
+        code = child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 128 - code if code < 0 else code
+
+
 def main(argv=None) -> int:
     ap = Parser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--per-gpu", type=int, default=1, help="jobs that may share one GPU")
-    ap.add_argument("--gpus", type=int, help="number of GPUs 0..N-1 (default: CUDA_VISIBLE_DEVICES, else as torch sees them)")
+    ap.add_argument("--gpus", type=int,
+                    help="number of GPUs 0..N-1 (default: CUDA_VISIBLE_DEVICES, else as torch sees them)")
     ap.add_argument("--lock-dir", default=default_lock_dir())
     ap.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
     a = ap.parse_args(argv)
@@ -80,7 +107,7 @@ def main(argv=None) -> int:
     devices = visible_devices(a.gpus)
     try:
         if not devices:  # no GPU: nothing to share, run as is
-            return subprocess.call(command)
+            return run(command)
         try:
             gpu, fd = acquire(devices, a.per_gpu, a.lock_dir)
         except OSError as e:
@@ -88,7 +115,7 @@ def main(argv=None) -> int:
                   "--lock-dir", file=sys.stderr)
             return 2
         try:
-            return subprocess.call(command, env={**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
+            return run(command, {**os.environ, "CUDA_VISIBLE_DEVICES": gpu})
         finally:
             os.close(fd)
     except OSError as e:  # the command itself cannot be started
