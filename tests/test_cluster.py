@@ -39,16 +39,19 @@ def test_default_profile_sets_no_time_limit():
 
 
 def test_slurm_profile_plans_the_imagenet_profile():
-    """TRP (imagenet) and basic-method (imagenet_basic) jobs: 4 GPUs each, and --time-limit 1296
-    below their runtime of 1440 minutes (10 %), so they stop after a checkpoint and resume."""
+    """TRP trainings (imagenet_train) and the basic methods' fine-tunings (imagenet_finetune): 4 GPUs each,
+    and --time-limit 1296 below their runtime of 1440 minutes (10 %), so they stop after a checkpoint and
+    resume; the basic methods' decompositions (imagenet_decompose) on one GPU."""
     jobs = slurm_dry_run("config/imagenet.yaml", "--config", "data={root: /cluster/imagenet}")
-    runs = [j for j in jobs if j.startswith("imagenet:")]
-    basic = [j for j in jobs if j.startswith("imagenet_basic:")]
-    assert len(runs) == 5 and len(basic) == 8
+    runs = [j for j in jobs if j.startswith("imagenet_train:")]
+    basic = [j for j in jobs if j.startswith("imagenet_finetune:")]
+    tsvd = [j for j in jobs if j.startswith("imagenet_decompose:")]
+    assert len(runs) == 5 and len(basic) == len(tsvd) == 8
     assert all(all(r in j for r in ("runtime=1440", "gpu=4", "cpus_per_task=32", "mem_mb=96000")) for j in runs + basic)
     assert all("torchrun --standalone --nproc_per_node 4 " in j and "--data /cluster/imagenet " in j for j in runs + basic)
     assert all(" --time-limit 1296 " in j for j in runs + basic)
     assert all("'device=\"cuda\"'" in j for j in runs + basic)  # a job that sees no GPU stops
+    assert all("gpu=1" in j and "--device=cuda" in j and "torchrun" not in j for j in tsvd)
     assert all("gpu=" not in j for j in jobs if j.startswith("imagenet_table:"))
 
 

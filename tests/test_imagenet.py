@@ -1,11 +1,12 @@
 """ImageNet (Tables 2-3) on generated data: a 3-class image folder of small JPEGs and a random
-ResNet-18 state_dict saved under a torchvision-style hashed name. The layout and weights checks,
-the loaders, top-5, and the whole run end to end on the CPU: in one process, and in two gloo
-processes under torchrun whose replicas stay identical through TRP's projections; the run
-resumes in one process from the two-process checkpoint; a refused run directory stops every
-process instead of leaving them waiting. The basic method at a TRP run's conv MACs end to end; a
-time-limited run exits 75 and resumes to the same result; under torchrun both processes stop
-after the same epoch and share rank 0's ranks."""
+ResNet-18 state_dict saved under a torchvision-style hashed name. The layout and weights checks, the
+loaders, top-5, and ImageNet through the stages CIFAR-10 runs through, on the CPU, with the settings of
+the imagenet profile (--profile config/imagenet.yaml): `trp train` from the pretrained network in one
+process, and in two gloo processes under torchrun whose replicas stay identical through TRP's
+projections; one process resumes the two-process checkpoint; a refused run directory stops every
+process instead of leaving them waiting. The basic method at a TRP run's conv MACs (trp allocate, trp
+decompose of the pretrained weights, trp finetune) end to end; a time-limited fine-tuning exits 75 and
+resumes to the same result; under torchrun both processes stop after the same epoch."""
 import hashlib
 import json
 import os
@@ -22,39 +23,32 @@ import pytest
 import torch
 from PIL import Image
 
-from trp import models, profile, runs
+from trp import models
 from trp.artifacts import DECOMPOSED, ArtifactError, load_network, read_json
 from trp.artifacts.records import json_schema
 from trp.cli import main
-from trp.stages.train import EXIT_RESUMABLE
-from trp.config import ConfigError
+from trp.config import ConfigError, TrainConfig
 from trp.data import DataError, image_folders, imagenet_loaders, load_pretrained
 from trp.data.imagenet import LAYOUT
 from trp.lowrank import find_sites, project_sites
-from trp.stages.imagenet import check_settings, default_layers, imagenet_config, imagenet_run, loader_benchmark
+from trp.stages.imagenet import check_settings, loader_benchmark
+from trp.stages.inputs import profile_settings, sites_of
+from trp.stages.train import EXIT_RESUMABLE
 from trp.train import evaluate
-from trp.train.loop import out_of_time
 from trp.train.distributed import Process, identical_across, state_digest
+from trp.train.loop import out_of_time
 
 CLASSES = ("n01440764", "n01443537", "n01484850")
 SIZE = 64  # training crop of the runs here (ResNet-18 at 224 costs ~2 GFLOP an image on this CPU)
 SUBSET = "layers=[layer1.0.conv1,layer1.0.conv2,layer2.0.conv1]"  # small SVDs for the multi-process runs
 ROOT = Path(__file__).resolve().parents[1]
-TABLE = runs.RunTable(profile.load(ROOT / "config/imagenet.yaml"))  # the paper's settings: the imagenet profile
+PROFILE = ["--profile", str(ROOT / "config/imagenet.yaml")]  # the paper's settings
+TINY = ["device=cpu", SUBSET]
 
 
-def overrides(values: dict) -> list[str]:
-    return [f"{k}={json.dumps(v)}" for k, v in values.items()]
-
-
-def settings(model: str, key: str) -> list[str]:
-    """The --set arguments of the imagenet profile's TRP run of a Table 2 / 3 method key, as the workflow
-    passes them (its train: block, then the run's own settings)."""
-    return overrides({**TABLE.config["train"], "model": model, **TABLE.runs[TABLE.tables[model][key]].settings})
-
-
-PAPER = settings("resnet18", "TRP1")  # TRP1 of ResNet-18 at the paper's settings
-BASIC = overrides({**TABLE.config["train"], "model": "resnet18"})  # a basic method's: the schedule alone
+def layers(arch: str) -> list[str]:
+    with torch.device("meta"):
+        return [s.name for s in sites_of(models.build(arch), arch, "channel")]
 
 
 def write_images(root: Path, classes=CLASSES, per_class: int = 4, seed: int = 0) -> Path:
@@ -86,16 +80,21 @@ def weights(tmp_path_factory):
     and whose head favours the 3 classes (so accuracies are not all zero)."""
     torch.manual_seed(0)
     model = models.build("resnet18")
-    sites = find_sites(model, (3, 224, 224), "channel", names=default_layers(model, "resnet18"))
+    sites = find_sites(model, (3, 224, 224), "channel", names=layers("resnet18"))
     project_sites(sites, None, "channel", ranks={s.name: 4 for s in sites})
     with torch.no_grad():
         model.fc.bias[:len(CLASSES)] += 20
     return save_hashed(model.state_dict(), tmp_path_factory.mktemp("weights"), "resnet18")
 
 
+def imagenet(image_root, command, *args) -> list[str]:
+    """Arguments of a `trp` command on the generated ImageNet folder, at the imagenet profile's settings."""
+    return [command, *PROFILE, "--data", str(image_root), "--workers", "0", "--image-size", str(SIZE), *args]
+
+
 def torchrun(*args, timeout=240):
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "trp.cli",
-           "imagenet", *args]
+           *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
@@ -221,32 +220,28 @@ def test_default_weights_are_torchvision_cache_files(tmp_path, monkeypatch):
 
 # --- settings ---------------------------------------------------------------------------------
 
-def test_the_imagenet_profiles_runs_have_the_papers_settings():
-    """Sec. 4.2 and 4.4: 10 epochs at lr 1e-4, constant, SGD with momentum 0.9 and weight decay 1e-4, e = 0.005,
-    lambda 3e-4 for +Nu; 256 images a step over all processes."""
-    cfg = imagenet_config(PAPER)
-    assert (cfg.model, cfg.method, cfg.epochs, cfg.lr, cfg.e, cfg.lam, cfg.milestones, cfg.momentum,
-            cfg.weight_decay, cfg.batch_size) == ("resnet18", "trp", 10, 1e-4, 0.005, 0.0, [], 0.9, 1e-4, 256)
-    nu = imagenet_config(settings("resnet50", "TRP1+Nu"))
-    assert (nu.model, nu.scheme, nu.lam, nu.e) == ("resnet50", "channel", 3e-4, 0.005)
-    # a basic-method run: the same schedule, no regulariser
-    basic = imagenet_config(overrides({**TABLE.config["train"], "model": "resnet18", "scheme": "spatial"}), basic=True)
-    assert (basic.method, basic.lam, basic.epochs, basic.lr, basic.batch_size) == ("baseline", 0.0, 10, 1e-4, 256)
-    for extra in (["lam=1e-3"], ["method=trp"]):
-        with pytest.raises(ConfigError, match="without a regulariser"):
-            imagenet_config(extra, basic=True)
-    for extra, message in [(["model=resnet20"], "resnet18 or resnet50, not 'resnet20'"),
-                           (["target_speedup=2"], "budgeted TRP")]:
+def test_the_imagenet_profile_gives_the_papers_settings():
+    """Sec. 4.2 and 4.4: 10 epochs at lr 1e-4, constant, SGD with momentum 0.9 and weight decay 1e-4, e = 0.005;
+    256 images a step over all processes; lambda (3e-4 for +Nu) only where a run sets it. A fine-tuning (the
+    basic methods) takes the same schedule."""
+    profile, values = profile_settings(ROOT / "config/imagenet.yaml")
+    cfg = TrainConfig.from_dict({**values, "model": "resnet18"})
+    assert profile["dataset"] == "imagenet" and profile["trp"]["lam"] == 3e-4
+    assert (cfg.model, cfg.method, cfg.epochs, cfg.lr, cfg.e, cfg.m, cfg.lam, cfg.milestones, cfg.momentum,
+            cfg.weight_decay, cfg.batch_size) == ("resnet18", "trp", 10, 1e-4, 0.005, 20, 0.0, [], 0.9, 1e-4, 256)
+    assert profile_settings(ROOT / "config/imagenet.yaml", finetuning=True)[1] == profile["train"]
+    for extra, message in [({"model": "resnet20"}, "resnet18 or resnet50, not 'resnet20'"),
+                           ({"target_speedup": 2}, "budgeted TRP")]:
         with pytest.raises(ConfigError, match=message):
-            check_settings(imagenet_config([*PAPER, *extra]), 1, SIZE, basic=False)
+            check_settings(TrainConfig.from_dict({**values, "model": "resnet18", **extra}), 1, SIZE)
 
 
 def test_projected_convs_are_the_papers():
     """ResNet-18: its 16 3x3 convs (no 1x1 shortcut convs). ResNet-50: every 1x1 and 3x3 conv, the
     4 shortcut 1x1 convs included (48 + 4); never the stem."""
     with torch.device("meta"):
-        r18, r50 = models.build("resnet18"), models.build("resnet50")
-    l18, l50 = default_layers(r18, "resnet18"), default_layers(r50, "resnet50")
+        r18 = models.build("resnet18")
+    l18, l50 = layers("resnet18"), layers("resnet50")
     assert len(l18) == 16 and all(dict(r18.named_modules())[n].kernel_size == (3, 3) for n in l18)
     assert len(l50) == 52 and sum("downsample" in n for n in l50) == 4 and "conv1" not in l18 + l50
 
@@ -294,31 +289,39 @@ def test_state_digest_sees_any_change_of_weights_or_ranks():
     assert state_digest(model, {"0": 2}) != state_digest(model[:1], {"0": 2})
 
 
-# --- runs -------------------------------------------------------------------------------------
+# --- trp train ---------------------------------------------------------------------------------
 
-def test_one_process_run_end_to_end(image_root, weights, tmp_path):
-    cfg = imagenet_config([*PAPER, "batch_size=2", "max_steps=1", "m=1", "device=cpu"])
-    m = imagenet_run(cfg, image_root, tmp_path / "run", weights=weights, workers=0, image_size=SIZE, progress=False)
+def valid(path, kind):
+    doc = read_json(path)
+    assert doc["kind"] == kind and not list(jsonschema.Draft202012Validator(json_schema(kind)).iter_errors(doc))
+    return doc
+
+
+def test_one_process_training_from_the_pretrained_network(image_root, weights, tmp_path):
+    out = tmp_path / "run"
+    assert main(imagenet(image_root, "train", "--weights", str(weights), "--no-progress", "--out", str(out),
+                         "--set", "model=resnet18", "scheme=channel", "batch_size=2", "max_steps=1", "m=1",
+                         "device=cpu")) == 0
+    m = valid(out / "metrics.json", "training")
     assert set(m["accuracy"]) == set(m["top5"]) == {"pretrained", "dense", "projected", "decomposed"}
+    assert (m["config"]["epochs"], m["config"]["lr"], m["config"]["e"]) == (10, 1e-4, 0.005)  # the profile's
     assert m["training"]["steps"] == 1 and m["training"]["projections"] == 1
-    assert m["layers"] == default_layers(models.build("resnet18"), "resnet18")
+    assert m["layers"] == layers("resnet18")
     assert m["ranks"] and m["speedup"]["conv"] > 1 and m["max_output_difference"] < 1e-3
     assert m["weights"]["sha256"] == m["provenance"]["weights_sha256"]
     assert m["data"]["classes"] == 3 and not m["data"]["head_matches_labels"]
-    decomposed, rec = load_network(tmp_path / "run" / "decomposed.pt", expect=DECOMPOSED)
+    decomposed, rec = load_network(out / "decomposed.pt", expect=DECOMPOSED)
     assert rec["ranks"] == m["ranks"] and rec["arch"] == "resnet18"
-    log = [json.loads(line) for line in (tmp_path / "run" / "ranklog.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (out / "ranklog.jsonl").read_text().splitlines()]
     assert len(log) == len(m["layers"]) and all(r["step"] == 0 for r in log)
-    written = read_json(tmp_path / "run" / "metrics.json")
-    assert written["kind"] == "imagenet" and not list(jsonschema.Draft202012Validator(json_schema("imagenet")).iter_errors(written))
 
 
 @pytest.fixture(scope="module")
 def two_process_run(image_root, weights, tmp_path_factory):
     out = tmp_path_factory.mktemp("ddp")
-    args = ["--data", str(image_root), "--weights", str(weights), "--workers", "1", "--image-size", str(SIZE),
-            "--no-progress", "--out", str(out), "--set", *PAPER, "batch_size=4", "max_steps=2", "m=1", "device=cpu",
-            SUBSET]
+    args = imagenet(image_root, "train", "--weights", str(weights), "--no-progress", "--out", str(out), "--set",
+                    "model=resnet18", "scheme=channel", "batch_size=4", "max_steps=2", "m=1", *TINY)
+    args[args.index("--workers") + 1] = "1"
     done = torchrun(*args)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return out, args, read_json(out / "metrics.json")
@@ -335,13 +338,13 @@ def test_two_processes_keep_identical_replicas_through_projections(two_process_r
     assert m["training"]["history"][0]["images_per_s"] > 0
 
 
-def test_one_process_resumes_the_two_process_checkpoint(two_process_run, weights, image_root):
+def test_one_process_resumes_the_two_process_checkpoint(two_process_run):
     """last.pt is the network's own state (no DDP prefix): one process resumes the finished
     two-process run and gets its weights, and evaluating the whole split in one process gives the
     two processes' summed counts."""
-    out, _, m = two_process_run
-    cfg = imagenet_config([*PAPER, "batch_size=4", "max_steps=2", "m=1", "device=cpu", SUBSET])
-    again = imagenet_run(cfg, image_root, out, weights=weights, workers=0, image_size=SIZE, progress=False)
+    out, args, m = two_process_run
+    assert main(args) == 0
+    again = read_json(out / "metrics.json")
     assert again["distributed"]["state_digests"] == m["distributed"]["state_digests"][:1]
     assert again["training"]["history"] == m["training"]["history"]
     assert again["accuracy"] == m["accuracy"] and again["top5"] == m["top5"] and 0 < m["accuracy"]["pretrained"] < 100
@@ -353,24 +356,32 @@ def test_refused_run_directory_stops_every_process(two_process_run):
     _, args, _ = two_process_run
     done = torchrun(*args, "seed=1", timeout=120)
     # both processes write to the same stderr, so their lines may interleave
-    assert done.returncode != 0 and done.stderr.count("trp imagenet: error: ") == 2, done.stderr[-3000:]
+    assert done.returncode != 0 and done.stderr.count("trp train: error: ") == 2, done.stderr[-3000:]
     assert "holds this kind of run with other settings (config.seed: 0 -> 1)" in done.stderr
     assert "rank 0 could not take the run directory" in done.stderr and "src/trp/" not in done.stderr  # no trp traceback
 
 
-# --- the basic methods, time limits -----------------------------------------------------------
-
-def cli_args(image_root, weights, out, *extra, sets=("batch_size=4", "epochs=2")):
-    return ["imagenet", "--data", str(image_root), "--weights", str(weights), "--workers", "0", "--image-size",
-            str(SIZE), "--no-progress", "--out", str(out), *extra, "--set", *BASIC, *sets, "device=cpu", SUBSET]
-
+# --- the basic methods: trp allocate, trp decompose, trp finetune ----------------------------------
 
 @pytest.fixture(scope="module")
 def trp_run(image_root, weights, tmp_path_factory):
     """A one-process TRP run on SUBSET's layers: its conv MACs are a basic method's budget."""
     out = tmp_path_factory.mktemp("trp")
-    assert main(cli_args(image_root, weights, out, sets=(*PAPER, "batch_size=4", "max_steps=1", "m=1"))) == 0
+    assert main(imagenet(image_root, "train", "--weights", str(weights), "--no-progress", "--out", str(out), "--set",
+                         "model=resnet18", "batch_size=4", "max_steps=1", "m=1", *TINY)) == 0
     return out / "metrics.json"
+
+
+@pytest.fixture(scope="module")
+def basic_tsvd(trp_run, image_root, weights, tmp_path_factory):
+    """The basic method at the TRP run's conv MACs: the energy rule's ranks for them on the pretrained weights
+    (trp allocate), that TSVD of the pretrained network measured on the validation split (trp decompose)."""
+    d = tmp_path_factory.mktemp("basic")
+    assert main(["allocate", "--checkpoint", str(weights), "--scheme", "channel", "--method", "energy",
+                 "--budget-from", str(trp_run), "--out", str(d / "ranks.json")]) == 0
+    assert main(imagenet(image_root, "decompose", "--checkpoint", str(weights), "--scheme", "channel", "--ranks",
+                         str(d / "ranks.json"), "--device", "cpu", "--out", str(d / "tsvd"))) == 0
+    return d
 
 
 def network_state(path):
@@ -382,75 +393,82 @@ def history(m):
     return [{k: v for k, v in h.items() if k not in ("seconds", "images_per_s")} for h in m["training"]["history"]]
 
 
-def test_basic_method_at_a_trp_runs_macs_resumes_after_a_time_limit_to_the_same_result(trp_run, image_root, weights,
-                                                                                         tmp_path, capsys):
-    """`trp imagenet --budget-from` a TRP run's metrics: the TSVD of the pretrained network at the
-    energy rule's ranks for the conv MACs that run reached, fine-tuned (2 epochs, no regulariser).
-    With a time limit it stops after epoch 1 (exit 75, checkpointed); the same command without the
-    limit resumes and ends with the very network and numbers of the uninterrupted run."""
-    ref, cut = tmp_path / "ref", tmp_path / "cut"
-    basic = ("--budget-from", str(trp_run))
-    assert main(cli_args(image_root, weights, ref, *basic)) == 0
-    assert main(cli_args(image_root, weights, cut, *basic, "--time-limit", "1e-6")) == EXIT_RESUMABLE
-    assert "time limit reached after epoch 1" in capsys.readouterr().err
-    assert (cut / "last.pt").exists() and not (cut / "metrics.json").exists() and not (cut / "finetuned.pt").exists()
-    assert main(cli_args(image_root, weights, cut, *basic)) == 0
+def finetune_args(image_root, basic_tsvd, out, *extra):
+    return imagenet(image_root, "finetune", "--checkpoint", str(basic_tsvd / "tsvd" / "decomposed.pt"), "--no-progress",
+                    "--out", str(out), *extra, "--set", "batch_size=4", "epochs=2", "device=cpu")
 
-    trp, m, resumed = read_json(trp_run), read_json(ref / "metrics.json"), read_json(cut / "metrics.json")
-    assert m["basic"]["target_speedup"] == trp["speedup"]["conv"] and m["basic"]["budget_from"] == str(trp_run)
-    assert m["basic"]["allocation"]["method"] == "energy" and m["basic"]["allocation"]["ranks"] == m["ranks"]
-    assert m["layers"] == trp["layers"] and m["ranks"]
-    # the budget is met: at most the TRP run's conv MACs (these weights have rank 4: the same ranks)
-    assert m["cost"]["decomposed"]["conv_macs"] <= trp["cost"]["decomposed"]["conv_macs"]
-    assert m["speedup"]["conv"] == pytest.approx(trp["speedup"]["conv"])
-    assert set(m["accuracy"]) == set(m["top5"]) == {"pretrained", "decomposed", "finetuned"}
-    assert m["accuracy"]["pretrained"] == trp["accuracy"]["pretrained"]
-    assert (m["config"]["method"], m["config"]["lam"], m["training"]["epochs"], m["training"]["projections"]) == \
-        ("baseline", 0.0, 2, 0)
-    assert sorted(p.name for p in ref.iterdir() if not p.name.startswith(".")) == \
-        ["finetuned.pt", "last.pt", "metrics.json", "run.json"]
-    net, rec = load_network(ref / "finetuned.pt", expect=DECOMPOSED)
-    assert rec["ranks"] == m["ranks"] and rec["scheme"] == "channel"
-    # resumed after the time limit: the same network and numbers
+
+def test_basic_method_at_a_trp_runs_macs_through_the_stages(trp_run, basic_tsvd):
+    """ResNet-18's paper convs all get an energy-rule rank (16 layers, not the 3 of SUBSET the TRP run
+    projected), the conv MACs within the TRP run's; the decomposition record measures the pretrained
+    network ("dense") and its TSVD on the validation split."""
+    trp = read_json(trp_run)
+    allocation = read_json(basic_tsvd / "ranks.json")
+    assert allocation["method"] == "energy" and set(allocation["ranks"]) | set(allocation["dense_layers"]) == \
+        set(layers("resnet18"))
+    assert allocation["macs"] <= trp["cost"]["decomposed"]["conv_macs"]
+    m = valid(basic_tsvd / "tsvd" / "metrics.json", "decomposition")
+    assert m["ranks"] == allocation["ranks"] and m["speedup"]["conv"] >= trp["speedup"]["conv"] * (1 - 1e-9)
+    assert m["accuracy"]["dense"] == trp["accuracy"]["pretrained"] and set(m["top5"]) == set(m["accuracy"])
+
+
+def test_fine_tuning_resumes_after_a_time_limit_to_the_same_result(image_root, basic_tsvd, tmp_path, capsys):
+    """`trp finetune` on ImageNet (2 epochs at the profile's lr, no regulariser); with a time limit it stops after
+    epoch 1 (exit 75, checkpointed); the same command without the limit resumes and ends with the very network and
+    numbers of the uninterrupted run."""
+    ref, cut = tmp_path / "ref", tmp_path / "cut"
+    assert main(finetune_args(image_root, basic_tsvd, ref)) == 0
+    assert main(finetune_args(image_root, basic_tsvd, cut, "--time-limit", "1e-6")) == EXIT_RESUMABLE
+    assert "trp finetune: time limit reached after epoch 1" in capsys.readouterr().err
+    assert (cut / "last.pt").exists() and not (cut / "metrics.json").exists() and not (cut / "finetuned.pt").exists()
+    assert main(finetune_args(image_root, basic_tsvd, cut)) == 0
+    m, resumed = valid(ref / "metrics.json", "finetuning"), read_json(cut / "metrics.json")
+    tsvd = read_json(basic_tsvd / "tsvd" / "metrics.json")
+    assert set(m["accuracy"]) == set(m["top5"]) == {"decomposed", "finetuned"}
+    assert m["accuracy"]["decomposed"] == tsvd["accuracy"]["decomposed"] and m["ranks"] == tsvd["ranks"]
+    assert (m["config"]["method"], m["config"]["lam"], m["config"]["lr"], m["training"]["epochs"]) == \
+        ("baseline", 0.0, 1e-4, 2)
+    assert m["speedup"] == tsvd["speedup"] and m["distributed"]["world_size"] == 1
     a, b = network_state(ref / "finetuned.pt"), network_state(cut / "finetuned.pt")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert history(resumed) == history(m) and resumed["accuracy"] == m["accuracy"] and resumed["top5"] == m["top5"]
-    assert resumed["ranks"] == m["ranks"] and resumed["basic"] == m["basic"]
 
 
-def test_two_processes_stop_after_the_same_epoch_and_share_the_basic_ranks(image_root, weights, tmp_path):
-    """Under torchrun (2 gloo processes) a time-limited basic-method run stops both processes after
-    epoch 1, checkpointed by rank 0; the first to exit exits 75 (either rank: torchrun then ends the
-    other, still shutting down, and itself exits non-zero); neither goes on into epoch 2, where it
-    would wait for the other forever. One process then resumes it to the end with the ranks rank 0
-    allocated."""
+def test_two_processes_stop_after_the_same_epoch(image_root, basic_tsvd, tmp_path):
+    """Under torchrun (2 gloo processes) a time-limited fine-tuning stops both processes after epoch 1,
+    checkpointed by rank 0; the first to exit exits 75 (either rank: torchrun then ends the other, still
+    shutting down, and itself exits non-zero); neither goes on into epoch 2, where it would wait for the other
+    forever. One process then resumes it to the end."""
     out = tmp_path / "ddp"
-    args = cli_args(image_root, weights, out, "--target-speedup", "1.1", "--time-limit", "1e-6")[1:]
-    done = torchrun(*args)
+    done = torchrun(*finetune_args(image_root, basic_tsvd, out, "--time-limit", "1e-6"))
     assert done.returncode != 0, done.stderr[-3000:]
     codes = [int(c) for c in re.findall(r"rank\s+: [01] \(local_rank: [01]\)\s+exitcode\s+: (-?\d+) ", done.stderr)]
     assert 75 in codes and set(codes) <= {75, -15}, done.stderr[-3000:]  # 75, or ended by torchrun (SIGTERM)
     assert done.stderr.count("time limit reached after epoch 1") == 1  # said by rank 0 alone
     state = torch.load(out / "last.pt", weights_only=True)
     assert state["state"]["epoch"] == 1 and not (out / "metrics.json").exists()
-    assert main(cli_args(image_root, weights, out, "--target-speedup", "1.1")) == 0
+    assert main(finetune_args(image_root, basic_tsvd, out)) == 0
     m = read_json(out / "metrics.json")
     assert m["training"]["epochs"] == 2 and m["training"]["history"][0] == state["state"]["history"][0]
-    assert m["speedup"]["conv"] >= 1.1 and m["ranks"] == m["basic"]["allocation"]["ranks"]
-    assert m["distributed"]["world_size"] == 1
 
 
 def test_cli_bad_input_is_one_line(image_root, weights, tmp_path, capsys):
-    base = ["imagenet", "--out", str(tmp_path / "run"), "--no-progress", "--workers", "0"]
-    data, good = ["--data", str(image_root)], ["--weights", str(weights)]
-    for argv, sets, message in [(["--data", str(tmp_path / "none"), *good], [], "no such directory"),
-                                ([*data, "--weights", str(tmp_path / "x-12345678.pth")], [], "not found"),
-                                ([*data, *good], ["model=resnet20"], "fine-tune resnet18 or resnet50"),
-                                ([*data, *good], ["batch_size=64"], "12 training images are fewer than one step"),
-                                ([*data, *good, "--target-speedup", "2"], ["lam=1"], "without a regulariser"),
-                                ([*data, *good, "--budget-from", str(tmp_path / "none.json")], [], "none.json"),
-                                ([*data, *good, "--target-speedup", "1000"], [], "budget infeasible")]:
-        assert main(base + argv + ["--set", *BASIC, *sets]) == 2
+    out = ["--out", str(tmp_path / "run"), "--no-progress"]
+    train = ["train", *out, "--weights", str(weights)]
+    for argv, message in [
+            ([*imagenet(tmp_path / "none", *train), "--set", "model=resnet18"], "no such directory"),
+            ([*imagenet(image_root, "train", *out, "--weights", str(tmp_path / "x-12345678.pth")), "--set",
+              "model=resnet18"], "not found"),
+            ([*imagenet(image_root, *train), "--set", "model=resnet20"], "fine-tune resnet18 or resnet50"),
+            ([*imagenet(image_root, *train)], "fine-tune resnet18 or resnet50, not 'resnet20'"),  # no CIFAR defaults
+            ([*imagenet(image_root, *train), "--set", "model=resnet18", "batch_size=64"],
+             "12 training images are fewer than one step"),
+            ([*train, "--data", str(image_root), "--workers", "0"], "--weights, --workers apply to ImageNet data"),
+            ([*imagenet(image_root, *train), "--profile", str(tmp_path / "none.yaml")], "none.yaml cannot be read"),
+            (["allocate", "--checkpoint", str(weights), "--scheme", "channel", "--method", "energy",
+              "--target-speedup", "1000", "--out", str(tmp_path / "r.json")], "budget infeasible")]:
+        assert main(argv) == 2
         err = capsys.readouterr().err
-        assert err.startswith("trp imagenet: error: ") and err.count("\n") == 1 and message in err, err
+        line = err.splitlines()[-1]  # after any progress line
+        assert line.startswith(f"trp {argv[0]}: error: ") and message in line and "Traceback" not in err, err
     assert not (tmp_path / "run").exists()

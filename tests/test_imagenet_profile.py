@@ -1,4 +1,5 @@
-"""The imagenet profile (config/imagenet.yaml): it plans the torchrun jobs of Tables 2 and 3 with
+"""The imagenet profile (config/imagenet.yaml): it plans Tables 2 and 3 through CIFAR-10's stages (trp
+train and trp finetune under torchrun, trp allocate and trp decompose of the pretrained weights) with
 quoted paths, the basic methods at the conv MACs of the same model's and seed's TRP run and at the
 paper's speedups, its schema refuses a bad key, and the ImageNet renderer puts synthetic records
 beside the paper's numbers. Expected numbers are computed here from the records the test writes and
@@ -23,8 +24,10 @@ def snakemake(*args):
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=ROOT, capture_output=True, text=True)
 
 
-def shell_commands(out):
-    return [line.removeprefix("Shell command: ") for line in out.splitlines() if line.startswith("Shell command: torchrun")]
+def shell_commands(out, command="train"):
+    """The planned `trp COMMAND` jobs (train, finetune: under torchrun)."""
+    return [line.removeprefix("Shell command: ") for line in out.splitlines() if line.startswith("Shell command: ")
+            and f" trp.cli {command} " in line or line.startswith(f"Shell command: trp {command} ")]
 
 
 def test_imagenet_profile_plans_torchrun_jobs_with_quoted_paths(tmp_path):
@@ -38,18 +41,19 @@ def test_imagenet_profile_plans_torchrun_jobs_with_quoted_paths(tmp_path):
     proc = snakemake("-n", "-p", "--configfile", "config/imagenet.yaml", "--config", f'data={{root: "{root}"}}',
                      f"models={models}")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    jobs = [j for j in shell_commands(proc.stdout) if "method=\"trp\"" in j]
-    assert len(jobs) == 5 and all(j.startswith("torchrun --standalone --nproc_per_node 4 -m trp.cli imagenet ") for j in jobs)
-    assert all(f" --data {shlex.quote(root)} " in j and " --workers 8 " in j and "--time-limit" not in j
-               for j in shell_commands(proc.stdout))  # no runtime resource here: no time limit
+    jobs = shell_commands(proc.stdout)
+    assert len(jobs) == 5
+    assert all(j.startswith("torchrun --standalone --nproc_per_node 4 -m trp.cli train ") for j in jobs)
+    assert all(f" --profile config/imagenet.yaml --data {shlex.quote(root)} --workers 8 " in j
+               and "--time-limit" not in j for j in jobs)  # no runtime resource here: no time limit
     r18 = [j for j in jobs if "model=\"resnet18\"" in j]
     assert len(r18) == 4 and all(f" --weights {shlex.quote(str(weights))} " in j for j in r18)
     r50 = [j for j in jobs if "model=\"resnet50\"" in j]
     assert len(r50) == 1 and "--weights" not in r50[0] and " lam=0.0003 " in r50[0] and "scheme=\"channel\"" in r50[0]
     assert sum(" lam=0.0003 " in j for j in r18) == 2 and sum(" lam=0.0 " in j for j in r18) == 2
     # the profile's train: and trp: settings (the paper's) in every job
-    assert all(" epochs=10 lr=0.0001 'milestones=[]' batch_size=256 " in j for j in shell_commands(proc.stdout))
-    assert all(" e=0.005 m=20 " in j for j in jobs)
+    assert all(" epochs=10 lr=0.0001 'milestones=[]' batch_size=256 " in j for j in jobs)
+    assert all(" e=0.005 m=20 " in j and "method=\"trp\"" in j for j in jobs)
     assert "trp render imagenet --model resnet18" in proc.stdout and "trp render imagenet --model resnet50" in proc.stdout
     assert not marker.exists()
 
@@ -63,16 +67,30 @@ def scheme(job):
 
 
 def test_basic_methods_run_at_the_macs_of_the_same_trp_run_and_at_the_papers_speedups():
-    """Two seeds. Every basic-method row the profile lists is one torchrun job (fine-tuning of the
-    pretrained network's TSVD, no regulariser) whose budget is the metrics.json of the TRP row it
-    is matched with, of the same model and seed (the very file the table reads for that TRP row),
-    or the speedup of the paper's row for that model: 8 jobs a seed."""
+    """Two seeds. Every basic-method row the profile lists is an allocation (the energy rule) and a
+    decomposition of the pretrained weights, then a torchrun fine-tuning of that TSVD (the profile's
+    schedule); the allocation's budget is the metrics.json of the TRP row it is matched with, of the same
+    model and seed (the very file the table reads for that TRP row), or the speedup of the paper's row for
+    that model: 8 of each a seed."""
     proc = snakemake("-n", "-p", "--configfile", "config/imagenet.yaml", "--config", "seeds=[0,1]")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = {option(j, "--out"): j for j in shell_commands(proc.stdout)}
-    basic = {out: j for out, j in jobs.items() if "method=\"baseline\"" in j}
-    assert len(jobs) == 2 * 13 and len(basic) == 2 * 8
-    assert all(" lam=" not in j and ("--budget-from" in j) != ("--target-speedup" in j) for j in basic.values())
+    allocations = {os.path.dirname(option(j, "--out")): j for j in shell_commands(proc.stdout, "allocate")}
+    tsvd = {option(j, "--out"): j for j in shell_commands(proc.stdout, "decompose")}
+    finetunes = {option(j, "--out"): j for j in shell_commands(proc.stdout, "finetune")}
+    assert len(jobs) == 2 * 5 and len(allocations) == len(tsvd) == len(finetunes) == 2 * 8
+    assert all(j.startswith("torchrun --standalone --nproc_per_node 4 -m trp.cli finetune ") and " lam=" not in j
+               and " epochs=10 lr=0.0001 'milestones=[]' batch_size=256 " in j for j in finetunes.values())
+    assert all("--method energy" in j and ("--budget-from" in j) != ("--target-speedup" in j)
+               and "/hub/checkpoints/resnet" in option(j, "--checkpoint") for j in allocations.values())
+    basic = {}  # a basic method's fine-tuning record's folder -> its allocation
+    for out, j in finetunes.items():
+        source = option(j, "--checkpoint")
+        decompose = tsvd[os.path.dirname(source).replace("checkpoints/", "results/", 1)]
+        assert option(decompose, "--checkpoint") == option(allocations[out.replace("/finetune/", "/allocate/")],
+                                                           "--checkpoint")
+        assert option(decompose, "--ranks") == out.replace("/finetune/", "/allocate/") + "/ranks.json"
+        basic[out] = allocations[out.replace("/finetune/", "/allocate/")]
     for model, table, matched, at_paper in [
             ("resnet18", "table2", {"Zhang2016@TRP1": "TRP1", "Zhang2016@TRP1+Nu": "TRP1+Nu",
                                     "Jaderberg2014@TRP2": "TRP2", "Jaderberg2014@TRP2+Nu": "TRP2+Nu"},
@@ -86,15 +104,15 @@ def test_basic_methods_run_at_the_macs_of_the_same_trp_run_and_at_the_papers_spe
         for key, trp in matched.items():
             for seed, path in enumerate(runs[key]):
                 job = basic[os.path.dirname(path)]
-                assert f"model=\"{model}\"" in job and f" seed={seed} " in job
+                assert f"/{model}/" in path and path.endswith(f"/s{seed}/metrics.json")
                 assert option(job, "--budget-from") == runs[trp][seed]  # that TRP row's run, same model and seed
                 trp_job = jobs[os.path.dirname(runs[trp][seed])]
-                assert "method=\"trp\"" in trp_job and scheme(trp_job) == scheme(job)
+                assert "method=\"trp\"" in trp_job and scheme(trp_job) == option(job, "--scheme")
         for key, (form_scheme, speedup) in at_paper.items():
             for seed, path in enumerate(runs[key]):
                 job = basic[os.path.dirname(path)]
-                assert option(job, "--target-speedup") == speedup and scheme(job) == form_scheme
-                assert f"model=\"{model}\"" in job and f" seed={seed} " in job
+                assert option(job, "--target-speedup") == speedup and option(job, "--scheme") == form_scheme
+                assert f"/{model}/" in path and path.endswith(f"/s{seed}/metrics.json")
 
 
 def test_a_basic_method_without_a_paper_row_asks_for_a_matched_key():
@@ -115,17 +133,18 @@ def test_imagenet_schema_refuses_a_bad_key(setting, message):
 
 
 def record(path, model, decomposed, top5, speedup, pretrained=(69.0, 88.5), seed=0, published=(69.758, 89.078)):
-    """A TRP run's record of `trp imagenet`: the pretrained, dense, projected and decomposed networks."""
+    """A TRP run's training record (`trp train` on ImageNet): the pretrained, dense, projected and decomposed
+    networks."""
     fields = {"config": {"model": model, "method": "trp", "scheme": "channel", "seed": seed, "epochs": 10},
               "accuracy": {"pretrained": pretrained[0], "dense": 68.0, "projected": decomposed, "decomposed": decomposed},
               "top5": {"pretrained": pretrained[1], "dense": 88.0, "projected": top5, "decomposed": top5},
               "cost": {"dense": {}, "decomposed": {}}, "speedup": {"conv": speedup, "whole": speedup * 0.9},
               "ranks": {}, "dense_layers": [], "layers": [],
-              "baseline": {"torchvision": {"top1": published[0], "top5": published[1]} if published else None},
-              "data": {}, "weights": {}, "distributed": {}, "training": {"epochs": 10, "history": []},
+              "weights": {"published": {"top1": published[0], "top5": published[1]} if published else None},
+              "data": {}, "distributed": {}, "training": {"epochs": 10, "history": []},
               "provenance": {"commit": "0123456789abcdef", "seed": seed, "device": "cuda-test"}}
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_record(path, "imagenet", fields)
+    write_record(path, "training", fields)
     return str(path)
 
 
@@ -168,16 +187,17 @@ def test_table3_one_run_beside_both_trp_rows(tmp_path):
     assert others["[He et al., 2017]"]["paper_top1"] is None and others["[Zhou et al., 2019]"]["paper_top1"] == 71.50
 
 
-def basic_record(path, model, before, finetuned, top5, speedup, target, seed=0):
-    """A basic-method run's metrics: the TSVD network before ("decomposed") and after fine-tuning."""
-    record(path, model, before, top5 - 5, speedup, seed=seed)
-    m = json.loads(path.read_text())
-    m["accuracy"]["finetuned"], m["top5"]["finetuned"] = finetuned, top5
-    for key in ("dense", "projected"):
-        del m["accuracy"][key], m["top5"][key]
-    m["config"]["method"] = "baseline"  # fine-tuned without a regulariser
-    m["basic"] = {"target_speedup": target, "budget_from": None}
-    path.write_text(json.dumps(m))
+def basic_record(path, model, before, finetuned, top5, speedup, seed=0):
+    """A basic method's fine-tuning record (`trp finetune` on ImageNet): the TSVD network before
+    ("decomposed") and after fine-tuning."""
+    fields = {"config": {"model": model, "method": "baseline", "scheme": "channel", "seed": seed, "epochs": 10},
+              "source": "decomposed.pt", "accuracy": {"decomposed": before, "finetuned": finetuned},
+              "top5": {"decomposed": top5 - 5, "finetuned": top5}, "cost": {"dense": {}, "decomposed": {}},
+              "speedup": {"conv": speedup, "whole": speedup * 0.9}, "ranks": {}, "scheme": "channel",
+              "training": {"epochs": 10, "history": []}, "data": {}, "distributed": {},
+              "provenance": {"commit": "0123456789abcdef", "seed": seed, "device": "cuda-test"}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_record(path, "finetuning", fields)
     return str(path)
 
 
@@ -185,9 +205,9 @@ def test_table2_basic_rows_beside_the_papers(tmp_path):
     """A basic method's row reports its fine-tuned network: at the paper's speedup beside the
     paper's row, at a TRP run's conv MACs right after it (no paper numbers)."""
     runs = {"TRP1": [record(tmp_path / "t.json", "resnet18", 65.0, 86.0, 1.9)],
-            "Zhang2016": [basic_record(tmp_path / "z.json", "resnet18", 20.0, 63.5, 85.0, 1.41, 1.41)],
-            "Zhang2016@TRP1": [basic_record(tmp_path / "zt.json", "resnet18", 15.0, 62.0, 84.0, 1.9, 1.9)],
-            "Jaderberg2014@TRP2+Nu": [basic_record(tmp_path / "jt.json", "resnet18", 10.0, 60.0, 83.0, 3.1, 3.1)]}
+            "Zhang2016": [basic_record(tmp_path / "z.json", "resnet18", 20.0, 63.5, 85.0, 1.41)],
+            "Zhang2016@TRP1": [basic_record(tmp_path / "zt.json", "resnet18", 15.0, 62.0, 84.0, 1.9)],
+            "Jaderberg2014@TRP2+Nu": [basic_record(tmp_path / "jt.json", "resnet18", 10.0, 60.0, 83.0, 3.1)]}
     rows = imagenet_table("resnet18", runs, "test", tmp_path / "table2")
     assert [r["method"] for r in rows] == [
         "baseline", "TRP1", "TRP1+Nu", "[Zhang et al., 2016] (data-driven, impl. of [Guo et al., 2018])",
@@ -202,11 +222,11 @@ def test_table2_basic_rows_beside_the_papers(tmp_path):
     assert "the conv MACs TRP1 reached (same seed)" in matched["note"]
     assert by["[Jaderberg et al., 2014]"]["our_top1"] is None and by["[Jaderberg et al., 2014]"]["paper_top1"] == 62.80
     assert "data-driven" in by["[Zhang et al., 2016] (data-driven, impl. of [Guo et al., 2018])"]["note"]
-    assert by["baseline"]["our_top1"]["n"] == 4  # every run evaluates the pretrained network
+    assert by["baseline"]["our_top1"]["n"] == 1  # each TRP run (a training) evaluates the pretrained network
     assert json.loads((tmp_path / "table2.json").read_text())["Zhang2016@TRP1"]["top1"] == 62.0
     # a label and a record of different kinds are refused
     for label, path in [("TRP1", tmp_path / "z.json"), ("Zhang2016", tmp_path / "t.json")]:
-        with pytest.raises(ValueError, match="basic-method run"):
+        with pytest.raises(ValueError, match="not a (fine-tuning|training) record"):
             imagenet_table("resnet18", {label: [str(path)]}, "test", tmp_path / "bad")
 
 

@@ -61,7 +61,7 @@ TIMING = ["--batch-sizes", "1", "--min-run-time", "0.01", "--rounds", "1", "--me
 
 @pytest.fixture(scope="module")
 def written(cifar_npz, tmp_path_factory):
-    """kind -> the record each CIFAR stage wrote from a tiny TRP training (trp imagenet's: test_imagenet)."""
+    """kind -> the record each CIFAR stage wrote from a tiny TRP training (ImageNet's: test_imagenet)."""
     d = tmp_path_factory.mktemp("records")
     npz, run = str(cifar_npz), d / "train"
     commands = {

@@ -71,8 +71,10 @@ def test_the_imagenet_table_names_its_runs_as_cifar_does():
     assert runs.budget(matched) == r18["TRP2+Nu"]
     assert list(r50) == ["TRP1+Nu", "Zhang2016", "Zhang2016@TRP1+Nu"]
     assert t.record("resnet50", r50["TRP1+Nu"], 0) == \
-        "results/imagenet/imagenet/resnet50/trp-channel-e0.005-lam0.0003/s0/metrics.json"
+        "results/imagenet/runs/resnet50/trp-channel-e0.005-lam0.0003/s0/metrics.json"
     assert t.table_records()["resnet18"]["Zhang2016@TRP1"]["run"] == "basic-channel-energy-TRP1"
+    assert t.record("resnet18", r18["Zhang2016@TRP1"], 0) == \
+        "results/imagenet/finetune/resnet18/basic-channel-energy-TRP1/s0/metrics.json"  # as CIFAR-10's fine-tunings
 
 
 def test_an_imagenet_basic_method_without_a_paper_row_asks_for_a_matched_key():

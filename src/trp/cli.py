@@ -1,4 +1,4 @@
-"""Command line: trp prepare-data | train | decompose | allocate | finetune | evaluate | latency | imagenet | render.
+"""Command line: trp prepare-data | train | decompose | allocate | finetune | evaluate | latency | render.
 
 A user error (bad value, missing or wrong file, a run directory holding another run) is one line,
 `trp <command>: error: <what is wrong and what to do>`, exit status 2, before any work where the
@@ -16,12 +16,14 @@ from .artifacts import ArtifactError, dumps, staged_rendering
 from .artifacts.records import read_run
 from .cli_parser import Parser
 from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
-from .config import DEVICES, ConfigError, TrainConfig, load_config, load_values
+from .config import DEVICES, ConfigError, TrainConfig, load_values
 from .config_help import config_keys_help
 from .data import SAMPLE, DataError
+from .data.imagenet import CROP
 from .lowrank import SCHEMES
 from .stages.compress import RANK_RULES
 from .stages.finetune import IGNORES as FINETUNE_IGNORES
+from .stages.inputs import ImageNet, profile_settings
 from .stages.train import EXIT_RESUMABLE
 from .timing import MIN_RUN_TIME, ROUNDS
 from .train import NonFiniteError
@@ -78,23 +80,48 @@ def cmd_prepare_data(a):
     print(dumps(prepare_data(a.archive, a.out, a.download_dir, a.overwrite)))
 
 
+def dataset(a, profile: dict):
+    """What --data is: CIFAR-10's prepared .npz, or, where the profile's dataset is imagenet, an ImageNet folder
+    read with --workers (default: the profile's workers) and --image-size. ImageNet's options are refused
+    elsewhere."""
+    if profile.get("dataset") == "imagenet":
+        return ImageNet(a.data, profile["workers"] if a.workers is None else a.workers, a.image_size or CROP)
+    given = [flag for flag, value in (("--weights", getattr(a, "weights", None)), ("--workers", a.workers),
+                                      ("--image-size", a.image_size)) if value is not None]
+    if given:
+        raise ConfigError(f"{', '.join(given)} apply to ImageNet data: give --profile config/imagenet.yaml (or "
+                          "another profile whose dataset is imagenet)")
+    return a.data
+
+
+def finished(command: str, m: dict) -> int | None:
+    """A run stopped by its time limit: said once (by rank 0 under torchrun), exit 75. Else the record's
+    accuracy and speedup, printed where the record was written (rank 0, or the only process)."""
+    if not m["finished"]:  # every process stopped after the same epoch
+        if os.environ.get("RANK", "0") == "0":
+            print(f"trp {command}: time limit reached after epoch {m['epoch']}; checkpoint saved, run the same "
+                  "command again to resume", file=sys.stderr)
+        return EXIT_RESUMABLE
+    if "accuracy" in m:
+        print(json.dumps({k: m[k] for k in ("accuracy", "speedup") if k in m}))
+    return None
+
+
 def cmd_train(a):
     from .stages.train import train_run
 
+    profile, values = profile_settings(a.profile)
+    data = dataset(a, profile)
     overrides = list(a.set)
     if a.target_speedup is not None or a.budget_from:
-        if "target_speedup" in load_values(a.config, a.set):
+        if "target_speedup" in {**values, **load_values(a.config, a.set)}:
             raise ConfigError(f"{'--target-speedup' if a.budget_from is None else '--budget-from'} and the config "
                               "key target_speedup both set the budget; give one of them")
         overrides.append(f"target_speedup={a.target_speedup or budget_speedup(a.budget_from)}")
-    m = train_run(load_config(a.config, overrides), a.data, a.out, a.checkpoints, progress=not a.no_progress,
-                  overwrite=a.overwrite, time_limit_minutes=a.time_limit, deterministic=a.deterministic,
-                  inputs=(a.budget_from,))
-    if not m["finished"]:
-        print(f"trp train: time limit reached after epoch {m['epoch']}; checkpoint saved, run the same command "
-              "again to resume", file=sys.stderr)
-        return EXIT_RESUMABLE
-    print(json.dumps({k: m[k] for k in ("accuracy", "speedup") if k in m}))
+    m = train_run(TrainConfig.from_dict({**values, **load_values(a.config, overrides)}), data, a.out, a.checkpoints,
+                  progress=not a.no_progress, overwrite=a.overwrite, time_limit_minutes=a.time_limit,
+                  deterministic=a.deterministic, inputs=(a.budget_from,), weights=a.weights)
+    return finished("train", m)
 
 
 def cmd_allocate(a):
@@ -117,7 +144,8 @@ def cmd_allocate(a):
 def cmd_decompose(a):
     from .stages.decompose import decompose_checkpoint
 
-    m = decompose_checkpoint(a.checkpoint, a.scheme, a.e, a.data, a.out, a.checkpoints, rule=a.rule,
+    m = decompose_checkpoint(a.checkpoint, a.scheme, a.e, dataset(a, profile_settings(a.profile)[0]), a.out,
+                             a.checkpoints, rule=a.rule,
                              threshold=a.threshold, ranks_file=a.ranks, test_subset=a.test_subset, device=a.device,
                              overwrite=a.overwrite)
     print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
@@ -126,14 +154,16 @@ def cmd_decompose(a):
 def cmd_finetune(a):
     from .stages.finetune import finetune
 
+    profile, settings = profile_settings(a.profile, finetuning=True)
     values = load_values(a.config, a.set)
     ignored = sorted(set(values) & FINETUNE_IGNORES)
     if ignored:
         raise ConfigError(f"trp finetune takes the network, its scheme and ranks from --checkpoint and trains it "
                           f"without a regulariser, so it would ignore {', '.join(ignored)}; leave them out")
-    m = finetune(a.checkpoint, TrainConfig.from_dict(values), a.data, a.out, a.checkpoints, progress=not a.no_progress,
-                 overwrite=a.overwrite, deterministic=a.deterministic)
-    print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
+    m = finetune(a.checkpoint, TrainConfig.from_dict({**settings, **values}), dataset(a, profile), a.out,
+                 a.checkpoints, progress=not a.no_progress, overwrite=a.overwrite, deterministic=a.deterministic,
+                 time_limit_minutes=a.time_limit)
+    return finished("finetune", m)
 
 
 def cmd_evaluate(a):
@@ -153,23 +183,6 @@ def cmd_latency(a):
     for v in report["variants"]:  # the primary runtime's median per image, at each batch size
         print(f"{v['label']}: " + ", ".join(f"batch size {r['batch_size']}: {r['median_ms_per_image']:.3f} ms/image"
                                            for r in v["rows"]))
-
-
-def cmd_imagenet(a):
-    from .stages.imagenet import imagenet_config, imagenet_run
-
-    basic = a.target_speedup is not None or a.budget_from is not None
-    target = a.target_speedup or (budget_speedup(a.budget_from) if a.budget_from else None)
-    m = imagenet_run(imagenet_config(a.set, basic=basic), a.data, a.out, a.checkpoints, a.weights, a.workers,
-                     a.image_size, progress=not a.no_progress, overwrite=a.overwrite, target_speedup=target,
-                     budget_from=a.budget_from, time_limit_minutes=a.time_limit)
-    if not m["finished"]:  # every process stopped after the same epoch
-        if os.environ.get("RANK", "0") == "0":
-            print(f"trp imagenet: time limit reached after epoch {m['epoch']}; checkpoint saved, run the same command "
-                  "again to resume", file=sys.stderr)
-        return EXIT_RESUMABLE
-    if "accuracy" in m:  # rank 0 of a torchrun job, or the only process
-        print(json.dumps({k: m[k] for k in ("accuracy", "top5", "speedup")}))
 
 
 def _named_files(args: list[str]) -> list[str]:
@@ -193,6 +206,28 @@ def cmd_render(a):
 
 def _data(p):
     p.add_argument("--data", required=True, help="prepared CIFAR-10 arrays (.npz) from `trp prepare-data`")
+
+
+def _dataset(p):
+    """--data, and the profile that says what it is (--profile; ImageNet's options)."""
+    p.add_argument("--data", required=True, help="prepared CIFAR-10 arrays (.npz) from `trp prepare-data`; with an "
+                                                 "ImageNet profile the ImageNet folder (train/<class>/*.JPEG, "
+                                                 "val/<class>/*.JPEG)")
+    p.add_argument("--profile", help="a profile (config/<name>.yaml): its dataset (config/imagenet.yaml: ImageNet) "
+                                     "and settings (train: block; trp: e and m; for trp finetune its finetune: "
+                                     "block), under --config and --set")
+    p.add_argument("--workers", type=number(0, integer=True),
+                   help="ImageNet: DataLoader worker processes per process (default: the profile's workers)")
+    p.add_argument("--image-size", type=number(32, integer=True),
+                   help=f"ImageNet: training crop; evaluation resizes to size*256/224 and centre-crops it (default "
+                        f"and paper: {CROP})")
+
+
+def _time_limit(p):
+    p.add_argument("--time-limit", type=number(0, lo_open=True), metavar="MINUTES",
+                   help="stop after the last epoch that ends within this time (at least one per start), checkpointed; "
+                        f"exit {EXIT_RESUMABLE} (under torchrun every process does, after the same epoch; run the "
+                        "command again to resume)")
 
 
 def _outputs(p, what):
@@ -232,16 +267,18 @@ def parser() -> argparse.ArgumentParser:
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--target-speedup", type=SPEEDUP, help="budgeted TRP: reach this conv-MAC speedup (> 1)")
     budget.add_argument("--budget-from", help="budgeted TRP: the speedup another run reached (its metrics.json)")
-    p.add_argument("--time-limit", type=number(0, lo_open=True), metavar="MINUTES",
-                   help="stop after the last epoch that ends within this time (at least one per start), checkpointed; "
-                        f"exit {EXIT_RESUMABLE} (run the command again to resume)")
-    _data(p)
+    _time_limit(p)
+    _dataset(p)
+    p.add_argument("--weights", help="ImageNet: the pretrained network trained from, torchvision's weights file "
+                                     "named <name>-<sha256 prefix>.pth (default: $TORCH_HOME/hub/checkpoints/"
+                                     "resnet18-f37072fd.pth or resnet50-0676ba61.pth)")
     _outputs(p, ", ranklog.jsonl (checkpoints: last.pt and ranklog.partial.jsonl, resumed from; model.pt; decomposed.pt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("decompose", help="TSVD a trained dense network into the low-rank network, no fine-tuning")
-    p.add_argument("--checkpoint", required=True, help="model.pt written by `trp train`")
+    p.add_argument("--checkpoint", required=True, help="model.pt written by `trp train`, or torchvision's pretrained "
+                                                       "weights file (<name>-<sha256 prefix>.pth)")
     p.add_argument("--scheme", required=True, choices=SCHEMES)
     p.add_argument("--e", type=ENERGY, default=DEFAULTS.e, help="energy threshold of Eq. (4), in (0, 1)")
     p.add_argument("--rule", default=DEFAULTS.rank_rule, choices=RANK_RULES)
@@ -250,13 +287,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ranks", help="JSON with {'ranks': {layer: rank}} (e.g. from `trp allocate`); overrides --e")
     p.add_argument("--test-subset", type=POSITIVE_INT)
     p.add_argument("--device", default=DEFAULTS.device, choices=DEVICES, help="auto: a GPU when one is visible")
-    _data(p)
+    _dataset(p)
     _outputs(p, " (checkpoints: decomposed.pt)")
     p.set_defaults(func=cmd_decompose)
 
     p = sub.add_parser("allocate", help="COBLA: per-layer ranks of a trained network under MAC / parameter / "
                                         "latency budgets")
-    p.add_argument("--checkpoint", required=True, help="model.pt written by `trp train`")
+    p.add_argument("--checkpoint", required=True, help="model.pt written by `trp train`, or torchvision's pretrained "
+                                                       "weights file (<name>-<sha256 prefix>.pth)")
     p.add_argument("--scheme", required=True, choices=SCHEMES)
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--target-speedup", type=SPEEDUP, help="MAC budget = dense conv MACs / this (> 1)")
@@ -283,7 +321,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("finetune", help="fine-tune a decomposed network (decomposed.pt)")
     p.add_argument("--checkpoint", required=True, help="decomposed.pt written by `trp train` or `trp decompose`")
     _config(p)
-    _data(p)
+    _time_limit(p)
+    _dataset(p)
     _outputs(p, " (checkpoints: last.pt, finetuned.pt)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_finetune)
@@ -308,33 +347,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the runtime JSON to write (replaces a runtime JSON there)")
     _overwrite(p, "a runtime JSON")
     p.set_defaults(func=cmd_latency)
-
-    p = sub.add_parser("imagenet", help="TRP fine-tuning of pretrained ResNet-18/50 on ImageNet (Tables 2-3), then "
-                                        "decompose and evaluate; many GPUs: launch with torchrun")
-    p.add_argument("--data", required=True, help="ImageNet root holding train/<class>/*.JPEG and val/<class>/*.JPEG")
-    p.add_argument("--weights", help="torchvision weights file named <name>-<sha256 prefix>.pth (default: "
-                                     "$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth or resnet50-0676ba61.pth)")
-    p.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="config keys (TrainConfig fields; batch_size: over all processes); the paper's ImageNet "
-                        "settings are the train: and trp: blocks of config/imagenet.yaml (+Nu: its lam); "
-                        "defaults: TrainConfig's")
-    budget = p.add_mutually_exclusive_group()
-    budget.add_argument("--target-speedup", type=SPEEDUP,
-                        help="the basic method instead of TRP: TSVD of the pretrained network at the energy rule tuned "
-                             "to conv MACs = dense / this (> 1), then fine-tuning (same schedule, no regulariser)")
-    budget.add_argument("--budget-from", help="the basic method at the conv-MAC speedup another run reached (its "
-                                              "metrics.json, e.g. a TRP run's)")
-    p.add_argument("--time-limit", type=number(0, lo_open=True), metavar="MINUTES",
-                   help="stop after the last epoch that ends within this time (at least one per start), checkpointed; "
-                        f"exit {EXIT_RESUMABLE} "
-                        "(under torchrun every process does, after the same epoch; run the command again to resume)")
-    p.add_argument("--workers", type=number(0, integer=True), default=8, help="DataLoader worker processes per process")
-    p.add_argument("--image-size", type=number(32, integer=True), default=224,
-                   help="training crop; evaluation resizes to size*256/224 and centre-crops it (paper: 224)")
-    _outputs(p, ", ranklog.jsonl (checkpoints: last.pt and ranklog.partial.jsonl, resumed from; model.pt; decomposed.pt; a basic-method "
-                "run: finetuned.pt)")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=cmd_imagenet)
 
     p = sub.add_parser("render", help="render one table or figure from run records (see trp render NAME --help)")
     p.add_argument("name", choices=RENDERERS)

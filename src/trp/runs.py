@@ -33,7 +33,7 @@ class RunTableError(ValueError):
 @dataclass(frozen=True)
 class Training:
     """A training (TrainConfig overrides on top of the profile's train: block): from scratch (trp train), or
-    on ImageNet from the pretrained network (trp imagenet)."""
+    on ImageNet from the pretrained network (trp train under torchrun)."""
 
     settings: dict
     budget: str | float | None = None  # budgeted TRP: a run's name (the conv MACs it reached) or a speedup
@@ -55,10 +55,10 @@ class Allocation:
 
 @dataclass(frozen=True)
 class Decomposition:
-    """TSVD of a training's model.pt at allocated ranks (trp allocate, trp decompose --ranks), then
-    fine-tuning (trp finetune) under the same name."""
+    """TSVD of a training's model.pt (on ImageNet, of the pretrained weights) at allocated ranks (trp allocate,
+    trp decompose --ranks), then fine-tuning (trp finetune) under the same name."""
 
-    source: str  # the name of a Training
+    source: str  # the name of a Training (or the Pretrained)
     scheme: str
     allocation: Allocation
 
@@ -276,14 +276,12 @@ class RunTable:
         return sorted(self.requests[(model, run)])
 
     def record(self, model: str, run: str, seed: int) -> str:
-        """The metrics.json a table reads: a training's own, a decomposition's or fine-tuning's after fine-tuning;
-        on ImageNet the one job's of each run (trp imagenet)."""
-        stage = "imagenet" if self.imagenet else "runs" if isinstance(self.runs[run], Training) else "finetune"
+        """The metrics.json a table reads: a training's own, a decomposition's or fine-tuning's after fine-tuning."""
+        stage = "runs" if isinstance(self.runs[run], Training) else "finetune"
         return run_file(f"results/{self.profile}", stage, "metrics.json", model, run, seed)
 
     def ranklog(self, model: str, run: str, seed: int) -> str:
-        return run_file(f"results/{self.profile}", "imagenet" if self.imagenet else "runs", "ranklog.jsonl", model,
-                        run, seed)
+        return run_file(f"results/{self.profile}", "runs", "ranklog.jsonl", model, run, seed)
 
     # What the renderers read: Fig. 2's rank log; the records of each table and figure (runs.json, below);
     # ImageNet's tables as (label, path) pairs (LABEL=PATH, a label repeated over seeds).

@@ -94,7 +94,7 @@ DEVICE = {"device": "cuda"} if config["require_gpu"] else {}
 
 
 def time_limit(wildcards, resources):
-    """`trp train` / `trp imagenet` --time-limit: a safety margin (10 %, at least 5 min) below the
+    """`trp train` / `trp finetune` --time-limit: a safety margin (10 %, at least 5 min) below the
     job's runtime resource (minutes, e.g. the SLURM profile's), so the run stops after a checkpoint
     (exit 75; under torchrun, torchrun's own non-zero status) before the scheduler kills it and
     `retries` resubmits it to resume; none without a runtime resource."""

@@ -57,7 +57,8 @@ def source_model(wildcards):
 
 
 def finetune_args(wildcards):
-    return set_args({**config["train"], **config["finetune"], "seed": int(wildcards.seed), **DEVICE})
+    """A fine-tuning's settings: the train: block, then the finetune: block (ImageNet has none: the same schedule)."""
+    return set_args({**config["train"], **config.get("finetune", {}), "seed": int(wildcards.seed), **DEVICE})
 
 
 def finetune_source(wildcards):
@@ -69,15 +70,19 @@ def finetune_source(wildcards):
 
 
 def decompose_args(wildcards, input):
-    subset = config["train"]["test_subset"]
+    subset = config["train"].get("test_subset")
     return ["--scheme", RUNS[wildcards.run].scheme, "--ranks", input.ranks, *(["--test-subset", str(subset)] if subset else []),
             *(f"--{key}={value}" for key, value in DEVICE.items())]
 
 
-def allocate_args(wildcards, input):
+def allocation_args(wildcards, input):
     run = RUNS[wildcards.run]
-    return ["--scheme", run.scheme, "--method", run.allocation.method, *budget_args(wildcards, input),
-            "--sample", str(config["cobla"]["sample"]), "--maxiter", str(config["cobla"]["maxiter"])]
+    return ["--scheme", run.scheme, "--method", run.allocation.method, *budget_args(wildcards, input)]
+
+
+def allocate_args(wildcards, input):
+    return [*allocation_args(wildcards, input), "--sample", str(config["cobla"]["sample"]), "--maxiter",
+            str(config["cobla"]["maxiter"])]
 
 
 def network(model, run, seed):
@@ -97,7 +102,7 @@ def latency_networks():
     return timed
 
 
-# ----------------------------------------------------------------------------- ImageNet's (trp imagenet)
+# ----------------------------------------------------------------------------- ImageNet's
 
 TABLE_OF = {"resnet18": "table2", "resnet50": "table3"}  # the paper's ImageNet table of each model
 
@@ -116,11 +121,12 @@ def weights_args(wildcards, input):
     return ["--weights", input.weights] if input.weights else []
 
 
-def basic_args(wildcards):
-    """An ImageNet basic method's settings: the profile's schedule without a regulariser (method baseline)."""
-    values = {**config["train"], "model": wildcards.model, "seed": int(wildcards.seed), "method": "baseline",
-              "scheme": RUNS[wildcards.run].scheme, **DEVICE}
-    return set_args(values)
+def pretrained_weights(wildcards):
+    """The pretrained network the basic methods decompose: the profile's weights file, else torchvision's cache
+    file (trp.data.pretrained; torch is imported only where an ImageNet job is planned)."""
+    from trp.data.pretrained import default_weights
+
+    return config["models"][wildcards.model]["weights"] or str(default_weights(wildcards.model))
 
 
 def table_runs(wildcards):

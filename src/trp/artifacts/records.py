@@ -3,7 +3,6 @@
     training       metrics.json of `trp train`       (trp.stages.train)
     decomposition  metrics.json of `trp decompose`   (trp.stages.decompose)
     finetuning     metrics.json of `trp finetune`    (trp.stages.finetune)
-    imagenet       metrics.json of `trp imagenet`    (trp.stages.imagenet)
     allocation     ranks.json of `trp allocate`      (trp.stages.allocate)
     latency        runtime JSON of `trp latency`     (trp.stages.latency)
 
@@ -38,6 +37,7 @@ TRAINING = {"type": "object", "required": ["epochs", "history"],
 PROVENANCE = {"type": "object", "required": ["commit", "device"],
               "properties": {"commit": {"type": ["string", "null"]}, "device": STRING}}
 MEASURED = {"accuracy": ACCURACY, "cost": COST, "speedup": SPEEDUP, "top5": ACCURACY}  # trp.stages.compress.measure
+IMAGENET = {"data": OBJECT, "distributed": OBJECT}  # an ImageNet run's data and processes (trp.stages.imagenet)
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,8 @@ class Kind:
 KINDS = {k.name: k for k in (
     Kind("training", "trp.run", 1, "a training record (metrics.json of `trp train`)", "trp.stages.train",
          {"config": TRAIN_CONFIG, **MEASURED, "ranks": RANKS, "dense_layers": STRINGS,
-          "max_output_difference": NUMBER, "training": TRAINING},
-         optional=("top5", "ranks", "dense_layers", "max_output_difference")),
+          "max_output_difference": NUMBER, "training": TRAINING, **IMAGENET, "layers": STRINGS, "weights": OBJECT},
+         optional=("top5", "ranks", "dense_layers", "max_output_difference", *IMAGENET, "layers", "weights")),
     Kind("decomposition", "trp.decompose", 1, "a decomposition record (metrics.json of `trp decompose`)",
          "trp.stages.decompose",
          {"config": {"type": "object", "required": ["source", "arch", "scheme"],
@@ -68,15 +68,9 @@ KINDS = {k.name: k for k in (
          optional=("top5", "max_output_difference")),
     Kind("finetuning", "trp.finetune", 1, "a fine-tuning record (metrics.json of `trp finetune`)",
          "trp.stages.finetune",
-         {"config": TRAIN_CONFIG, "source": STRING, **MEASURED, "ranks": RANKS, "scheme": STRING, "training": TRAINING},
-         optional=("top5",)),
-    Kind("imagenet", "trp.imagenet", 1, "an ImageNet record (metrics.json of `trp imagenet`)", "trp.stages.imagenet",
-         {"config": TRAIN_CONFIG, **MEASURED, "max_output_difference": NUMBER,
-          "ranks": {"type": ["object", "null"], "additionalProperties": INTEGER},
-          "dense_layers": {"type": ["array", "null"], "items": STRING}, "layers": STRINGS,
-          "basic": {"type": "object", "required": ["target_speedup"], "properties": {"target_speedup": NUMBER}},
-          "baseline": OBJECT, "data": OBJECT, "weights": OBJECT, "distributed": OBJECT, "training": TRAINING},
-         optional=("top5", "max_output_difference", "basic")),
+         {"config": TRAIN_CONFIG, "source": STRING, **MEASURED, "ranks": RANKS, "scheme": STRING, "training": TRAINING,
+          **IMAGENET},
+         optional=("top5", *IMAGENET)),
     Kind("allocation", "trp.allocation", 1, "an allocation (ranks.json of `trp allocate`)", "trp.stages.allocate",
          {"ranks": RANKS, "dense_layers": STRINGS, "macs": INTEGER, "params": INTEGER, "budget": OBJECT,
           "speedup": NUMBER, "param_ratio": NUMBER, "method": STRING, "scheme": STRING, "arch": STRING,
@@ -89,8 +83,8 @@ KINDS = {k.name: k for k in (
           "runtime_versions": OBJECT, "timing": OBJECT},
          optional=("runtimes", "runtime_versions", "timing")),
 )}
-RUNS = ("training", "decomposition", "finetuning", "imagenet")  # the kinds of metrics.json: networks and their accuracy
-GROUPS = {RUNS: "a run record (metrics.json of trp train / decompose / finetune / imagenet)"}  # what a reader is told
+RUNS = ("training", "decomposition", "finetuning")  # the kinds of metrics.json: networks and their accuracy
+GROUPS = {RUNS: "a run record (metrics.json of trp train / decompose / finetune)"}  # what a reader is told
 BY_SCHEMA = {k.schema: k.name for k in KINDS.values()}
 
 
@@ -221,7 +215,7 @@ def read_record(path, *kinds: str) -> Record:
 
 
 def read_run(path) -> Record:
-    """A run record: a metrics.json of trp train / decompose / finetune / imagenet."""
+    """A run record: a metrics.json of trp train / decompose / finetune."""
     return read_record(path, *RUNS)
 
 
@@ -262,9 +256,9 @@ def _timed(row) -> bool:
 
 def final_network(record: Record) -> str:
     """The accuracy key of the network a run ends with, by its kind: a fine-tuning's fine-tuned
-    network (an ImageNet basic method's too); a decomposition's decomposed one; a training's (an
-    ImageNet run's) dense one for the baseline method, else its decomposed one."""
-    if record.kind == "finetuning" or (record.kind == "imagenet" and "basic" in record):
+    network; a decomposition's decomposed one; a training's dense one for the baseline method,
+    else its decomposed one."""
+    if record.kind == "finetuning":
         return "finetuned"
     if record.kind == "decomposition":
         return "decomposed"

@@ -26,6 +26,14 @@ BASELINE_NOTE = ("The paper does not say which pretrained weights or evaluation 
 HASHED_NAME = re.compile(r".+-(?P<prefix>[0-9a-f]{8})\.pth")
 
 
+def pretrained_arch(path) -> str | None:
+    """The architecture of a file named as torchvision names its pretrained weights (resnet18-f37072fd.pth: any
+    8 hex digits), or None for any other name."""
+    name = HASHED_NAME.fullmatch(Path(path).name)
+    arch = name and Path(path).name.rsplit("-", 1)[0]
+    return arch if arch in PUBLISHED else None
+
+
 def default_weights(arch: str) -> Path:
     """Where torchvision keeps the file: $TORCH_HOME/hub/checkpoints (default ~/.cache/torch)."""
     return Path(torch.hub.get_dir()) / "checkpoints" / PUBLISHED[arch]["file"]

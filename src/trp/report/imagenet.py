@@ -4,11 +4,12 @@
         Zhang2016@TRP1=runs/c/metrics.json --profile imagenet --out paper_tables/table2
 
 A label is a method key of trp.report.paper; several PATHs under one label are seeds: mean ± std
-(n). A TRP row reports the decomposed network without fine-tuning (`trp imagenet`); a basic-method
-row (the paper's basic keys at the paper's speedup, and paper.matched_key rows at the conv MACs a
-TRP run reached) the TSVD of the pretrained network fine-tuned (`trp imagenet --target-speedup /
---budget-from`). The Baseline row is the pretrained network as every run evaluated it, beside the
-paper's baseline; its note gives torchvision's published accuracy of those weights. Every paper
+(n). A TRP row reads a training record (`trp train` of the pretrained network) and reports the
+decomposed network without fine-tuning; a basic-method row (the paper's basic keys at the paper's
+speedup, and paper.matched_key rows at the conv MACs a TRP run reached) reads a fine-tuning record
+(`trp finetune` of the TSVD of the pretrained network). The Baseline row is the pretrained network
+as every TRP run evaluated it, beside the paper's baseline; its note gives torchvision's published
+accuracy of those weights. Every paper
 row is listed (the pruning methods and the data-driven [Zhang et al., 2016] of [Guo et al., 2018]
 are not run, and the note says so); a matched row follows the paper's row of its basic method.
 {PREFIX}.json holds our numbers by method key (DVC metrics).
@@ -47,37 +48,39 @@ def title(model: str) -> str:
 
 def load_runs(model: str, runs: dict[str, list[str]]) -> dict[str, list[dict]]:
     """method key -> metrics.json paths (seeds)  =>  method key -> records, each checked to be of
-    `model` and of the kind of run its key names (a basic method's: fine-tuned TSVD; TRP's: not)."""
+    `model` and of the kind its key names (a basic method's: a fine-tuning; TRP's: a training)."""
     out = {}
     for key, files in runs.items():
-        out[key] = [read_record(p, "imagenet") for p in files]
+        kind = "finetuning" if key in BASIC_KEYS else "training"
+        out[key] = [read_record(p, kind) for p in files]
         for p, m in zip(files, out[key]):
             if m["config"].get("model") != model:
                 raise ArtifactError(f"{p}: model {m['config'].get('model')!r} is not {model!r}")
-            if (key in BASIC_KEYS) != ("basic" in m):
-                kind = "a basic-method run (trp imagenet --target-speedup / --budget-from)"
-                raise ArtifactError(f"{p}: label {key!r} needs {'' if key in BASIC_KEYS else 'a run that is not '}{kind}")
     return out
 
 
 def our_results(records: dict[str, list[dict]]) -> dict[str, dict]:
     """method key -> {"top1", "top5", "speedup"} over seeds (mean_std) of the network each run
     ends with (the decomposed TRP network, the fine-tuned TSVD network); and "baseline": the
-    pretrained network over every record."""
-    every = [m for ms in records.values() for m in ms]
-    out = {"baseline": {"top1": mean_std(m["accuracy"]["pretrained"] for m in every),
-                        "top5": mean_std(m["top5"]["pretrained"] for m in every), "speedup": 1.0}}
+    pretrained network over every training record."""
+    trained = pretrained_runs(records)
+    out = {"baseline": {"top1": mean_std(m["accuracy"]["pretrained"] for m in trained),
+                        "top5": mean_std(m["top5"]["pretrained"] for m in trained), "speedup": 1.0}} if trained else {}
     for key, ms in records.items():
         out[key] = {"top1": mean_std(m["accuracy"][final_network(m)] for m in ms),
                     "top5": mean_std(m["top5"][final_network(m)] for m in ms),
                     "speedup": mean_std(m["speedup"]["conv"] for m in ms),
-                    "epochs": "/".join(sorted({str(m["config"]["epochs"]) for m in ms})),
-                    "budget": "/".join(sorted({f"{m['basic']['target_speedup']:.2f}x" for m in ms if "basic" in m}))}
+                    "epochs": "/".join(sorted({str(m["config"]["epochs"]) for m in ms}))}
     return out
 
 
+def pretrained_runs(records: dict[str, list[dict]]) -> list[dict]:
+    """The training records: each evaluated the pretrained network it started from ("pretrained")."""
+    return [m for ms in records.values() for m in ms if m.kind == "training"]
+
+
 def baseline_note(records: list[dict]) -> str:
-    published = {(p["top1"], p["top5"]) for p in (m["baseline"]["torchvision"] for m in records) if p}
+    published = {(p["top1"], p["top5"]) for p in (m["weights"]["published"] for m in records) if p}
     said = "; ".join(f"torchvision publishes {t1:.2f} / {t5:.2f} for these weights" for t1, t5 in sorted(published))
     return "the pretrained network, evaluated in each run; " + (said or "weights not torchvision's file: no published accuracy")
 
@@ -93,7 +96,7 @@ def note(model: str, key: str, ours: dict, repeated: bool, baseline: str) -> str
         return "not run: not in the profile"
     if key in BASIC_KEYS:
         budget = (f"the conv MACs {MATCHED[key][1]} reached (same seed)" if key in MATCHED else
-                  ours[key]["budget"] + (" (the paper's speedup)" if paper.imagenet_row(model, key) else ""))
+                  f"{float(paper.imagenet_row(model, key)['speedup']):.2f}x (the paper's speedup)")
         return (f"TSVD of the pretrained network, energy rule tuned to {budget}; fine-tuned like TRP "
                 f"({ours[key]['epochs']} epochs)")
     return "one run beside both rows: they differ in a setting the paper does not state" if repeated else ""
@@ -141,7 +144,7 @@ def imagenet_table(model: str, runs: dict[str, list[str]], profile: str, out_pre
     records = load_runs(model, runs)
     every = [m for ms in records.values() for m in ms]
     ours = our_results(records)
-    rows = table_rows(model, ours, baseline_note(every))
+    rows = table_rows(model, ours, baseline_note(pretrained_runs(records)))
     write_table(rows, COLUMNS, out_prefix, title(model), provenance_footer(every, profile))
     write_json(f"{out_prefix}.json", dvc_metrics(ours))
     return rows

@@ -9,5 +9,5 @@ finetune   trp finetune       fine-tuning of a decomposed network
 allocate   trp allocate       COBLA / MILP / energy rank allocation -> ranks.json
 evaluate   trp evaluate       test accuracy of a checkpoint
 latency    trp latency        measured inference time (Table 4)
-imagenet   trp imagenet       TRP fine-tuning of pretrained ResNet-18/50 on ImageNet, one process or torchrun
+imagenet   (train, decompose, finetune) ImageNet: pretrained ResNet-18/50, one process or torchrun
 """

@@ -9,15 +9,14 @@ only; latency does not depend on the weights' values, so a table measured once p
 and device serves every checkpoint of that model."""
 import math
 
-from .. import models
-from ..artifacts import DENSE, ArtifactError, check_outputs, input_size_of, load_network, read_json, record, sha256_file
+from ..artifacts import ArtifactError, check_outputs, input_size_of, read_json, record, sha256_file
 from ..artifacts.records import KINDS, write_record
 from ..cobla import allocate
 from ..data import SAMPLE, load_prepared, sample_batches
 from ..deploy.latency_aware import latency_costs, network_latency
 from ..deploy.layer_table import SCHEMA as TABLE_SCHEMA
-from ..lowrank import find_sites
 from ..progress import phase
+from .inputs import dense_network, sites_of
 
 RESULT_KEYS = ("ranks", "dense_layers", "macs", "params", "budget", "speedup", "param_ratio", "method", "scheme",
                "arch", "convention", "dense", "objective", "solver", "starts", "timings")
@@ -80,17 +79,17 @@ def allocate_checkpoint(checkpoint, scheme: str, target_speedup: float | None = 
                         data_npz=None, out_json="allocation.json", method: str = "sqp", sample: int = SAMPLE,
                         seed: int = 0, maxiter: int = 60, device: str = "cpu", latency_table=None,
                         latency_speedup: float | None = None, overwrite: bool = False) -> dict:
-    """Allocate ranks for `checkpoint` (a model.pt of `trp train`) and write `out_json` (replacing
-    an allocation there; anything else only with `overwrite`, an input never).
+    """Allocate ranks for `checkpoint` (a model.pt of `trp train`, or torchvision's pretrained weights) and
+    write `out_json` (replacing an allocation there; anything else only with `overwrite`, an input never).
     `latency_table`: a layer-latency JSON of this model and scheme; `latency_speedup`: the latency
     budget, the table's all-dense time / this (needs the table)."""
     check_outputs([out_json], KINDS["allocation"].schema, (checkpoint, data_npz, latency_table), overwrite)
     if latency_speedup is not None and latency_table is None:
         raise ArtifactError("a latency budget (latency_speedup) needs a layer latency table")
-    model, rec = load_network(checkpoint, device, expect=DENSE)
+    model, rec = dense_network(checkpoint, device)
     arch = rec["arch"]
     size = input_size_of(rec)
-    sites = find_sites(model, size, scheme, exclude=(models.stem(arch),))
+    sites = sites_of(model, arch, scheme, input_size=size)
     table_key, costs, max_latency = None, None, None
     if latency_table is not None:
         table_key, costs = table_costs(latency_table, arch, scheme, sites)

@@ -1,14 +1,14 @@
 """`trp decompose`: TSVD of a trained dense network into the low-rank network, without
 fine-tuning: the data-independent basic methods (Zhang et al. 2016, channel; Jaderberg et al.
-2014, spatial) at the energy rule, or any rank allocation (`--ranks`, e.g. from `trp allocate`)."""
+2014, spatial) at the energy rule, or any rank allocation (`--ranks`, e.g. from `trp allocate`). On
+ImageNet the network may be torchvision's pretrained one (its weights file), measured on the validation split."""
 from .. import models
-from ..artifacts import DENSE, ArtifactError, RunDirectory, load_network, read_json, record, save_decomposed, sha256_file
+from ..artifacts import ArtifactError, RunDirectory, read_json, record, save_decomposed, sha256_file
 from ..artifacts.records import write_record
 from ..data import load_prepared
-from ..data.cifar10 import INPUT_SIZE
 from ..progress import phase
 from .compress import compress, final_ranks, measure
-from .inputs import resolve_device, sites_of, test_loader
+from .inputs import ImageNet, dense_network, input_size, resolve_device, sites_of, test_loader
 
 
 def read_ranks(path, sites) -> dict[str, int]:
@@ -35,25 +35,37 @@ def read_ranks(path, sites) -> dict[str, int]:
     return out
 
 
-def decompose_checkpoint(checkpoint, scheme, e, data_npz, out_dir, ckpt_dir=None, rule="energy", threshold=0.05,
+def evaluation_data(data, device, test_subset=None):
+    """(a loader of the test images, the data's fingerprint): CIFAR-10's prepared test split, or an ImageNet
+    folder's validation split; the first `test_subset` images (ImageNet: spread over the split)."""
+    if isinstance(data, ImageNet):
+        from .imagenet import validation_data
+
+        return validation_data(data, device, test_subset)
+    arrays, data_fp = load_prepared(data)
+    return test_loader(arrays, device, test_subset), data_fp
+
+
+def decompose_checkpoint(checkpoint, scheme, e, data, out_dir, ckpt_dir=None, rule="energy", threshold=0.05,
                          ranks_file=None, test_subset=None, device="auto", overwrite=False) -> dict:
+    """`data`: CIFAR-10's prepared .npz or an ImageNet folder; `checkpoint`: a model.pt of `trp train` or
+    torchvision's pretrained weights file."""
     device = resolve_device(device)
-    model, rec = load_network(checkpoint, device, expect=DENSE)
-    arch = rec["arch"]
-    sites = sites_of(model, arch, scheme, input_size=INPUT_SIZE)
+    model, rec = dense_network(checkpoint, device)
+    arch, size = rec["arch"], input_size(data)
+    sites = sites_of(model, arch, scheme, input_size=size)
     given = read_ranks(ranks_file, sites) if ranks_file else None
-    arrays, data_fp = load_prepared(data_npz)
+    loader, data_fp = evaluation_data(data, device, test_subset)
     settings = {"source_sha256": sha256_file(checkpoint), "arch": arch, "scheme": scheme, "e": e, "rule": rule,
                 "threshold": threshold, "ranks_given": given, "test_subset": test_subset, "data_fingerprint": data_fp}
-    with RunDirectory("decompose", settings, out_dir, ckpt_dir, overwrite, (checkpoint, data_npz, ranks_file)) as run:
-        loader = test_loader(arrays, device, test_subset)
+    with RunDirectory("decompose", settings, out_dir, ckpt_dir, overwrite, (checkpoint, data, ranks_file)) as run:
         with phase(f"decomposing {len(sites)} convs ({scheme}-wise)"):
             ranks, dense_layers = final_ranks(sites, scheme, e, rule, threshold, given)
             networks = compress(model, sites, scheme, ranks)
-        report = {**measure(arch, networks, loader, device, input_size=INPUT_SIZE, progress=True), "ranks": ranks,
+        report = {**measure(arch, networks, loader, device, input_size=size, progress=True), "ranks": ranks,
                   "dense_layers": dense_layers}
         save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], arch, scheme, ranks,
-                        {"decompose": settings}, INPUT_SIZE)
+                        {"decompose": settings}, size)
         return write_record(run.out / "metrics.json", "decomposition", {
             "config": {"source": str(checkpoint), **settings}, **report,
             "provenance": record(settings, device, data_fp, rec.get("config", {}).get("seed"),

@@ -1,14 +1,76 @@
-"""What the stages share on the way in: the device, the prepared data as loaders, layer names."""
+"""What the stages share on the way in: the device, the data (CIFAR-10's prepared arrays as loaders, or an
+ImageNet folder), the source network, layer names."""
 import os
+from dataclasses import dataclass
 
 import torch
 
 from .. import models
+from ..artifacts import DENSE, load_network
 from ..config import ConfigError, TrainConfig
-from ..data import TensorLoader, load_prepared
+from ..data import TensorLoader, load_pretrained, load_prepared
+from ..data.cifar10 import INPUT_SIZE
+from ..data.imagenet import CROP
+from ..data.pretrained import pretrained_arch
 from ..lowrank import find_sites
 
 EVAL_BATCH = 500
+# The convs TRP projects in the ImageNet networks (Sec. 4.4): the 3x3 of ResNet-18; the 1x1 and 3x3 of
+# ResNet-50, its four 1x1 shortcut convs included, since the paper names all 1x1 layers. Every other
+# network: every 1x1 and 3x3 conv. Never the stem (or the FC layer).
+KERNELS = {"resnet18": (3,), "resnet50": (1, 3)}
+
+
+@dataclass(frozen=True)
+class ImageNet:
+    """An ImageNet-layout folder (trp.data.imagenet) as the stages read it, with the DataLoader worker
+    processes of each process and the training crop (evaluation resizes to size*256/224 and centre-crops);
+    a profile whose dataset is imagenet makes `--data` one (trp.cli)."""
+
+    root: str
+    workers: int
+    image_size: int = CROP
+
+    def __fspath__(self) -> str:  # the folder, where a command's inputs are listed
+        return str(self.root)
+
+
+def profile_settings(path, finetuning: bool = False) -> tuple[dict, dict]:
+    """(the profile at `path` (trp.profile.load), the TrainConfig keys it sets): its train: block, then a
+    training's TRP settings from its trp: block (e and m; lam, the weight of the +Nu rows, only where a run
+    sets it) or a fine-tuning's finetune: block. Without a profile, ({}, {})."""
+    if path is None:
+        return {}, {}
+    from .. import profile
+
+    try:
+        settings = profile.load(path)
+    except OSError as e:
+        raise ConfigError(f"profile {path} cannot be read ({e.strerror or e})") from None
+    except profile.ProfileError as e:
+        raise ConfigError(f"profile {path}: {e}") from None
+    values = dict(settings.get("train") or {})
+    if finetuning:
+        values |= settings.get("finetune") or {}
+    else:
+        values |= {k: v for k, v in (settings.get("trp") or {}).items() if k in ("e", "m")}
+    return settings, profile.numbers(values)
+
+
+def input_size(data):
+    """The (C, H, W) at which a stage counts the MACs of a network trained on `data`: CIFAR-10's 32x32; on
+    ImageNet the architecture's own (224x224, the paper's)."""
+    return None if isinstance(data, ImageNet) else INPUT_SIZE
+
+
+def dense_network(path, device="cpu"):
+    """(network, record) of a dense network: a model.pt of `trp train`, or torchvision's pretrained weights file
+    (<arch>-<sha256 prefix>.pth, checked by trp.data.pretrained; its record names the arch and the weights)."""
+    arch = pretrained_arch(path)
+    if arch is None:
+        return load_network(path, device, expect=DENSE)
+    model, weights = load_pretrained(arch, path)
+    return model.to(device), {"format": DENSE, "arch": arch, "weights": weights}
 
 
 def resolve_device(name: str, precision: str = "fp32", deterministic: bool = False) -> torch.device:
@@ -53,11 +115,11 @@ def train_loaders(cfg: TrainConfig, data_npz, device, generator) -> tuple[Tensor
 
 
 def sites_of(model, arch: str, scheme: str, layers: list[str] | None = None, input_size=None):
-    """The convs TRP projects: the named ones (module or paper names), or every 1x1 and 3x3 conv
+    """The convs TRP projects: the named ones (module or paper names), or the architecture's (KERNELS)
     except the stem, with their output sizes at `input_size` (default: the architecture's own)."""
     names = layers and [models.paper_layer_name(n) for n in layers]
     try:
-        return find_sites(model, input_size or models.input_size(arch), scheme, names=names,
+        return find_sites(model, input_size or models.input_size(arch), scheme, KERNELS.get(arch, (1, 3)), names=names,
                           exclude=() if names else (models.stem(arch),))
     except ValueError as e:
         raise ConfigError(str(e)) from None

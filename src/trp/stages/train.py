@@ -1,7 +1,8 @@
 """`trp train`: a training run from a config, then its final ranks, decomposition and measures.
 
 Outputs: metrics.json and ranklog.jsonl in `out`; last.pt and ranklog.partial.jsonl (resumed from, only
-when the directory holds this very run), model.pt and decomposed.pt (TRP / nuclear methods) in `checkpoints`."""
+when the directory holds this very run), model.pt and decomposed.pt (TRP / nuclear methods) in `checkpoints`.
+On ImageNet (trp.stages.imagenet) from torchvision's pretrained network, in one process or many under torchrun."""
 import time
 
 import torch
@@ -16,7 +17,7 @@ from ..lowrank import conv_macs, model_cost
 from ..progress import phase
 from ..train import RankRegularizer, fit
 from .compress import compress, final_ranks, measure
-from .inputs import resolve_device, sites_of, train_loaders
+from .inputs import ImageNet, resolve_device, sites_of, train_loaders
 
 EXIT_RESUMABLE = 75  # the time limit stopped the run after a checkpoint: run the same command again
 
@@ -40,11 +41,26 @@ def budget_allocator(cfg: TrainConfig, model, sites):
     return allocate
 
 
-def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool = True, overwrite: bool = False,
-              time_limit_minutes: float | None = None, deterministic: bool = False, inputs=()) -> dict:
+def training_summary(state: dict, t0: float, reg=None) -> dict:
+    """A record's "training": fit()'s finished `state` (epochs, steps, history), started at perf_counter `t0`."""
+    return {"epochs": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],
+            "images_per_s": sum(h["images_per_s"] for h in state["history"]) / len(state["history"]),
+            "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"],
+            "projections": reg.projections if reg else 0}
+
+
+def train_run(cfg: TrainConfig, data, out_dir, ckpt_dir=None, progress: bool = True, overwrite: bool = False,
+              time_limit_minutes: float | None = None, deterministic: bool = False, inputs=(), weights=None) -> dict:
     """Train per `cfg` and return the metrics; with a time limit that stops the run early, the
-    metrics are {"finished": False, ...} and the run resumes when called again. `inputs`: other
-    files the command read (a --budget-from record), kept like the data, --overwrite or not."""
+    metrics are {"finished": False, ...} and the run resumes when called again. `data`: CIFAR-10's
+    prepared .npz, trained from scratch, or an ImageNet folder, trained from the pretrained `weights`
+    (default: torchvision's cache file). `inputs`: other files the command read (a --budget-from
+    record), kept like the data, --overwrite or not."""
+    if isinstance(data, ImageNet):
+        from .imagenet import pretrained_training
+
+        return pretrained_training(cfg, data, out_dir, ckpt_dir, weights, progress, overwrite, time_limit_minutes,
+                                   inputs)
     t0 = time.perf_counter()
     deadline = time.monotonic() + 60 * time_limit_minutes if time_limit_minutes else None
     device = resolve_device(cfg.device, cfg.precision, deterministic)
@@ -54,9 +70,9 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     sites = sites_of(model, cfg.model, cfg.scheme, cfg.layers, INPUT_SIZE)  # unknown layer names fail here, before any work
-    train_loader, test_loader, data_fp = train_loaders(cfg, data_npz, device, generator)
+    train_loader, test_loader, data_fp = train_loaders(cfg, data, device, generator)
     settings = {"config": cfg.to_dict(), "data_fingerprint": data_fp}
-    with RunDirectory("train", settings, out_dir, ckpt_dir, overwrite, inputs=(data_npz, *inputs)) as run:
+    with RunDirectory("train", settings, out_dir, ckpt_dir, overwrite, inputs=(data, *inputs)) as run:
         last = run.checkpoints / "last.pt"
         resume = load_training_state(last, device, model, cfg.model) if run.resuming and last.exists() else None
         log = RankLog(run.checkpoints / PARTIAL_RANKLOG)
@@ -83,11 +99,7 @@ def train_run(cfg: TrainConfig, data_npz, out_dir, ckpt_dir=None, progress: bool
             save_decomposed(run.checkpoints / "decomposed.pt", networks["decomposed"], cfg.model, cfg.scheme, ranks,
                             {"config": cfg.to_dict()}, INPUT_SIZE)
             files["decomposed_sha256"] = sha256_file(run.checkpoints / "decomposed.pt")
-        fields = {"config": cfg.to_dict(), **report,
-                  "training": {"epochs": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],
-                               "images_per_s": sum(h["images_per_s"] for h in state["history"]) / len(state["history"]),
-                               "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"],
-                               "projections": reg.projections if reg else 0},
+        fields = {"config": cfg.to_dict(), **report, "training": training_summary(state, t0, reg),
                   "provenance": record(cfg.to_dict(), device, data_fp, cfg.seed, **files)}
         log.publish(run.out / "ranklog.jsonl")
         metrics = write_record(run.out / "metrics.json", "training", fields)
