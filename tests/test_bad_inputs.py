@@ -98,8 +98,8 @@ OVER_A_FINISHED_RUN = [
     ("render over its input, --overwrite", THEOREM2 + ["--ranklog", "b={run}/log.json", "--out", "{run}/log",
                                                        "--overwrite"], "log.json is an input"),
     ("decompose --overwrite over the training it reads", ["decompose", "--checkpoint", "{run}/model.pt", "--scheme",
-                                                          "channel", "--data", "{npz}", "--out", "{run}", "--overwrite"],
-     "model.pt is an input"),
+                                                          "channel", "--data", "{npz}", "--out", "{run}",
+                                                          "--overwrite"], "model.pt is an input"),
     ("finetune --overwrite over the network it reads", ["finetune", "--checkpoint", "{run}/decomposed.pt", "--set",
                                                         "epochs=1", "train_subset=64", "device=cpu", "--data", "{npz}",
                                                         "--out", "{run}", "--overwrite", "--no-progress"],
@@ -186,6 +186,8 @@ RANK_LOGS = [  # (partial log, resume step): lines kept, or the line refused
     ('{"step": 0}\n{"layer": "a"}\n', 4, "line 2"),
     ('{"step": 0}\n\n{"step": 2}\n', 4, "line 2"),
     ('{"step": 0}\n{"step": "2"}\n', 4, "line 2"),
+    ('{"step": 0, "projection": 1}\n' * 2 + '{"step": 2, "projection": 2}\n', 4,  # a line of projection 2 lost
+     "projection 2 has 1 of the 2 records the others have"),
 ]
 
 
@@ -200,6 +202,28 @@ def test_rank_log_resume(tmp_path, text, step, outcome):
     else:
         log.start(step)
         assert [int(ln.split()[-1].rstrip("}")) for ln in log.path.read_text().splitlines()] == outcome
+
+
+def test_a_resume_from_a_rank_log_that_ends_early_is_refused(tmp_path):
+    log = RankLog(tmp_path / "ranklog.partial.jsonl")
+    log.path.write_text('{"step": 0, "projection": 1}\n{"step": 2, "projection": 2}\n')
+    log.start(4)
+    with pytest.raises(ArtifactError, match="the rank log ends at projection 2, but the resumed run continues from "
+                                            "projection 4, so the records between are lost"):
+        log({"step": 6, "projection": 4})  # the last.pt of projection 3: its records are not in the log
+    log.start(4)
+    log({"step": 4, "projection": 3})
+    log({"step": 6, "projection": 4})
+    assert len(log.path.read_text().splitlines()) == 4
+
+
+def test_a_resume_from_an_emptied_rank_log_is_refused(stopped, cifar_npz, tmp_path, capsys):
+    run = copy(stopped, tmp_path)
+    (run / "ranklog.partial.jsonl").write_text("")  # e.g. a file system that lost what was appended to it
+    before = files(run)
+    line = refusal(capsys, train(cifar_npz, run, epochs=2))
+    assert "the rank log holds no projection, but the resumed run continues from projection 2" in line
+    assert files(run) == before
 
 
 def test_only_trps_own_temporaries_are_removed(tmp_path):

@@ -3,8 +3,12 @@ come to ranklog.partial.jsonl beside last.pt, a resume state like it, and publis
 run's ranklog.jsonl when the run finishes. A workflow manager that removes an interrupted job's
 declared outputs before rerunning it (Snakemake does) therefore never removes records the resumed
 run needs. On resume the records of steps that will be replayed, and a half-written last line left
-by a crash, are dropped; a resume whose earlier records are missing or unreadable is refused."""
+by a crash, are dropped; a resume whose earlier records are missing or unreadable is refused: the
+log itself missing, a line that is not a record, a projection with fewer records than the others,
+or records that end before the projection the resumed run continues from (told by the first record
+it logs, which names its projection)."""
 import json
+from collections import Counter
 from pathlib import Path
 
 from .atomic import ArtifactError, atomic_write_text, dumps
@@ -12,21 +16,27 @@ from .atomic import ArtifactError, atomic_write_text, dumps
 PARTIAL = "ranklog.partial.jsonl"
 
 
-def _step(line: str) -> int | None:
-    """The step of a rank-log line; None if the line is not a record."""
+def _record(line: str) -> dict | None:
+    """A rank-log line's record; None if the line is not one (a JSON object with an integer step)."""
     try:
         rec = json.loads(line)
     except ValueError:
         return None
-    step = rec.get("step") if isinstance(rec, dict) else None
-    return step if type(step) is int else None
+    return rec if isinstance(rec, dict) and type(rec.get("step")) is int else None
 
 
 class RankLog:
     def __init__(self, path):
         self.path = Path(path)
+        self._next = None  # on resume, the projection the next record must name (None: not checked)
 
     def __call__(self, record: dict) -> None:
+        if self._next is not None and record.get("projection", self._next) != self._next:
+            held = f"ends at projection {self._next - 1}" if self._next > 1 else "holds no projection"
+            raise ArtifactError(f"{self.path}: the rank log {held}, but the resumed run continues from projection "
+                                f"{record['projection']}, so the records between are lost; start the run afresh with "
+                                "--overwrite")
+        self._next = None
         with open(self.path, "a") as f:
             f.write(dumps(record, indent=None) + "\n")
 
@@ -41,25 +51,42 @@ class RankLog:
                                     "start the run afresh with --overwrite")
             atomic_write_text(self.path, "")
             return
-        atomic_write_text(self.path, "".join(ln + "\n" for ln in self._kept(resume_step)))
+        kept = self._kept(resume_step)
+        self._check_projections([rec for _, rec in kept])
+        atomic_write_text(self.path, "".join(line + "\n" for line, _ in kept))
 
-    def _kept(self, resume_step: int) -> list[str]:
-        """The lines of the records before resume_step. A half-written last line (no newline: the
-        write of a killed run) is dropped; any other line that is not a record is refused, naming it."""
+    def _kept(self, resume_step: int) -> list[tuple[str, dict]]:
+        """The lines of the records before resume_step, with their records. A half-written last line
+        (no newline: the write of a killed run) is dropped; any other line that is not a record is
+        refused, naming it."""
         text = self.path.read_text(errors="replace")
         lines = text.splitlines()
         kept = []
         for number, line in enumerate(lines, 1):
-            step = _step(line)
-            if step is None and number == len(lines) and not text.endswith("\n"):
+            rec = _record(line)
+            if rec is None and number == len(lines) and not text.endswith("\n"):
                 break
-            if step is None:
+            if rec is None:
                 raise ArtifactError(f"{self.path}: line {number} is not a rank-log record, so the records from there "
                                     "on cannot be resumed; repair or remove that line, or start the run afresh with "
                                     "--overwrite")
-            if step < resume_step:
-                kept.append(line)
+            if rec["step"] < resume_step:
+                kept.append((line, rec))
         return kept
+
+    def _check_projections(self, records: list[dict]) -> None:
+        """Refuse kept records of which a projection has fewer than the others (one per layer each);
+        expect the next record to name the projection after the last kept (where records name theirs)."""
+        numbers = [rec.get("projection") for rec in records]
+        if not all(type(n) is int for n in numbers):
+            return
+        counts = Counter(numbers)
+        short = [n for n in sorted(counts) if counts[n] < max(counts.values())]
+        if short:
+            raise ArtifactError(f"{self.path}: projection {short[0]} has {counts[short[0]]} of the "
+                                f"{max(counts.values())} records the others have, so the rest are lost; start the run "
+                                "afresh with --overwrite")
+        self._next = max(numbers, default=0) + 1
 
     def publish(self, path) -> None:
         """Write the finished log to the run's output `path` (atomically: whole or not at all)."""
