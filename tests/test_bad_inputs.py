@@ -28,7 +28,7 @@ TINY = ["method=trp", "e=0.1", "m=2", "train_subset=128", "test_subset=50", "bat
 FAST_TIMING = ["--batch-sizes", "1", "--min-run-time", "0.01", "--rounds", "1", "--memory-formats", "contiguous"]
 ALLOCATE = ["allocate", "--checkpoint", "{run}/model.pt", "--scheme", "channel", "--method", "energy",
             "--target-speedup", "2"]
-THEOREM2 = ["render", "theorem2", "--ranklog", "a={run}/ranklog.jsonl", "--profile", "cpu"]
+THEOREM2 = ["render", "theorem2", "--run-table", "{table}", "--profile", "cpu"]
 
 
 def train(npz, out, *extra, epochs=1):
@@ -78,6 +78,20 @@ def fill(argv, **paths):
     return [arg.format(**{k: str(v) for k, v in paths.items()}) for arg in argv]
 
 
+def run_table(path, rank_logs=(), record=None, cobla=None, allocation=None) -> Path:
+    """A run table of resnet20 at `path` (as the workflow writes runs.json) naming Theorem 2's rank
+    logs, Table 1's TRP1 record and a COBLA row's record and allocation."""
+    doc = {"profile": "cpu", "tables": {"resnet20": {"TRP1": {"run": "r", "records": {"0": str(record)}}}
+                                        if record else {}},
+           "ablation": {"model": "resnet20", "points": []},
+           "rank_logs": [{"model": "resnet20", "run": "r", "seed": 0, "rank_log": str(log)} for log in rank_logs],
+           "cobla": {"model": "resnet20", "seed": 0, "rows": [
+               {"budget": "x2", "method": "sqp", "run": "r", "record": str(cobla),
+                "allocation": allocation and str(allocation)}] if cobla else []}}
+    Path(path).write_text(json.dumps(doc))
+    return Path(path)
+
+
 # Single-file outputs: never over a file trp did not write for the same purpose (without --overwrite),
 # never over the command's own input (with it or not); run directories: --overwrite never deletes an input.
 OVER_A_FINISHED_RUN = [
@@ -95,8 +109,8 @@ OVER_A_FINISHED_RUN = [
      "is not prepared data"),
     ("prepare-data over its archive, --overwrite", ["prepare-data", "--archive", "{run}/model.pt", "--out",
                                                     "{run}/model.pt", "--overwrite"], "is an input"),
-    ("render over its input, --overwrite", THEOREM2 + ["--ranklog", "b={run}/log.json", "--out", "{run}/log",
-                                                       "--overwrite"], "log.json is an input"),
+    ("render over a log its run table names, --overwrite", THEOREM2 + ["--out", "{run}/log", "--overwrite"],
+     "log.json is an input"),
     ("decompose --overwrite over the training it reads", ["decompose", "--checkpoint", "{run}/model.pt", "--scheme",
                                                           "channel", "--data", "{npz}", "--out", "{run}",
                                                           "--overwrite"], "model.pt is an input"),
@@ -116,9 +130,10 @@ OVER_A_FINISHED_RUN = [
 def test_an_output_never_replaces_another_file_or_an_input(finished, cifar_npz, tmp_path, capsys, argv, says):
     run = copy(finished, tmp_path)
     shutil.copy(run / "ranklog.jsonl", run / "log.json")  # a rank log named like a rendering's JSON
+    table = run_table(tmp_path / "runs.json", [run / "ranklog.jsonl", run / "log.json"])
     (tmp_path / "archive.tar.gz").write_bytes(b"not read")
     before = files(run)
-    code = run_cli(fill(argv, run=run, npz=cifar_npz, archive=tmp_path / "archive.tar.gz"))
+    code = run_cli(fill(argv, run=run, npz=cifar_npz, archive=tmp_path / "archive.tar.gz", table=table))
     assert says in refusal(capsys, code)
     assert files(run) == before
 
@@ -126,7 +141,8 @@ def test_an_output_never_replaces_another_file_or_an_input(finished, cifar_npz, 
 @pytest.mark.parametrize("argv", [ALLOCATE + ["--out", "{out}/ranks.json"], THEOREM2 + ["--out", "{out}/theorem2"]],
                          ids=["allocate", "render"])
 def test_a_command_replaces_what_it_wrote_itself(finished, tmp_path, argv):
-    argv = fill(argv, run=finished, out=tmp_path)
+    table = run_table(tmp_path / "runs.json", [finished / "ranklog.jsonl"])
+    argv = fill(argv, run=finished, out=tmp_path, table=table)
     assert run_cli(argv) == 0
     first = files(tmp_path)
     assert run_cli(argv) == 0
@@ -136,13 +152,14 @@ def test_a_command_replaces_what_it_wrote_itself(finished, tmp_path, argv):
 def test_render_overwrite_replaces_another_file_but_not_its_input(finished, tmp_path, capsys):
     run = copy(finished, tmp_path)
     log = (run / "ranklog.jsonl").read_bytes()
-    assert run_cli(fill(THEOREM2 + ["--out", "{run}/metrics", "--overwrite"], run=run)) == 0
+    table = run_table(tmp_path / "runs.json", [run / "ranklog.jsonl"])
+    assert run_cli(fill(THEOREM2 + ["--out", "{run}/metrics", "--overwrite"], run=run, table=table)) == 0
     assert purpose_of(run / "metrics.json") == "trp.render" and (run / "ranklog.jsonl").read_bytes() == log
 
 
 def test_a_table_json_of_numbers_is_replaced_as_part_of_its_rendering(finished, tmp_path):
-    argv = ["render", "table1", "--runs", f"resnet20/TRP1={finished}/metrics.json", "--profile", "cpu",
-            "--out", str(tmp_path / "table1")]
+    table = run_table(tmp_path / "runs.json", record=finished / "metrics.json")
+    argv = ["render", "table1", "--run-table", str(table), "--profile", "cpu", "--out", str(tmp_path / "table1")]
     assert run_cli(argv) == 0 and purpose_of(tmp_path / "table1.json") is None  # numbers only, for dvc metrics
     assert run_cli(argv) == 0
 
@@ -298,29 +315,30 @@ INPUTS = {"log.jsonl": RECORD * 3, "garbage.jsonl": RECORD + "garbage\n" + RECOR
           "negative.json": RUNTIME + '"variants": [{"label": "baseline", "rows": [{"batch_size": 1, '
                                      '"median_ms_per_image": -0.5}]}]}\n',
           "norows.json": RUNTIME + '"variants": [{"label": "baseline"}]}\n'}
+RUN_TABLES = {  # <name>.runs.json: the files of INPUTS each names
+    "garbage": {"rank_logs": ["garbage.jsonl"]}, "half": {"rank_logs": ["half.jsonl"]},
+    "missing": {"rank_logs": ["missing.jsonl"]}, "listlog": {"rank_logs": ["list.json"]},
+    "list": {"record": "list.json"}, "runtime": {"record": "runtime.json"},
+    "dense": {"cobla": "metrics.json"}, "allocation": {"cobla": "metrics.json", "allocation": "list.json"},
+}
 RENDER_ERRORS = [
-    (["theorem2", "--ranklog", "a={d}/garbage.jsonl"], "garbage.jsonl: line 2 is not a rank log record"),
-    (["theorem2", "--ranklog", "a={d}/half.jsonl"], "half.jsonl: line 2 is not a rank log record"),
-    (["theorem2", "--ranklog", "a={d}/missing.jsonl"], "missing.jsonl: rank log not found"),
-    (["theorem2", "--ranklog", "a={d}/list.json"], "list.json: line 1 is not a rank log record"),
-    (["table1", "--runs", "resnet20/TRP1={d}/list.json"], "list.json: not a run record"),
-    (["table1", "--runs", "resnet20/TRP1={d}/runtime.json"], "runtime.json: not a run record"),
-    (["table1", "--runs", "resnet20={d}/metrics.json"], "is not of the form model/method"),
+    (["theorem2", "--run-table", "{d}/garbage.runs.json"], "garbage.jsonl: line 2 is not a rank log record"),
+    (["theorem2", "--run-table", "{d}/half.runs.json"], "half.jsonl: line 2 is not a rank log record"),
+    (["theorem2", "--run-table", "{d}/missing.runs.json"], "missing.jsonl: rank log not found"),
+    (["theorem2", "--run-table", "{d}/listlog.runs.json"], "list.json: line 1 is not a rank log record"),
+    (["table1", "--run-table", "{d}/list.runs.json"], "list.json: not a run record"),
+    (["table1", "--run-table", "{d}/runtime.runs.json"], "runtime.json: not a run record"),
+    (["table1", "--run-table", "{d}/list.json"], "list.json: not a run table"),
+    (["table1", "--run-table", "{d}/nosuch.runs.json"], "nosuch.runs.json: run table not found"),
     (["table4", "--runtime", "{d}/metrics.json"], "metrics.json: not a runtime JSON"),
     (["fig2", "--rankvar", "{d}/log.jsonl", "--layer", "nosuch", "--e", "0.09"], "no records of layer 'nosuch'"),
     (["fig2", "--rankvar", "{d}/log.jsonl", "--layer", "res1-1-1", "--e", "0.09"], "log_spectrum=true"),
-    (["fig3", "--points", "channel/Nope/x={d}/metrics.json"], "bad point label"),
-    (["cobla", "--runs", "resnet20/x2/sqp={d}/metrics.json", "--allocation", "resnet20/x2/sqp={d}/list.json"],
-     "list.json: not an allocation"),
-    (["budget", "--results", "{d}"], "no benchmark files under"),
-    (["cobla", "--runs", "resnet20/TRP1/energy={d}/metrics.json"], "metrics.json: the record of a dense network"),
-    (["cobla", "--runs", "resnet20/TRP1/energy={d}/metrics.json", "--runtime", "{d}/negative.json"],
+    (["cobla", "--run-table", "{d}/allocation.runs.json"], "list.json: not an allocation"),
+    (["cobla", "--run-table", "{d}/dense.runs.json"], "metrics.json: the record of a dense network"),
+    (["cobla", "--run-table", "{d}/dense.runs.json", "--runtime", "{d}/negative.json"],
      "variant 'baseline' has a row without a batch size and a time per image > 0"),
     (["table4", "--runtime", "{d}/norows.json"], "variant 1 is not a label with rows of timings"),
     (["table4", "--runtime", "{d}/runtime.json"], "a runtime JSON without variants"),
-    (["cobla", "--runs", "resnet20/energy={d}/metrics.json"], "is not of the form model/budget/method"),
-    (["cobla", "--runs", "resnet20/TRP1/energy={d}/metrics.json", "--allocation", "x={d}/list.json"],
-     "label 'x' is not of the form model/budget/method"),
 ]
 
 
@@ -328,6 +346,10 @@ RENDER_ERRORS = [
 def test_render_user_errors_are_one_line(tmp_path, capsys, argv, says):
     for name, text in INPUTS.items():
         (tmp_path / name).write_text(text)
+    for name, names in RUN_TABLES.items():
+        paths = {key: [tmp_path / n for n in value] if key == "rank_logs" else tmp_path / value
+                 for key, value in names.items()}
+        run_table(tmp_path / f"{name}.runs.json", **paths)
     code = run_cli(["render", *fill(argv, d=tmp_path), "--profile", "cpu", "--out", str(tmp_path / "out" / "r")])
     assert says in refusal(capsys, code)
     assert not (tmp_path / "out").exists()
@@ -336,7 +358,8 @@ def test_render_user_errors_are_one_line(tmp_path, capsys, argv, says):
 def test_render_to_an_impossible_place_is_one_line(tmp_path, capsys):
     (tmp_path / "log.jsonl").write_text(RECORD)
     (tmp_path / "file").write_text("")
-    code = run_cli(["render", "theorem2", "--ranklog", f"a={tmp_path}/log.jsonl", "--profile", "cpu",
+    table = run_table(tmp_path / "runs.json", [tmp_path / "log.jsonl"])
+    code = run_cli(["render", "theorem2", "--run-table", str(table), "--profile", "cpu",
                     "--out", str(tmp_path / "file" / "r")])
     assert "cannot write" in refusal(capsys, code)
 
@@ -458,7 +481,7 @@ CLI_ERRORS = [
     (TRAIN + ["--target-speedup", "2", "--budget-from", "{run}/metrics.json"],
      "argument --budget-from: not allowed with argument --target-speedup"),
     (TRAIN + ["--budget-from", "{tmp}/twice.json"], "twice.json: not a run record (metrics.json of trp train / "
-                                                    "decompose / finetune / imagenet) (it names no kind of record)"),
+                                                    "decompose / finetune) (it names no kind of record)"),
     (TRAIN + ["--target-speedup", "2", "--set", "target_speedup=3"], "--target-speedup and the config key "
                                                                      "target_speedup both set the budget"),
     (["decompose", "--checkpoint", "{run}/model.pt", "--scheme", "channel", "--ranks", "{tmp}/twice.json",
@@ -601,8 +624,9 @@ def test_another_networks_last_pt_is_refused(stopped, cifar_npz, tmp_path, capsy
 
 
 def test_imagenet_batch_norm_needs_two_values_a_channel(tmp_path, capsys):
-    code = main(["imagenet", "--data", str(tmp_path), "--image-size", "32", "--set", "batch_size=1", "device=cpu",
-                 "--out", str(tmp_path / "run"), "--no-progress"])
+    profile = Path(__file__).resolve().parents[1] / "config" / "imagenet.yaml"
+    code = main(["train", "--profile", str(profile), "--data", str(tmp_path), "--image-size", "32", "--set",
+                 "batch_size=1", "device=cpu", "--out", str(tmp_path / "run"), "--no-progress"])
     assert "leaves batch norm one value per channel" in refusal(capsys, code)
     assert not (tmp_path / "run").exists()
 

@@ -21,6 +21,7 @@ from .config_help import config_keys_help
 from .data import SAMPLE, DataError
 from .data.imagenet import CROP
 from .lowrank import SCHEMES
+from .report.run_table import read_run_table
 from .stages.compress import RANK_RULES
 from .stages.finetune import IGNORES as FINETUNE_IGNORES
 from .stages.inputs import ImageNet, profile_settings
@@ -186,8 +187,26 @@ def cmd_latency(a):
 
 
 def _named_files(args: list[str]) -> list[str]:
-    """Every argument, and every PATH of a LABEL=PATH argument: the renderer's possible inputs."""
-    return [*args, *(arg.partition("=")[2] for arg in args)]
+    """Every argument, every PATH of a LABEL=PATH argument, and every record a run table among them
+    names: the renderer's possible inputs."""
+    named = [*args, *(arg.partition("=")[2] for arg in args)]
+    return [*named, *(path for arg in named for path in _strings(_run_table_or_none(arg)))]
+
+
+def _run_table_or_none(path):
+    try:
+        return read_run_table(path)
+    except ArtifactError:  # not a run table: the renderer says so where it wants one
+        return None
+
+
+def _strings(value) -> list[str]:
+    """Every string in a JSON value (in a run table: the paths of its records, among others)."""
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return [value] if isinstance(value, str) else []
 
 
 def cmd_render(a):
