@@ -232,9 +232,9 @@ def _dataset(p):
     p.add_argument("--data", required=True, help="prepared CIFAR-10 arrays (.npz) from `trp prepare-data`; with an "
                                                  "ImageNet profile the ImageNet folder (train/<class>/*.JPEG, "
                                                  "val/<class>/*.JPEG)")
-    p.add_argument("--profile", help="a profile (config/<name>.yaml): its dataset (config/imagenet.yaml: ImageNet) "
-                                     "and settings (train: block; trp: e and m; for trp finetune its finetune: "
-                                     "block), under --config and --set")
+    p.add_argument("--profile", help="a profile (config/<name>.yaml): its dataset (config/imagenet.yaml: --data is "
+                                     "ImageNet) and, for trp train and trp finetune, its settings (the train: block, "
+                                     "then trp: e and m or the finetune: block), under --config and --set")
     p.add_argument("--workers", type=number(0, integer=True),
                    help="ImageNet: DataLoader worker processes per process (default: the profile's workers)")
     p.add_argument("--image-size", type=number(32, integer=True),
