@@ -623,9 +623,18 @@ def test_another_networks_last_pt_is_refused(stopped, cifar_npz, tmp_path, capsy
     assert files(run) == before
 
 
+IMAGENET_PROFILE = Path(__file__).resolve().parents[1] / "config" / "imagenet.yaml"
+
+
+def test_an_image_size_no_checkpoint_may_declare_is_refused(tmp_path, capsys):
+    """Its checkpoints would declare an input_size every command that reads them refuses."""
+    code = run_cli(["train", "--profile", str(IMAGENET_PROFILE), "--data", str(tmp_path), "--image-size", "4096",
+                    "--out", str(tmp_path / "run")])
+    assert "argument --image-size: must be finite and in [32, 2048], got 4096" in refusal(capsys, code)
+
+
 def test_imagenet_batch_norm_needs_two_values_a_channel(tmp_path, capsys):
-    profile = Path(__file__).resolve().parents[1] / "config" / "imagenet.yaml"
-    code = main(["train", "--profile", str(profile), "--data", str(tmp_path), "--image-size", "32", "--set",
+    code = main(["train", "--profile", str(IMAGENET_PROFILE), "--data", str(tmp_path), "--image-size", "32", "--set",
                  "batch_size=1", "device=cpu", "--out", str(tmp_path / "run"), "--no-progress"])
     assert "leaves batch norm one value per channel" in refusal(capsys, code)
     assert not (tmp_path / "run").exists()

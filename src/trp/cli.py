@@ -13,6 +13,7 @@ import os
 import sys
 
 from .artifacts import ArtifactError, dumps, staged_rendering
+from .artifacts.checkpoints import MAX_SIDE, MIN_SIDE
 from .artifacts.records import read_run
 from .cli_parser import Parser
 from .deploy.runtimes import MEMORY_FORMATS, RUNTIMES
@@ -237,7 +238,7 @@ def _dataset(p):
                                      "then trp: e and m or the finetune: block), under --config and --set")
     p.add_argument("--workers", type=number(0, integer=True),
                    help="ImageNet: DataLoader worker processes per process (default: the profile's workers)")
-    p.add_argument("--image-size", type=number(32, integer=True),
+    p.add_argument("--image-size", type=number(MIN_SIDE, MAX_SIDE, integer=True),
                    help=f"ImageNet: training crop; evaluation resizes to size*256/224 and centre-crops it (default "
                         f"and paper: {CROP})")
 
