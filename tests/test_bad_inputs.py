@@ -310,6 +310,7 @@ BASELINE_RECORD = Path(__file__).resolve().parents[1] / "results/cpu/runs/resnet
 RUNTIME = '{"schema": "trp.runtime/2", "model": "resnet20", "provenance": {"commit": null, "device": "cpu"}, '
 RECORD = '{"projection": 1, "step": 0, "layer": "layer1.0.conv1", "rank_after": 14, "full_rank": 16, "sqrt_e": 0.3}\n'
 INPUTS = {"log.jsonl": RECORD * 3, "garbage.jsonl": RECORD + "garbage\n" + RECORD, "half.jsonl": RECORD + RECORD[:30],
+          "typed.jsonl": RECORD + RECORD.replace('"rank_after": 14', '"rank_after": "14"'),
           "list.json": "[1, 2]\n", "metrics.json": BASELINE_RECORD.read_text(),
           "runtime.json": RUNTIME + '"variants": []}\n',
           "negative.json": RUNTIME + '"variants": [{"label": "baseline", "rows": [{"batch_size": 1, '
@@ -318,6 +319,7 @@ INPUTS = {"log.jsonl": RECORD * 3, "garbage.jsonl": RECORD + "garbage\n" + RECOR
 RUN_TABLES = {  # <name>.runs.json: the files of INPUTS each names
     "garbage": {"rank_logs": ["garbage.jsonl"]}, "half": {"rank_logs": ["half.jsonl"]},
     "missing": {"rank_logs": ["missing.jsonl"]}, "listlog": {"rank_logs": ["list.json"]},
+    "typed": {"rank_logs": ["typed.jsonl"]},
     "list": {"record": "list.json"}, "runtime": {"record": "runtime.json"},
     "dense": {"cobla": "metrics.json"}, "allocation": {"cobla": "metrics.json", "allocation": "list.json"},
 }
@@ -326,6 +328,8 @@ RENDER_ERRORS = [
     (["theorem2", "--run-table", "{d}/half.runs.json"], "half.jsonl: line 2 is not a rank log record"),
     (["theorem2", "--run-table", "{d}/missing.runs.json"], "missing.jsonl: rank log not found"),
     (["theorem2", "--run-table", "{d}/listlog.runs.json"], "list.json: line 1 is not a rank log record"),
+    (["theorem2", "--run-table", "{d}/typed.runs.json"], "typed.jsonl: line 2 is not a rank log record (rank_after "
+                                                         "'14' is not an integer)"),
     (["table1", "--run-table", "{d}/list.runs.json"], "list.json: not a run record"),
     (["table1", "--run-table", "{d}/runtime.runs.json"], "runtime.json: not a run record"),
     (["table1", "--run-table", "{d}/list.json"], "list.json: not a run table"),
