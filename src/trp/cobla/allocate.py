@@ -74,7 +74,8 @@ def allocate(model: nn.Module, arch: str | None = None, scheme: str = "channel",
     timings = {}
     size = input_size if input_size is not None else models.input_size(arch)
     if sites is None:
-        sites = find_sites(model, size, scheme, exclude=(models.stem(arch),) if arch else ())
+        paper_convs = {"kernel_sizes": models.kernels(arch), "exclude": (models.stem(arch),)} if arch else {}
+        sites = find_sites(model, size, scheme, **paper_convs)
     t = time.perf_counter()
     problem = AllocationProblem.from_model(model, sites, scheme, size)
     timings["svd_and_costs"] = time.perf_counter() - t

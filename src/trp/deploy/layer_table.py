@@ -62,7 +62,8 @@ def layer_latency_table(model_arch: str, scheme: str, runtime: str = "eager", me
         torch.manual_seed(0)
         model = models.build(model_arch).to(device).eval()
         layers = {}
-        sites = find_sites(model, models.input_size(model_arch), scheme, exclude=(models.stem(model_arch),))
+        sites = find_sites(model, models.input_size(model_arch), scheme, models.kernels(model_arch),
+                           exclude=(models.stem(model_arch),))
         svds = batched_svd([to_matrix(s.conv.weight, scheme) for s in sites])  # once per layer, not per rank
         for s, svd in zip(sites, svds):
             x = torch.randn(batch_size, s.conv.in_channels, *s.in_hw, device=device)

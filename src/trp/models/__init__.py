@@ -3,12 +3,14 @@ from torch import nn
 
 from .cifar_resnet import CifarResNet, paper_layer_name
 
-# name -> (constructor, input size (C, H, W), the stem conv the paper leaves dense)
+# name -> (constructor, input size (C, H, W), the stem conv the paper leaves dense, the kernel sizes of the convs
+# it decomposes (Sec. 4.4): every 1x1 and 3x3 conv, except in ResNet-18, whose 3x3 convs alone; ResNet-50's four
+# 1x1 shortcut convs are decomposed, since the paper names all 1x1 layers)
 _REGISTRY = {
-    "resnet20": (lambda: CifarResNet(20), (3, 32, 32), "conv1"),
-    "resnet56": (lambda: CifarResNet(56), (3, 32, 32), "conv1"),
-    "resnet18": (lambda: _torchvision("resnet18"), (3, 224, 224), "conv1"),
-    "resnet50": (lambda: _torchvision("resnet50"), (3, 224, 224), "conv1"),
+    "resnet20": (lambda: CifarResNet(20), (3, 32, 32), "conv1", (1, 3)),
+    "resnet56": (lambda: CifarResNet(56), (3, 32, 32), "conv1", (1, 3)),
+    "resnet18": (lambda: _torchvision("resnet18"), (3, 224, 224), "conv1", (3,)),
+    "resnet50": (lambda: _torchvision("resnet50"), (3, 224, 224), "conv1", (1, 3)),
 }
 MODELS = tuple(_REGISTRY)
 
@@ -38,4 +40,9 @@ def stem(name: str) -> str:
     return _entry(name)[2]
 
 
-__all__ = ["MODELS", "CifarResNet", "build", "input_size", "paper_layer_name", "stem"]
+def kernels(name: str) -> tuple[int, ...]:
+    """The kernel sizes of the convs the paper decomposes in this network (all but the stem)."""
+    return _entry(name)[3]
+
+
+__all__ = ["MODELS", "CifarResNet", "build", "input_size", "kernels", "paper_layer_name", "stem"]

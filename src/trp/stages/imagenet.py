@@ -25,13 +25,14 @@ from ..artifacts import (DECOMPOSED, PARTIAL_RANKLOG, ArtifactError, RankLog, Ru
                          load_training_state, record, save_decomposed, save_dense, save_training_state, sha256_file)
 from ..artifacts.records import write_record
 from ..config import ConfigError, TrainConfig
-from ..data import DataError, image_folders, imagenet_loaders, load_pretrained, loader_throughput, per_image_cost
+from ..data import (PUBLISHED, DataError, image_folders, imagenet_loaders, load_pretrained, loader_throughput,
+                    per_image_cost)
 from ..train import RankRegularizer, evaluate, fit
 from ..train.distributed import (Process, barrier, broadcast_int, finish, identical_across, start, sum_across,
                                  wrap)
 from .compress import compress, final_ranks, measure
 from .finetune import finetuning_config
-from .inputs import EVAL_BATCH, KERNELS, ImageNet, resolve_device, sites_of
+from .inputs import EVAL_BATCH, ImageNet, resolve_device, sites_of
 from .train import training_summary
 
 REFUSED, FRESH, RESUME = -1, 0, 1
@@ -46,8 +47,8 @@ def check_settings(cfg: TrainConfig, world_size: int, image_size: int) -> None:
         raise ConfigError(f"batch_size {cfg.batch_size} over {world_size} process(es) at --image-size {image_size} "
                           f"leaves batch norm one value per channel in {cfg.model}'s last stage; give at least 2 "
                           "images a step per process or --image-size 64 or more")
-    if cfg.model not in KERNELS:
-        raise ConfigError(f"ImageNet runs fine-tune {' or '.join(KERNELS)}, not {cfg.model!r}; set model=...")
+    if cfg.model not in PUBLISHED:
+        raise ConfigError(f"ImageNet runs fine-tune {' or '.join(PUBLISHED)}, not {cfg.model!r}; set model=...")
     if cfg.target_speedup is not None:
         raise ConfigError("target_speedup (budgeted TRP) is not available for ImageNet runs")
 

@@ -15,10 +15,6 @@ from ..data.pretrained import pretrained_arch
 from ..lowrank import find_sites
 
 EVAL_BATCH = 500
-# The convs TRP projects in the ImageNet networks (Sec. 4.4): the 3x3 of ResNet-18; the 1x1 and 3x3 of
-# ResNet-50, its four 1x1 shortcut convs included, since the paper names all 1x1 layers. Every other
-# network: every 1x1 and 3x3 conv. Never the stem (or the FC layer).
-KERNELS = {"resnet18": (3,), "resnet50": (1, 3)}
 
 
 @dataclass(frozen=True)
@@ -115,11 +111,11 @@ def train_loaders(cfg: TrainConfig, data_npz, device, generator) -> tuple[Tensor
 
 
 def sites_of(model, arch: str, scheme: str, layers: list[str] | None = None, input_size=None):
-    """The convs TRP projects: the named ones (module or paper names), or the architecture's (KERNELS)
-    except the stem, with their output sizes at `input_size` (default: the architecture's own)."""
+    """The convs TRP projects: the named ones (module or paper names), or the architecture's own
+    (trp.models.kernels) except the stem, with their output sizes at `input_size` (default: the architecture's)."""
     names = layers and [models.paper_layer_name(n) for n in layers]
     try:
-        return find_sites(model, input_size or models.input_size(arch), scheme, KERNELS.get(arch, (1, 3)), names=names,
+        return find_sites(model, input_size or models.input_size(arch), scheme, models.kernels(arch), names=names,
                           exclude=() if names else (models.stem(arch),))
     except ValueError as e:
         raise ConfigError(str(e)) from None
