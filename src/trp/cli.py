@@ -147,9 +147,8 @@ def cmd_decompose(a):
     from .stages.decompose import decompose_checkpoint
 
     m = decompose_checkpoint(a.checkpoint, a.scheme, a.e, dataset(a, profile_settings(a.profile)[0]), a.out,
-                             a.checkpoints, rule=a.rule,
-                             threshold=a.threshold, ranks_file=a.ranks, test_subset=a.test_subset, device=a.device,
-                             overwrite=a.overwrite)
+                             a.checkpoints, rule=a.rule, threshold=a.threshold, ranks_file=a.ranks,
+                             test_subset=a.test_subset, device=a.device, overwrite=a.overwrite)
     print(json.dumps({k: m[k] for k in ("accuracy", "speedup")}))
 
 
