@@ -8,7 +8,9 @@ No number is typed by hand.
 The README gets, per profile, Table 1's rows measured by the profile and the verdicts on the
 paper's Table-1 claims; docs/results.md gets every table of each profile with its provenance
 footer, the figures, and the benchmark records. A profile with no rendered tables yet is named
-as such in both.
+as such in both. A profile whose run is carried in profile_snapshots/<tag>/ (a run in progress,
+moved between machines) gets, in the README, where that run stands: each training or fine-tuning
+its logs show started and not finished, at its last logged epoch.
 """
 import argparse
 import json
@@ -189,12 +191,51 @@ DIFFERENCE = re.compile(r"a − b = ([+-]?[0-9.]+)")
 INTERVAL = re.compile(r"[0-9]+ ?% interval \[[^\]]+\]")
 
 
+def run_in_progress(profile: str, root: Path = ROOT) -> str | None:
+    """Where a run of `profile` carried in profile_snapshots/<tag>/ stands, from the snapshot's manifest and the
+    job logs in it (trp.run_state): each training or fine-tuning started and not finished, at its last logged
+    epoch with the test top-1 of the dense network at that epoch; None without such a snapshot."""
+    from trp import profile as profiles
+    from trp.report.paper import method_label, model_label
+    from trp.run_state import ProfileState, logged_epochs
+    from trp.runs import RunTable
+
+    for manifest in sorted((root / "profile_snapshots").glob("*/manifest.json")):
+        snapshot = json.loads(manifest.read_text())
+        if snapshot.get("profile") != profile:
+            continue
+        table = RunTable(profiles.load(root / "config" / f"{profile}.yaml"))
+        state = ProfileState(manifest.parent / "files", table)
+        labels = {}
+        for model, rows in table.tables.items():
+            for key, run in rows.items():
+                labels.setdefault((model, run), method_label(key))
+        going = []
+        for stage, model, run, seed in state.every_job():
+            logged = logged_epochs(state.tree / state.log(stage, model, run, seed))
+            if stage not in ("train", "finetune") or not logged or \
+                    (state.tree / state.benchmark(stage, model, run, seed)).is_file():
+                continue
+            last = max(logged, key=lambda e: e["epoch"])
+            total = table.config["train" if stage == "train" else "finetune"]["epochs"]
+            what = labels.get((model, run), run) + (" fine-tuning" if stage == "finetune" else "")
+            top1 = f" (test top-1 {last['test_top1']:.2f} %)" if isinstance(last.get("test_top1"), (int, float)) else ""
+            going.append(f"{model_label(model)} {what}, seed {seed}: epoch {last['epoch']} of {total}{top1}")
+        return (f"A run from commit `{snapshot['commit'][:7]}` is in progress, carried in "
+                f"`profile_snapshots/{manifest.parent.name}/`: " + ("; ".join(going) or "no training started") +
+                ". The test top-1 is the dense network's during training, not a Table-1 number.")
+    return None
+
+
 def summary(profile: str, root: Path = ROOT) -> str:
     """The README's short view of one profile: its measured Table-1 rows and its verdicts on the
-    paper's Table-1 claims (the difference of means and its confidence interval, as the claims table gives them)."""
+    paper's Table-1 claims (the difference of means and its confidence interval, as the claims table gives
+    them), and where a run of it in progress stands."""
+    progress = run_in_progress(profile, root)
     tables = root / "paper_tables" / profile
     if not (tables / "table1.md").exists():
-        return f"**`{profile}`**: no Table-1 row rendered yet (`paper_tables/{profile}/table1.md` does not exist)."
+        return " ".join([f"**`{profile}`**: no Table-1 row rendered yet (`paper_tables/{profile}/table1.md` does not "
+                         "exist).", *filter(None, [progress])])
     parts = [f"**`{profile}`**, Table 1 (`paper_tables/{profile}/table1.md`; ours: mean ± std over seeds):", "",
              "| model | method | training (epochs) | ours: top-1 (%) | ours: speedup (conv MACs) | paper: top-1 (%) | paper: speedup |",
              "|---|---|---|---|---|---|---|"]
@@ -208,7 +249,7 @@ def summary(profile: str, root: Path = ROOT) -> str:
                 diff, interval = DIFFERENCE.search(c["evidence"]), INTERVAL.search(c["evidence"])
                 parts.append(f"| {c['claim'].removeprefix('R-20: ')} | {c['verdict']} | {diff[1] if diff else '–'} | "
                              f"{interval[0] if interval else '–'} |")
-    return "\n".join(parts)
+    return "\n".join([*parts, *(["", progress] if progress else [])])
 
 
 def readme_block(profiles: list[str], root: Path = ROOT) -> str:

@@ -100,3 +100,27 @@ def test_a_benchmark_record_whose_commit_is_unknown_is_named_in_one_line_and_the
         "update_readme: train_step_gpu_none.json: the record names no commit; its table says 'commit unknown'"]
     page = (tmp_path / "docs" / "results.md").read_text()
     assert "(stand-in GPU; commit unknown, m = 20" in page and "(stand-in GPU; commit fffffff, m = 20" in page
+
+
+def test_a_run_carried_in_a_snapshot_is_summarised_from_its_logs(tmp_path):
+    """A profile run in progress (profile_snapshots/<tag>/) is summarised from the job logs in the snapshot: the
+    trainings started and not finished, each at its last logged epoch; a finished one (its benchmark file) is not."""
+    import shutil
+
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    files = tmp_path / "profile_snapshots" / "run-tag" / "files"
+    logs = files / "results" / "paper_cpu" / "logs" / "train" / "resnet20"
+    epoch = {"seconds": 150.0, "train_loss": 0.1}
+    for run, last in (("baseline", 87), ("trp-spatial-e0.02-lam0.0003", 83), ("trp-channel-e0.02-lam0.0003", 164)):
+        (logs / run).mkdir(parents=True)
+        (logs / run / "s0.log").write_text("".join(json.dumps({"epoch": e, **epoch, "test_top1": 80.0 + e / 100}) + "\n"
+                                                   for e in range(last - 1, last + 1)))
+    done = files / "results" / "paper_cpu" / "benchmarks" / "train" / "resnet20" / "trp-channel-e0.02-lam0.0003"
+    done.mkdir(parents=True)
+    (done / "s0.tsv").write_text("s\n1\n")
+    (files.parent / "manifest.json").write_text(json.dumps({"profile": "paper_cpu", "commit": "f3ac14f" + "0" * 33}))
+    text = summary("paper_cpu", tmp_path)
+    assert "no Table-1 row rendered yet" in text and "from commit `f3ac14f`" in text
+    assert "R-20 baseline, seed 0: epoch 87 of 164 (test top-1 80.87 %); R-20 TRP2+Nu, seed 0: epoch 83 of 164" in text
+    assert "TRP1+Nu" not in text and "not a Table-1 number" in text
+    assert "in progress" not in summary("cpu", tmp_path)
