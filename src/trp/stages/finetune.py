@@ -3,7 +3,6 @@ allocations), resumable like training; its accuracy before and after ("decompose
 "finetuned") through the same measure() as every other run. On ImageNet (trp.stages.imagenet) in
 one process or in many under torchrun."""
 import copy
-import dataclasses
 import time
 
 import torch
@@ -15,16 +14,11 @@ from ..config import TrainConfig
 from ..data.cifar10 import INPUT_SIZE
 from ..train import fit
 from .compress import measure
-from .inputs import ImageNet, resolve_device, train_loaders
+from .inputs import ImageNet, finetuning_config, resolve_device, train_loaders
 
 # config keys fine-tuning does not use: the checkpoint fixes the network, plain SGD trains it
 IGNORES = frozenset({"model", "method", "scheme", "e", "lam", "m", "counter", "nuclear_cadence", "layers",
                      "target_speedup", "rank_rule", "rank_threshold", "log_spectrum", "svd_device"})
-
-
-def finetuning_config(cfg: TrainConfig, rec: dict) -> TrainConfig:
-    """`cfg` for fine-tuning the decomposed network of checkpoint record `rec`: its arch, no regulariser."""
-    return dataclasses.replace(cfg, model=rec["arch"], method="baseline", lam=0.0, target_speedup=None)
 
 
 def finetune(checkpoint, cfg: TrainConfig, data, out_dir, ckpt_dir=None, progress=True, overwrite=False,

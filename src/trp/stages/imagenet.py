@@ -31,8 +31,7 @@ from ..train import RankRegularizer, evaluate, fit
 from ..train.distributed import (Process, barrier, broadcast_int, finish, identical_across, start, sum_across,
                                  wrap)
 from .compress import compress, final_ranks, measure
-from .finetune import finetuning_config
-from .inputs import EVAL_BATCH, ImageNet, resolve_device, sites_of
+from .inputs import EVAL_BATCH, ImageNet, finetuning_config, resolve_device, sites_of
 from .train import training_summary
 
 REFUSED, FRESH, RESUME = -1, 0, 1

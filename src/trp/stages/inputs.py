@@ -1,7 +1,7 @@
 """What the stages share on the way in: the device, the data (CIFAR-10's prepared arrays as loaders, or an
 ImageNet folder), the source network, layer names."""
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -51,6 +51,11 @@ def profile_settings(path, finetuning: bool = False) -> tuple[dict, dict]:
     else:
         values |= {k: v for k, v in (settings.get("trp") or {}).items() if k in ("e", "m")}
     return settings, profile.numbers(values)
+
+
+def finetuning_config(cfg: TrainConfig, rec: dict) -> TrainConfig:
+    """`cfg` for fine-tuning the decomposed network of checkpoint record `rec`: its arch, no regulariser."""
+    return replace(cfg, model=rec["arch"], method="baseline", lam=0.0, target_speedup=None)
 
 
 def input_size(data):
