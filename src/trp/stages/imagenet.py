@@ -27,12 +27,11 @@ from ..artifacts.records import write_record
 from ..config import ConfigError, TrainConfig
 from ..data import (PUBLISHED, DataError, image_folders, imagenet_loaders, load_pretrained, loader_throughput,
                     per_image_cost)
-from ..train import RankRegularizer, evaluate, fit
+from ..train import RankRegularizer, evaluate, fit, training_summary
 from ..train.distributed import (Process, barrier, broadcast_int, finish, identical_across, start, sum_across,
                                  wrap)
 from .compress import compress, final_ranks, measure
 from .inputs import EVAL_BATCH, ImageNet, finetuning_config, resolve_device, sites_of
-from .train import training_summary
 
 REFUSED, FRESH, RESUME = -1, 0, 1
 

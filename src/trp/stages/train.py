@@ -15,7 +15,7 @@ from ..config import ConfigError, TrainConfig
 from ..data.cifar10 import INPUT_SIZE
 from ..lowrank import conv_macs, model_cost
 from ..progress import phase
-from ..train import RankRegularizer, fit
+from ..train import RankRegularizer, fit, training_summary
 from .compress import compress, final_ranks, measure
 from .inputs import ImageNet, resolve_device, sites_of, train_loaders
 
@@ -39,14 +39,6 @@ def budget_allocator(cfg: TrainConfig, model, sites):
     except InfeasibleBudget as e:
         raise ConfigError(f"target_speedup {cfg.target_speedup:g} cannot be reached by {cfg.model} ({e})") from None
     return allocate
-
-
-def training_summary(state: dict, t0: float, reg=None) -> dict:
-    """A record's "training": fit()'s finished `state` (epochs, steps, history), started at perf_counter `t0`."""
-    return {"epochs": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],
-            "images_per_s": sum(h["images_per_s"] for h in state["history"]) / len(state["history"]),
-            "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"],
-            "projections": reg.projections if reg else 0}
 
 
 def train_run(cfg: TrainConfig, data, out_dir, ckpt_dir=None, progress: bool = True, overwrite: bool = False,

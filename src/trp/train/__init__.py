@@ -1,4 +1,4 @@
-from .loop import NonFiniteError, evaluate, fit
+from .loop import NonFiniteError, evaluate, fit, training_summary
 from .regularizer import RankRegularizer
 
-__all__ = ["NonFiniteError", "RankRegularizer", "evaluate", "fit"]
+__all__ = ["NonFiniteError", "RankRegularizer", "evaluate", "fit", "training_summary"]

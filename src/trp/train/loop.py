@@ -208,3 +208,11 @@ def fit(model, cfg: TrainConfig, train_loader, test_loader, generator: torch.Gen
                   "generator": generator.get_state(), "state": state,
                   "regularizer": regularizer.state_dict() if regularizer is not None else None})
     return {**state, "finished": True}
+
+
+def training_summary(state: dict, t0: float, reg=None) -> dict:
+    """A record's "training": fit()'s finished `state` (epochs, steps, history), started at perf_counter `t0`."""
+    return {"epochs": state["epoch"], "steps": state["step"], "train_seconds": state["train_seconds"],
+            "images_per_s": sum(h["images_per_s"] for h in state["history"]) / len(state["history"]),
+            "wall_seconds_this_process": time.perf_counter() - t0, "history": state["history"],
+            "projections": reg.projections if reg else 0}
