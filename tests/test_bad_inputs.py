@@ -7,6 +7,7 @@ import json
 import pickle
 import re
 import shutil
+import subprocess
 import sys
 import tarfile
 import time
@@ -252,6 +253,48 @@ def test_only_trps_own_temporaries_are_removed(tmp_path):
     with RunDirectory("train", {}, tmp_path):
         pass
     assert not stale.exists() and all(p.read_text() == "the user's" for p in mine)
+
+
+WRITER = """import os, signal, sys
+from trp.artifacts import atomic_open
+with atomic_open(sys.argv[1]) as f:
+    f.write(b"theirs")
+    f.flush()
+    print(flush=True)
+    if sys.argv[2] == "killed":
+        os.kill(os.getpid(), signal.SIGKILL)
+    sys.stdin.readline()
+"""
+
+
+def writer(path, fate: str) -> subprocess.Popen:
+    """Another process in the middle of an atomic write of `path` (its temporary written): `killed`
+    there with SIGKILL, or `live` until a line on its stdin lets it finish."""
+    process = subprocess.Popen([sys.executable, "-c", WRITER, str(path), fate], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    process.stdout.readline()
+    return process
+
+
+def test_a_write_removes_the_temporaries_of_its_outputs_killed_writes_only(tmp_path, capsys):
+    (tmp_path / "log.jsonl").write_text(RECORD)
+    table = run_table(tmp_path / "runs.json", [tmp_path / "log.jsonl"])
+    out = tmp_path / "r.md"
+    killed = writer(out, "killed")
+    assert killed.wait() == -9
+    stale = list(tmp_path.glob(".r.md.*.trp.tmp"))
+    live = writer(out, "live")
+    theirs = set(tmp_path.glob(".r.md.*.trp.tmp")) - set(stale)
+    kept = [tmp_path / ".r.md.tmp", tmp_path / ".r.md.backup.tmp",  # a user's, and a dead writer's of another host
+            tmp_path / f".r.md.{killed.pid}@elsewhere.k3j4h5g6.trp.tmp"]
+    for p in kept:
+        p.write_text("kept")
+    code = run_cli(["render", "theorem2", "--run-table", str(table), "--profile", "cpu", "--out", str(tmp_path / "r")])
+    assert code == 0 and len(stale) == 1 and len(theirs) == 1
+    assert not stale[0].exists() and all(p.read_text() == "kept" for p in kept)
+    assert all(p.exists() for p in theirs) and purpose_of(out) == "trp.render"
+    live.communicate("\n")
+    assert live.returncode == 0 and out.read_text() == "theirs"  # the two writes of r.md at once both completed
 
 
 # Bounded work on hostile files.

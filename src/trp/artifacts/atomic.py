@@ -1,15 +1,19 @@
 """Atomic writes (a crash never leaves a half-written file), strict JSON, file hashes."""
+import glob
 import hashlib
 import io
 import json
 import os
+import re
+import socket
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import torch
 
-TMP_SUFFIX = ".trp.tmp"  # .<name>.<random>.trp.tmp: the temporary of an atomic write of <name>
+TMP_SUFFIX = ".trp.tmp"  # .<name>.<pid>@<host>.<random>.trp.tmp: the temporary of an atomic write of <name>
+HOST = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())  # as written in the names of temporaries
 
 
 class ArtifactError(ValueError):
@@ -29,7 +33,8 @@ def atomic_open(path, mode: str = "wb"):
     refuse_directory(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
+        _remove_orphaned_temporaries(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}@{HOST}.", suffix=TMP_SUFFIX)
     except OSError as e:
         raise ArtifactError(f"cannot write {path}: {e.strerror or e}") from None
     umask = os.umask(0)
@@ -51,12 +56,37 @@ def atomic_open(path, mode: str = "wb"):
         raise
 
 
+def _temporaries(directory: Path, name: str) -> list[Path]:
+    """The temporary files of atomic writes of `name` in `directory`, live or left by killed writes."""
+    return sorted(directory.glob(f".{glob.escape(name)}.*{TMP_SUFFIX}")) if directory.is_dir() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
+
+
+def _remove_orphaned_temporaries(path: Path) -> None:
+    """Delete the temporaries of atomic writes of `path` whose writer was a process of this host
+    that no longer exists; a live writer's, another host's, and one that cannot be deleted, are kept."""
+    own = re.compile(rf"\.{re.escape(path.name)}\.(\d{{1,9}})@(.+)\.[^.]+{re.escape(TMP_SUFFIX)}")
+    for tmp in _temporaries(path.parent, path.name):
+        writer = own.fullmatch(tmp.name)
+        if writer and writer[2] == HOST and not _alive(int(writer[1])):
+            with suppress(OSError):
+                tmp.unlink()
+
+
 def remove_stale_temporaries(directory, names) -> list[Path]:
     """Delete the temporary files that killed atomic writes of the files `names` left in
     `directory`, and nothing else (call it only while holding the directory's run lock, so no live
     write is removed)."""
-    directory = Path(directory)
-    stale = sorted(p for name in names for p in directory.glob(f".{name}.*{TMP_SUFFIX}")) if directory.is_dir() else []
+    stale = [p for name in names for p in _temporaries(Path(directory), name)]
     for p in stale:
         p.unlink(missing_ok=True)
     return stale
