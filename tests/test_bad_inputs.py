@@ -411,6 +411,60 @@ def test_render_to_an_impossible_place_is_one_line(tmp_path, capsys):
     assert "cannot write" in refusal(capsys, code)
 
 
+@pytest.fixture(scope="module")
+def cpu_run_table():
+    """The cpu profile's run table as the workflow writes results/cpu/runs.json."""
+    from trp import profile
+    from trp.runs import RunTable
+
+    return RunTable(profile.load(Path(__file__).resolve().parents[1] / "config" / "cpu.yaml")).document()
+
+
+GONE = object()  # the key taken out of the run table
+MALFORMED_RUN_TABLES = [  # (renderer, the keys to a part of the cpu profile's run table, its new value, the refusal)
+    ("cobla", ["cobla", "rows"], "x", "'cobla.rows' is a string, not a list"),
+    ("cobla", ["cobla", "rows", 0], {"budget": "x2"}, "no 'cobla.rows[0].method'"),
+    ("cobla", ["cobla", "rows", 1, "record"], GONE, "no 'cobla.rows[1].record'"),
+    ("cobla", ["cobla", "rows", 0, "allocation"], 3, "'cobla.rows[0].allocation' is an integer, not a string or null"),
+    ("cobla", ["cobla", "seed"], "0", "'cobla.seed' is a string, not an integer"),
+    ("cobla", ["cobla", "model"], GONE, "no 'cobla.model'"),
+    ("table1", ["tables"], [], "'tables' is a list, not an object"),
+    ("table1", ["tables", "resnet20"], "x", "'tables.resnet20' is a string, not an object"),
+    ("table1", ["tables", "resnet20", "baseline", "records"], ["a.json"],
+     "'tables.resnet20.baseline.records' is a list, not an object"),
+    ("table1", ["tables", "resnet20", "baseline", "records", "0"], None,
+     "'tables.resnet20.baseline.records.0' is null, not a string"),
+    ("table1", ["tables", "resnet20", "baseline", "pending"], "seed 1: training",
+     "'tables.resnet20.baseline.pending' is a string, not a list"),
+    ("fig3", ["ablation", "points", 0, "scheme"], 1, "'ablation.points[0].scheme' is an integer, not a string"),
+    ("fig3", ["ablation", "points"], GONE, "no 'ablation.points'"),
+    ("theorem2", ["rank_logs"], {}, "'rank_logs' is an object, not a list"),
+    ("theorem2", ["rank_logs", 0, "seed"], True, "'rank_logs[0].seed' is true or false, not an integer"),
+    ("theorem2", ["rank_logs", 0, "rank_log"], GONE, "no 'rank_logs[0].rank_log'"),
+    ("claims", ["config"], "cpu", "'config' is a string, not an object"),
+    ("budget", ["profile"], 1, "'profile' is an integer, not a string"),
+]
+
+
+@pytest.mark.parametrize("renderer, keys, value, says", MALFORMED_RUN_TABLES,
+                         ids=[f"{case[0]}: {case[-1]}" for case in MALFORMED_RUN_TABLES])
+def test_a_malformed_run_table_is_refused_naming_its_key(cpu_run_table, tmp_path, capsys, renderer, keys, value, says):
+    doc = deepcopy(cpu_run_table)
+    part = doc
+    for key in keys[:-1]:
+        part = part[key]
+    if value is GONE:
+        del part[keys[-1]]
+    else:
+        part[keys[-1]] = value
+    table = tmp_path / "runs.json"
+    table.write_text(json.dumps(doc))
+    code = run_cli(["render", renderer, "--run-table", str(table), "--profile", "cpu",
+                    "--out", str(tmp_path / "out" / "r")])
+    assert f"trp render: error: {table}: not a run table ({says};" in refusal(capsys, code)
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_resume_without_its_checkpoints_directory_is_refused_naming_it(tmp_path, capsys):
     out, ck = tmp_path / "run", tmp_path / "ck"
     with RunDirectory("train", {}, out, ck) as run:
