@@ -205,8 +205,21 @@ RANK_LOGS = [  # (partial log, resume step): lines kept, or the line refused
     ('{"step": 0}\n\n{"step": 2}\n', 4, "line 2"),
     ('{"step": 0}\n{"step": "2"}\n', 4, "line 2"),
     ('{"step": 0, "projection": 1}\n' * 2 + '{"step": 2, "projection": 2}\n', 4,  # a line of projection 2 lost
-     "projection 2 has 1 of the 2 records the others have"),
+     "projection 2 has 1 of the 2 records of a projection"),
 ]
+
+
+def test_a_lone_projection_short_of_its_layers_records_is_refused(stopped, cifar_npz, tmp_path, capsys):
+    """One projection logged, and one of its layers' records lost: nothing to compare it with but the layers."""
+    run = copy(stopped, tmp_path)
+    log = run / "ranklog.partial.jsonl"
+    lines = log.read_text().splitlines(keepends=True)
+    first = [ln for ln in lines if json.loads(ln)["projection"] == 1]
+    log.write_text("".join(first[:-1]))  # the run stopped after projection 1 only in this copy's log
+    before = files(run)
+    line = refusal(capsys, train(cifar_npz, run, epochs=2))
+    assert f"projection 1 has {len(first) - 1} of the {len(first)} records of a projection" in line
+    assert files(run) == before
 
 
 @pytest.mark.parametrize("text, step, outcome", RANK_LOGS)

@@ -40,8 +40,9 @@ class RankLog:
         with open(self.path, "a") as f:
             f.write(dumps(record, indent=None) + "\n")
 
-    def start(self, resume_step: int | None) -> None:
-        """A fresh log (resume_step None), or the log kept up to (not including) resume_step."""
+    def start(self, resume_step: int | None, layers: int | None = None) -> None:
+        """A fresh log (resume_step None), or the log kept up to (not including) resume_step; with `layers`
+        (the run's projected layers: one record each a projection) a projection with fewer records is refused."""
         if resume_step is None:
             atomic_write_text(self.path, "")
             return
@@ -52,7 +53,7 @@ class RankLog:
             atomic_write_text(self.path, "")
             return
         kept = self._kept(resume_step)
-        self._check_projections([rec for _, rec in kept])
+        self._check_projections([rec for _, rec in kept], layers)
         atomic_write_text(self.path, "".join(line + "\n" for line, _ in kept))
 
     def _kept(self, resume_step: int) -> list[tuple[str, dict]]:
@@ -74,18 +75,19 @@ class RankLog:
                 kept.append((line, rec))
         return kept
 
-    def _check_projections(self, records: list[dict]) -> None:
-        """Refuse kept records of which a projection has fewer than the others (one per layer each);
-        expect the next record to name the projection after the last kept (where records name theirs)."""
+    def _check_projections(self, records: list[dict], layers: int | None = None) -> None:
+        """Refuse kept records of which a projection has fewer than `layers` (else than the others: one per
+        layer each); expect the next record to name the projection after the last kept (where records name
+        theirs)."""
         numbers = [rec.get("projection") for rec in records]
         if not all(type(n) is int for n in numbers):
             return
         counts = Counter(numbers)
-        short = [n for n in sorted(counts) if counts[n] < max(counts.values())]
+        full = layers or max(counts.values(), default=0)
+        short = [n for n in sorted(counts) if counts[n] < full]
         if short:
-            raise ArtifactError(f"{self.path}: projection {short[0]} has {counts[short[0]]} of the "
-                                f"{max(counts.values())} records the others have, so the rest are lost; start the run "
-                                "afresh with --overwrite")
+            raise ArtifactError(f"{self.path}: projection {short[0]} has {counts[short[0]]} of the {full} records "
+                                "of a projection, so the rest are lost; start the run afresh with --overwrite")
         self._next = max(numbers, default=0) + 1
 
     def publish(self, path) -> None:

@@ -153,7 +153,7 @@ def pretrained_training(process: Process, cfg: TrainConfig, data: ImageNet, out_
         resume = load_training_state(ckpt / "last.pt", process.device, model, cfg.model) if resuming else None
         log = RankLog(ckpt / PARTIAL_RANKLOG) if process.is_main else None
         if log is not None:
-            log.start(resume["state"]["step"] if resume else None)
+            log.start(resume["state"]["step"] if resume else None, layers=len(sites))
         reg = RankRegularizer.from_config(cfg, sites, log=log) if cfg.method != "baseline" else None
 
         def held_ranks():

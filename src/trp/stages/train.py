@@ -68,7 +68,7 @@ def train_run(cfg: TrainConfig, data, out_dir, ckpt_dir=None, progress: bool = T
         last = run.checkpoints / "last.pt"
         resume = load_training_state(last, device, model, cfg.model) if run.resuming and last.exists() else None
         log = RankLog(run.checkpoints / PARTIAL_RANKLOG)
-        log.start(resume["state"]["step"] if resume else None)
+        log.start(resume["state"]["step"] if resume else None, layers=len(sites))
         allocate = budget_allocator(cfg, model, sites) if cfg.target_speedup else None
         reg = None
         if cfg.method != "baseline":
