@@ -15,9 +15,16 @@ from pathlib import Path
 import pytest
 
 from trp.artifacts.records import write_record
-from trp.report.imagenet import imagenet_table
+from trp import profile as profiles
+from trp.report.imagenet import imagenet_table, table_records
+from trp.runs import RunTable
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def imagenet_run_table(**settings) -> dict:
+    """The run table document the workflow writes for config/imagenet.yaml (results/imagenet/runs.json)."""
+    return RunTable({**profiles.load(ROOT / "config" / "imagenet.yaml"), **settings}).document()
 
 
 def snakemake(*args):
@@ -97,9 +104,8 @@ def test_basic_methods_run_at_the_macs_of_the_same_trp_run_and_at_the_papers_spe
              {"Zhang2016": ("channel", "1.41"), "Jaderberg2014": ("spatial", "2.0")}),
             ("resnet50", "table3", {"Zhang2016@TRP1+Nu": "TRP1+Nu"}, {"Zhang2016": ("channel", "1.5")})]:
         render = next(line for line in proc.stdout.splitlines() if f"trp render imagenet --model {model} " in line)
-        runs = {}  # label -> the metrics.json of each seed, as the table reads them
-        for label, path in re.findall(r"(\S+)=(\S+/metrics\.json)", render):
-            runs.setdefault(label, []).append(path)
+        assert " --run-table results/imagenet/runs.json " in render
+        runs = table_records(imagenet_run_table(seeds=[0, 1]), model)  # method key -> each seed's record, as read
         assert set(runs) >= set(matched) | set(matched.values()) | set(at_paper)
         for key, trp in matched.items():
             for seed, path in enumerate(runs[key]):
@@ -233,3 +239,22 @@ def test_table2_basic_rows_beside_the_papers(tmp_path):
 def test_a_record_of_another_model_is_refused(tmp_path):
     with pytest.raises(ValueError, match="is not 'resnet50'"):
         imagenet_table("resnet50", {"TRP1+Nu": [record(tmp_path / "d.json", "resnet18", 65.0, 86.0, 2.0)]}, "t", tmp_path / "x")
+
+
+def test_trp_render_imagenet_reads_the_run_table(tmp_path, capsys):
+    """`trp render imagenet` takes the model's rows and each seed's record from the run table; a run table
+    without the model's table is one line."""
+    from trp.cli import main
+
+    doc = imagenet_run_table(seeds=[0])
+    trp1 = doc["tables"]["resnet18"]["TRP1"]
+    trp1["records"] = {"0": record(tmp_path / "a0.json", "resnet18", 65.0, 86.0, 1.9)}
+    doc["tables"] = {"resnet18": {"TRP1": trp1}}
+    (tmp_path / "runs.json").write_text(json.dumps(doc))
+    argv = ["render", "imagenet", "--run-table", str(tmp_path / "runs.json"), "--profile", "test"]
+    assert main([*argv, "--model", "resnet18", "--out", str(tmp_path / "table2")]) == 0
+    assert json.loads((tmp_path / "table2.json").read_text())["TRP1"]["top1"] == 65.0
+    capsys.readouterr()
+    assert main([*argv, "--model", "resnet50", "--out", str(tmp_path / "table3")]) == 2
+    err = capsys.readouterr().err
+    assert "the run table holds no table of 'resnet50' (it has resnet18)" in err and err.count("\n") == 1

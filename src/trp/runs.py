@@ -283,16 +283,11 @@ class RunTable:
     def ranklog(self, model: str, run: str, seed: int) -> str:
         return run_file(f"results/{self.profile}", "runs", "ranklog.jsonl", model, run, seed)
 
-    # What the renderers read: Fig. 2's rank log; the records of each table and figure (runs.json, below);
-    # ImageNet's tables as (label, path) pairs (LABEL=PATH, a label repeated over seeds).
+    # What the renderers read: Fig. 2's rank log; the records of each table and figure (runs.json, below).
 
     def rankvar_input(self) -> str:
         """Fig. 2's rank log: the rank-variation run's, first seed."""
         return self.ranklog(self.config["rank_variation"]["model"], self.rankvar, self.seeds[0])
-
-    def table_inputs(self, model: str) -> list[tuple[str, str]]:
-        """(method key, metrics.json) of every run and seed of one model's table (ImageNet: Table 2 or 3)."""
-        return [(key, self.record(model, run, s)) for key, run in self.tables[model].items() for s in self.seeds]
 
     def table_records(self) -> dict[str, dict[str, dict]]:
         """model -> method key -> {"run": name, "records": {seed: metrics.json path}}: each model's table

@@ -64,10 +64,6 @@ def render_args(renderer, *args):
     return [renderer, *args, "--profile", PROFILE]
 
 
-def paths(pairs):
-    return [path for _, path in pairs]
-
-
 def caption(name):
     """A table's or figure's caption in the Snakemake report (--report): workflow/report/NAME.rst."""
     return f"../report/{name}.rst"

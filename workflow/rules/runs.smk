@@ -130,12 +130,13 @@ def pretrained_weights(wildcards):
 
 
 def table_runs(wildcards):
-    return paths(RUN_TABLE.table_inputs(imagenet_tables()[wildcards.table]))
+    """The run table and the records it lists for the model's table."""
+    rows = RUN_TABLE.table_records()[imagenet_tables()[wildcards.table]].values()
+    return [f"{R}/runs.json", *(path for row in rows for path in row["records"].values())]
 
 
 def table_args(wildcards):
-    model = imagenet_tables()[wildcards.table]
-    return render_args("imagenet", "--model", model, "--runs", *labelled(RUN_TABLE.table_inputs(model)))
+    return render_args("imagenet", "--model", imagenet_tables()[wildcards.table], "--run-table", f"{R}/runs.json")
 
 
 # ----------------------------------------------------------------------------- the outputs of a whole run

@@ -1,10 +1,8 @@
-"""The command line of a renderer (`trp render NAME`): its parser, the run table it reads its runs
-and records from, and the LABEL=PATH pairs of a renderer given its records one by one (ImageNet's
-tables)."""
+"""The command line of a renderer (`trp render NAME`): its parser and the run table it reads its runs
+and records from."""
 import argparse
 
 from ..cli_parser import Parser
-from ..config import ConfigError
 
 
 def renderer_parser(name: str, doc: str) -> argparse.ArgumentParser:
@@ -23,14 +21,3 @@ def add_run_table(ap: argparse.ArgumentParser) -> None:
     """--run-table: the profile's run table, which runs the renderer reads and where their records are."""
     ap.add_argument("--run-table", required=True, metavar="RUNS_JSON",
                     help="the profile's run table (results/PROFILE/runs.json, written by the workflow)")
-
-
-def parse_pairs(items: list[str], sep: str = "=") -> dict[str, list[str]]:
-    """["a=x", "a=y", "b=z"] -> {"a": ["x", "y"], "b": ["z"]} (repeated labels = seeds)."""
-    out: dict[str, list[str]] = {}
-    for item in items or []:
-        label, _, path = item.partition(sep)
-        if not path:
-            raise ConfigError(f"expected LABEL{sep}PATH, got {item!r}")
-        out.setdefault(label, []).append(path)
-    return out

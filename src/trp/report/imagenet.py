@@ -1,10 +1,10 @@
 """Tables 2 (ResNet-18) and 3 (ResNet-50), ImageNet: our top-1, top-5 and speedup beside the paper's.
 
-    trp render imagenet --model resnet18 --runs TRP1=runs/a/metrics.json TRP1+Nu=runs/b/metrics.json \
-        Zhang2016@TRP1=runs/c/metrics.json --profile imagenet --out paper_tables/table2
+    trp render imagenet --model resnet18 --run-table results/imagenet/runs.json --profile imagenet \
+        --out paper_tables/table2
 
-A label is a method key of trp.report.paper; several PATHs under one label are seeds: mean ± std
-(n). A TRP row reads a training record (`trp train` of the pretrained network) and reports the
+The run table (trp.report.run_table) lists the model's rows by method key of trp.report.paper, with the
+record of each seed: a row is mean ± std (n) over its seeds. A TRP row reads a training record (`trp train` of the pretrained network) and reports the
 decomposed network without fine-tuning; a basic-method row (the paper's basic keys at the paper's
 speedup, and paper.matched_key rows at the conv MACs a TRP run reached) reads a fine-tuning record
 (`trp finetune` of the TSVD of the pretrained network). The Baseline row is the pretrained network
@@ -20,9 +20,10 @@ from ..artifacts import ArtifactError, write_json
 from ..artifacts.records import final_network, read_record
 from ..config import ConfigError
 from . import paper
-from .arguments import parse_pairs, renderer_parser
+from .arguments import add_run_table, renderer_parser
 from .cells import diff
 from .footer import provenance_footer
+from .run_table import read_run_table
 from .seeds import mean_std
 from .tables import write_table
 
@@ -150,10 +151,17 @@ def imagenet_table(model: str, runs: dict[str, list[str]], profile: str, out_pre
     return rows
 
 
+def table_records(doc: dict, model: str) -> dict[str, list[str]]:
+    """method key -> the record path of each seed: `model`'s table in the run table `doc`."""
+    if model not in doc["tables"]:
+        raise ArtifactError(f"the run table holds no table of {model!r} (it has {', '.join(doc['tables']) or 'none'})")
+    return {key: list(row["records"].values()) for key, row in doc["tables"][model].items() if row["records"]}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = renderer_parser("imagenet", __doc__)
     ap.add_argument("--model", required=True, choices=sorted(PAPER))
-    ap.add_argument("--runs", action="extend", nargs="+", required=True, metavar="METHOD=PATH")
+    add_run_table(ap)
     args = ap.parse_args(argv)
-    imagenet_table(args.model, parse_pairs(args.runs), args.profile, args.out)
+    imagenet_table(args.model, table_records(read_run_table(args.run_table), args.model), args.profile, args.out)
     print(Path(f"{args.out}.md").read_text())
