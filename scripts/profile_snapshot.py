@@ -69,9 +69,9 @@ def outputs(tree: Path) -> list[str]:
 def finished_resume_state(tree: Path, rel: str) -> bool:
     """A finished run's resume state (checkpoints/<p>/<run>/last.pt or the partial rank log, beside a
     results/<p>/<run>/metrics.json): never read again, and 3 MB a ResNet-20 run."""
-    path = Path(rel)
-    return path.name in RESUME_STATE and path.parts[0] == "checkpoints" and \
-        (tree / "results" / Path(*path.parts[1:]).parent / "metrics.json").is_file()
+    path = Path(rel)  # a run's folder under checkpoints/ has its counterpart under results/ (trp.runs.run_file)
+    return path.name in RESUME_STATE and path.is_relative_to("checkpoints") and \
+        (tree / "results" / path.parent.relative_to("checkpoints") / "metrics.json").is_file()
 
 
 def snakemake_pids(tree: Path) -> list[int]:
