@@ -41,7 +41,8 @@ def test_the_cpu_profile_re_renders_from_its_run_table(cpu_run_table, tmp_path, 
     assert without_renderer(ours) == without_renderer(json.loads((PUBLISHED / f"{name}.json").read_text()))
 
 
-@pytest.mark.parametrize("content, message", [(None, "run table not found"), ("[1, 2]", "not a run table (no 'profile'"),
+@pytest.mark.parametrize("content, message", [(None, "run table not found"),
+                                              ("[1, 2]", "not a run table (no 'profile'"),
                                               ("{", "not a readable run table")])
 def test_a_renderer_refuses_what_is_not_a_run_table(tmp_path, capsys, content, message):
     path = tmp_path / "runs.json"

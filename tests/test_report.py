@@ -105,7 +105,8 @@ def run_table_of(rows, points=(), rank_logs=(), pending=None):
     pending = pending or {}
     table = {key: row_of(paths) for key, paths in rows.items()}
     table |= {key: row_of(rows.get(key, []), states) for key, states in pending.items()}
-    return {"profile": "smoke", "tables": {"resnet20": table}, "ablation": {"model": "resnet20", "points": list(points)},
+    return {"profile": "smoke", "tables": {"resnet20": table},
+            "ablation": {"model": "resnet20", "points": list(points)},
             "rank_logs": list(rank_logs)}
 
 

@@ -11,7 +11,8 @@ PROFILE_FILE = os.path.relpath(workflow.overwrite_configfiles[0])
 IMAGENET_TRAIN = (
     "torchrun --standalone --nproc_per_node {resources.gpu} -m trp.cli train --no-progress "
     "--profile {params.profile:q} --data {params.root:q} --workers {params.workers} {params.weights:q} "
-    "--set {params.settings:q} {params.time_limit:q} --out {params.out:q} --checkpoints {params.checkpoints:q} > {log:q} 2>&1"
+    "--set {params.settings:q} {params.time_limit:q} --out {params.out:q} --checkpoints {params.checkpoints:q} "
+    "> {log:q} 2>&1"
 )
 IMAGENET_DECOMPOSE = (
     "trp decompose --checkpoint {params.source:q} {params.args:q} --profile {params.profile:q} --data {params.root:q} "

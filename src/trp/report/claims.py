@@ -5,16 +5,15 @@ same functions the other renderers use (never from their rendered outputs).
         --runtime R.json ... --profile P --out PREFIX
 
 The inputs are those of table1, fig3 and theorem2 (the run table's tables, ablation and rank_logs:
-trp.report.run_table), fig2 (--rankvar, --layer, --e) and table4 (--runtime). Accuracy claims are judged at equal conv MACs: a
-single run against a curve read at its speedup, two curves at the highest speedup both reach
-(trp.report.equal_macs: interpolated within a curve, never extrapolated), by trp.report.verdict's
-rule: a 95 % t-interval on the difference, with the seed SD pooled over the profile's repeated
-Table-1 rows of the same model (top-1 and TRP's speedup each pooled on their own; a network compared
-with itself, decomposed or fine-tuned, by its per-seed differences, pooled over the rows of that
-comparison); each row states the training (epochs) of both sides.
-Theorem 2 says where its test had no power; latency verdicts need the timing spread to be small
-against the difference. Where the runs follow the paper's schedule (paper.CIFAR_EPOCHS), Table 1's
-absolute accuracies are judged too (ours at most NEGLIGIBLE points below the paper's).
+trp.report.run_table), fig2 (--rankvar, --layer, --e) and table4 (--runtime). Accuracy claims are judged at
+equal conv MACs: a single run against a curve read at its speedup, two curves at the highest speedup both
+reach (trp.report.equal_macs: interpolated within a curve, never extrapolated), by trp.report.verdict's rule:
+a 95 % t-interval on the difference, with the seed SD pooled over the profile's repeated Table-1 rows of the
+same model (top-1 and TRP's speedup each pooled on their own; a network compared with itself, decomposed or
+fine-tuned, by its per-seed differences, pooled over the rows of that comparison); each row states the
+training (epochs) of both sides. Theorem 2 says where its test had no power; latency verdicts need the timing
+spread to be small against the difference. Where the runs follow the paper's schedule (paper.CIFAR_EPOCHS),
+Table 1's absolute accuracies are judged too (ours at most NEGLIGIBLE points below the paper's).
 
 Each row names the records it was judged from (run records, rank logs, runtime JSON): their paths
 are in the .csv (column "records") and the .json.

@@ -3,16 +3,15 @@
     trp render imagenet --model resnet18 --run-table results/imagenet/runs.json --profile imagenet \
         --out paper_tables/table2
 
-The run table (trp.report.run_table) lists the model's rows by method key of trp.report.paper, with the
-record of each seed: a row is mean ± std (n) over its seeds. A TRP row reads a training record (`trp train` of the pretrained network) and reports the
-decomposed network without fine-tuning; a basic-method row (the paper's basic keys at the paper's
-speedup, and paper.matched_key rows at the conv MACs a TRP run reached) reads a fine-tuning record
-(`trp finetune` of the TSVD of the pretrained network). The Baseline row is the pretrained network
-as every TRP run evaluated it, beside the paper's baseline; its note gives torchvision's published
-accuracy of those weights. Every paper
-row is listed (the pruning methods and the data-driven [Zhang et al., 2016] of [Guo et al., 2018]
-are not run, and the note says so); a matched row follows the paper's row of its basic method.
-{PREFIX}.json holds our numbers by method key (DVC metrics).
+The run table (trp.report.run_table) lists the model's rows by method key of trp.report.paper, with the record
+of each seed: a row is mean ± std (n) over its seeds. A TRP row reads a training record (`trp train` of the
+pretrained network) and reports the decomposed network without fine-tuning; a basic-method row (the paper's
+basic keys at the paper's speedup, and paper.matched_key rows at the conv MACs a TRP run reached) reads a
+fine-tuning record (`trp finetune` of the TSVD of the pretrained network). The Baseline row is the pretrained
+network as every TRP run evaluated it, beside the paper's baseline; its note gives torchvision's published
+accuracy of those weights. Every paper row is listed (the pruning methods and the data-driven [Zhang et al.,
+2016] of [Guo et al., 2018] are not run, and the note says so); a matched row follows the paper's row of its
+basic method. {PREFIX}.json holds our numbers by method key (DVC metrics).
 """
 from pathlib import Path
 
@@ -83,7 +82,8 @@ def pretrained_runs(records: dict[str, list[dict]]) -> list[dict]:
 def baseline_note(records: list[dict]) -> str:
     published = {(p["top1"], p["top5"]) for p in (m["weights"]["published"] for m in records) if p}
     said = "; ".join(f"torchvision publishes {t1:.2f} / {t5:.2f} for these weights" for t1, t5 in sorted(published))
-    return "the pretrained network, evaluated in each run; " + (said or "weights not torchvision's file: no published accuracy")
+    return "the pretrained network, evaluated in each run; " + (
+        said or "weights not torchvision's file: no published accuracy")
 
 
 def note(model: str, key: str, ours: dict, repeated: bool, baseline: str) -> str:

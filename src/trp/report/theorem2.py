@@ -5,15 +5,15 @@ does not raise the rank. Eq. (12)'s middle term, the measured displacement ||W^{
 
     trp render theorem2 --run-table results/cpu/runs.json --profile cpu --out paper_tables/cpu/theorem2
 
-The run table's "rank_logs" (trp.report.run_table) names each rank log with its model, run and seed;
-a log's row is named MODEL/RUN/sSEED. Every distinct record with a displacement (2nd projection on) counts once, per rank log and overall,
-however many entries name a log; overall, a record that another log holds too (the same training
-logged twice, e.g. with its spectrum for Fig. 2) counts once. For each condition: how often it held,
-the violations (held, and the rank rose: the theorem says none) and how often the rank rose where it
-failed; the largest value relative to sqrt(e) (below 1: the margin). {PREFIX}-failures.md/.tex/.csv
-lists where (layer) and when (projection) a condition failed or the rank rose. The test has power
-only where some rank rose: with none, no record could contradict the theorem. Ranks set by a rank
-allocator are outside the theorem.
+The run table's "rank_logs" (trp.report.run_table) names each rank log with its model, run and seed; a log's
+row is named MODEL/RUN/sSEED. Every distinct record with a displacement (2nd projection on) counts once, per
+rank log and overall, however many entries name a log; overall, a record that another log holds too (the same
+training logged twice, e.g. with its spectrum for Fig. 2) counts once. For each condition: how often it held,
+the violations (held, and the rank rose: the theorem says none) and how often the rank rose where it failed;
+the largest value relative to sqrt(e) (below 1: the margin). {PREFIX}-failures.md/.tex/.csv lists where
+(layer) and when (projection) a condition failed or the rank rose. The test has power only where some rank
+rose: with none, no record could contradict the theorem. Ranks set by a rank allocator are outside the
+theorem.
 """
 import json
 from pathlib import Path
