@@ -118,7 +118,8 @@ def paused(tree: Path):
 def profile_of(tree: Path, files: list[str]) -> str:
     """The profile a worktree's run uses: the one results/<profile> its outputs `files` lie under (one
     profile a run; results Git tracks, e.g. a published profile's, are not the run's)."""
-    names = sorted({Path(rel).parts[1] for rel in files if Path(rel).parts[0] == "results" and len(Path(rel).parts) > 2})
+    names = sorted({Path(rel).parts[1] for rel in files
+                    if Path(rel).parts[0] == "results" and len(Path(rel).parts) > 2})
     if len(names) != 1:
         raise SnapshotError(f"{tree}: expected the outputs of one profile under results/, found {names or 'none'}")
     return names[0]
@@ -222,8 +223,12 @@ def prepare_data(repo: Path, tree: Path, profile: str) -> None:
     local = repo.parent / "shared" / "data" / "cifar-10-python.tar.gz"  # the archive beside the repository, if there
     if not env.get("TRP_CIFAR_ARCHIVE") and local.is_file():
         env["TRP_CIFAR_ARCHIVE"] = str(local)
-    proc = subprocess.run(["snakemake", "--cores", "1", "--configfile", f"config/{profile}.yaml", "--until", "prepare_data"],
-                          cwd=tree, env=env, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(["snakemake", "--cores", "1", "--configfile", f"config/{profile}.yaml",
+                               "--until", "prepare_data"], cwd=tree, env=env, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise SnapshotError(f"no snakemake in {repo / '.venv' / 'bin'} or on PATH: run scripts/setup.sh first") \
+            from None
     if proc.returncode:
         raise SnapshotError(f"preparing the data failed: {proc.stderr.strip().splitlines()[-1:]}")
 

@@ -4,6 +4,7 @@ data, run locks, finished runs' resume states or anything Git tracks; the tag an
 recreated; bad states are refused."""
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -172,3 +173,15 @@ def test_save_every_outlasts_a_failed_save_while_the_run_goes_on(run, monkeypatc
     out = capsys.readouterr().out
     assert "save failed, tried again" in out and "index.lock" in out and "saved" in out
     assert git(repo, "log", "-1", "--format=%s").startswith("profile snapshot run-tag:")
+
+
+def test_restore_without_snakemake_says_so_in_one_line(run, monkeypatch):
+    repo, tree = run
+    save(repo, "run-tag")
+    git(repo, "worktree", "remove", "--force", str(tree))
+    bin_dir = repo.parent / "bin"  # git alone: neither .venv/bin nor any snakemake
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    with pytest.raises(SnapshotError, match="no snakemake in .*: run scripts/setup.sh first"):
+        restore(repo, "run-tag")
